@@ -1,0 +1,99 @@
+"""Command line: each command parses arguments, calls a library function, prints its data."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import CollabmineError, Errors
+from .runtime import configure_environment
+from .settings import load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="collabmine: evidence on school collaboration, with citations.")
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(corpus: Path = typer.Option(None, "--corpus", help="Folder of reports (default: corpus/)."),
+        out: Path = typer.Option(None, "--out", help="Output folder (default: out/)."),
+        strict: bool = typer.Option(False, "--strict", help="Exit 1 if any report fails."),
+        progress: bool = typer.Option(True, "--progress/--no-progress")) -> None:
+    """Run the pipeline over a corpus folder and write the store."""
+    configure_environment()
+    settings = load_settings(corpus_dir=corpus, out_dir=out)
+    if not settings.corpus_dir.is_dir():
+        _fail(Errors.E023.format(path=settings.corpus_dir))
+    from flows.pipeline import collabmine_flow
+
+    try:
+        summary = collabmine_flow(str(settings.corpus_dir), str(settings.out_dir),
+                                  show_progress=progress and sys.stderr.isatty())
+    except CollabmineError as exc:
+        _fail(str(exc))
+    _print_summary(summary)
+    if summary["ok"] == 0:
+        _fail(Errors.E020.format(corpus=settings.corpus_dir))
+    if strict and (summary["errors"] or summary["duplicates"]):
+        _fail("--strict: some reports failed (listed above).")
+
+
+def _print_summary(summary: dict) -> None:
+    console.print(f"[bold]{summary['ok']}[/] of {summary['reports']} reports processed; "
+                  f"{summary['spans']} spans ({summary['argument_spans']} argument sentences).")
+    for name, message in summary["errors"]:
+        console.print(f"  [red]error[/] {name}: {message}", highlight=False)
+    for name, message in summary["duplicates"]:
+        console.print(f"  [yellow]duplicate[/] {name}: {message}", highlight=False)
+    for path in summary.get("removed", []):
+        console.print(f"  [dim]removed[/] {path} (no longer in the corpus)")
+    console.print(f"Store: {summary['store']}")
+
+
+@app.command()
+def export(out: Path = typer.Option(None, "--out", help="Output folder holding the store (default: out/)."),
+           fmt: str = typer.Option("csv", "--format", help="csv or parquet"),
+           dest: Optional[Path] = typer.Option(None, "--dest", help="Where to write (default: OUT/export).")) -> None:
+    """Write documents, spans (and later tables) as CSV or Parquet."""
+    from .export import export_tables
+
+    settings = load_settings(out_dir=out)
+    if fmt not in ("csv", "parquet"):
+        _fail(f"unknown --format {fmt!r}; use csv or parquet.")
+    try:
+        written = export_tables(settings.out_dir, fmt=fmt, dest=dest)
+    except CollabmineError as exc:
+        _fail(str(exc))
+    for path in written:
+        console.print(str(path))
+
+
+@app.command()
+def documents(out: Path = typer.Option(None, "--out")) -> None:
+    """List the reports in the store with status and citation."""
+    from . import store
+
+    settings = load_settings(out_dir=out)
+    try:
+        con = store.connect(settings.store_path, create=False)
+    except CollabmineError as exc:
+        _fail(str(exc))
+    table = Table("path", "status", "citation", "spans", "error")
+    for row in store.documents(con):
+        table.add_row(row["path"], row["status"], row["citation"] or "", str(row["n_spans"]), row["error"] or "")
+    console.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

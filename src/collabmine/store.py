@@ -1,0 +1,149 @@
+"""The SQLite store: one file (WAL), versioned schema, transactional writes.
+
+Documents are keyed by their path in the corpus (two files may share bytes: the second is a
+``duplicate``); ``doc_id`` is the sha256 of the bytes and is what spans reference.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .errors import Errors, StoreError
+from .segment import Span
+
+SCHEMA_VERSION = 1
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE documents (
+        path TEXT PRIMARY KEY,
+        doc_id TEXT NOT NULL,
+        file_name TEXT NOT NULL,
+        format TEXT,
+        encoding TEXT,
+        n_chars INTEGER,
+        title TEXT,
+        authors TEXT,           -- JSON list
+        year INTEGER,
+        publisher TEXT,
+        isbn TEXT,
+        url TEXT,
+        series TEXT,
+        citation TEXT,          -- author-year form, e.g. "Rudd et al. (2004)"
+        metadata_source TEXT,   -- "sources.yaml" or "inferred"
+        text_path TEXT,         -- the text that offsets index (the file itself for .txt/.md)
+        status TEXT NOT NULL,   -- ok | error | duplicate
+        error TEXT,
+        warnings TEXT,          -- JSON list
+        n_spans INTEGER DEFAULT 0,
+        updated_at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    );
+    CREATE INDEX documents_doc_id ON documents(doc_id);
+    CREATE TABLE spans (
+        span_id TEXT PRIMARY KEY,
+        doc_id TEXT NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        section TEXT,
+        section_path TEXT,      -- JSON list
+        para_index INTEGER,
+        sent_index INTEGER,
+        page TEXT,
+        page_start TEXT,
+        page_end TEXT,
+        excluded INTEGER NOT NULL,
+        exclude_reason TEXT
+    );
+    CREATE INDEX spans_doc ON spans(doc_id, start);
+    """,
+}
+
+
+def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
+    if not path.exists() and not create:
+        raise StoreError(Errors.E021.format(path=path, out=path.parent))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path, timeout=60, isolation_level=None)
+    con.row_factory = sqlite3.Row
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute("PRAGMA foreign_keys=ON")
+    migrate(con)
+    return con
+
+
+def migrate(con: sqlite3.Connection) -> None:
+    version = con.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"store schema v{version} is newer than this collabmine (v{SCHEMA_VERSION}); upgrade collabmine.")
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        with transaction(con):
+            for statement in _statements(_MIGRATIONS[target]):
+                con.execute(statement)
+            con.execute(f"PRAGMA user_version={target}")
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip() and not s.strip().startswith("--")]
+
+
+@contextmanager
+def transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    else:
+        con.execute("COMMIT")
+
+
+def write_document(con: sqlite3.Connection, record: dict, spans: Iterable[Span]) -> None:
+    """Replace one report's row and spans atomically."""
+    spans = list(spans)
+    with transaction(con):
+        old = con.execute("SELECT doc_id FROM documents WHERE path=?", (record["path"],)).fetchone()
+        if old is not None and old["doc_id"] != record["doc_id"]:
+            _delete_doc_spans_if_orphan(con, old["doc_id"], record["path"])
+        con.execute("DELETE FROM documents WHERE path=?", (record["path"],))
+        columns = ",".join(record)
+        con.execute(f"INSERT INTO documents ({columns}) VALUES ({','.join('?' * len(record))})",
+                    [json.dumps(v) if isinstance(v, list) else v for v in record.values()])
+        if record["status"] == "ok":
+            con.execute("DELETE FROM spans WHERE doc_id=?", (record["doc_id"],))
+            con.executemany(
+                'INSERT INTO spans (span_id, doc_id, start, "end", text, kind, section, section_path, para_index,'
+                " sent_index, page, page_start, page_end, excluded, exclude_reason)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(s.span_id, s.doc_id, s.start, s.end, s.text, s.kind, s.section, json.dumps(s.section_path),
+                  s.para_index, s.sent_index, s.page, s.page_start, s.page_end, int(s.excluded), s.reason or None)
+                 for s in spans])
+
+
+def _delete_doc_spans_if_orphan(con: sqlite3.Connection, doc_id: str, except_path: str) -> None:
+    other = con.execute("SELECT 1 FROM documents WHERE doc_id=? AND path<>? AND status='ok'",
+                        (doc_id, except_path)).fetchone()
+    if other is None:
+        con.execute("DELETE FROM spans WHERE doc_id=?", (doc_id,))
+
+
+def remove_missing(con: sqlite3.Connection, present_paths: set[str]) -> list[str]:
+    """Forget reports that are no longer in the corpus; returns their paths."""
+    rows = con.execute("SELECT path, doc_id FROM documents").fetchall()
+    gone = [r for r in rows if r["path"] not in present_paths]
+    with transaction(con):
+        for r in gone:
+            con.execute("DELETE FROM documents WHERE path=?", (r["path"],))
+            _delete_doc_spans_if_orphan(con, r["doc_id"], r["path"])
+    return [r["path"] for r in gone]
+
+
+def documents(con: sqlite3.Connection) -> list[sqlite3.Row]:
+    return con.execute("SELECT * FROM documents ORDER BY path").fetchall()
