@@ -1,0 +1,47 @@
+"""`collabmine run` / `export` through the Prefect flow on a small corpus with a bad report."""
+
+import csv
+import shutil
+
+from typer.testing import CliRunner
+
+from collabmine.cli import app
+from conftest import CORPUS, R001
+
+
+def test_run_and_export(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / R001, corpus / R001)
+    (corpus / "empty.txt").write_bytes(b"")
+    out = tmp_path / "out"
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", "--corpus", str(corpus), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "1 of 2 reports processed" in result.output
+    assert "empty.txt" in result.output and "E001" in result.output
+
+    strict = runner.invoke(app, ["run", "--corpus", str(corpus), "--out", str(out), "--no-progress", "--strict"])
+    assert strict.exit_code == 1
+
+    exported = runner.invoke(app, ["export", "--out", str(out), "--format", "csv"])
+    assert exported.exit_code == 0, exported.output
+    docs = list(csv.DictReader(open(out / "export" / "documents.csv", encoding="utf-8")))
+    assert {d["path"]: d["status"] for d in docs} == {R001: "ok", "empty.txt": "error"}
+    spans = list(csv.DictReader(open(out / "export" / "spans.csv", encoding="utf-8")))
+    raw = (corpus / R001).read_text(encoding="utf-8")
+    assert spans and {"span_id", "doc_id", "start", "end", "text", "section", "page", "excluded"} <= set(spans[0])
+    from collabmine.normalise import normalise_text
+    assert all(normalise_text(raw[int(s["start"]):int(s["end"])]) == s["text"] for s in spans)
+
+    parquet = runner.invoke(app, ["export", "--out", str(out), "--format", "parquet"])
+    assert parquet.exit_code == 0 and (out / "export" / "spans.parquet").exists()
+
+
+def test_run_with_nothing_processable_exits_1(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "empty.txt").write_bytes(b"")
+    result = CliRunner().invoke(app, ["run", "--corpus", str(corpus), "--out", str(tmp_path / "o"), "--no-progress"])
+    assert result.exit_code == 1
+    assert "E020" in result.output or "E020" in (result.stderr if result.stderr_bytes else "")
