@@ -13,7 +13,7 @@ from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.futures import as_completed  # noqa: E402
 
-from collabmine import pipeline, store  # noqa: E402
+from collabmine import pipeline, store, tagging  # noqa: E402
 from collabmine.metadata import load_sources  # noqa: E402
 from collabmine.settings import Settings, load_settings  # noqa: E402
 
@@ -34,6 +34,11 @@ def write_store(results: list[pipeline.ReportResult], settings: Settings) -> lis
         con.close()
 
 
+@task(name="tag-spans", cache_policy=NO_CACHE)
+def tag_spans(settings: Settings) -> int:
+    return tagging.tag_store(settings)
+
+
 @flow(name="collabmine", log_prints=False)
 def collabmine_flow(corpus_dir: str | None = None, out_dir: str | None = None,
                     show_progress: bool = False) -> dict:
@@ -45,7 +50,8 @@ def collabmine_flow(corpus_dir: str | None = None, out_dir: str | None = None,
     pipeline.mark_duplicates(results)
     removed = write_store(results, settings)
     summary = pipeline.summarise(results)
-    summary.update(removed=removed, store=str(settings.store_path))
+    n_tags = tag_spans(settings) if summary["ok"] else 0
+    summary.update(removed=removed, store=str(settings.store_path), tags=n_tags)
     return summary
 
 

@@ -12,7 +12,7 @@ configure_environment()
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 SHARED = ROOT.parent / "shared"
-GOLD = SHARED / "gold" / "dev.jsonl"
+GOLD = ROOT / "tests" / "data" / "dev.jsonl"  # copy of ../shared/gold/dev.jsonl (measure only)
 
 R000 = "000_47f8c43ff3c82b8a.txt"
 R001 = "001_d1e1163017c50461.txt"

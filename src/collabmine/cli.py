@@ -58,6 +58,7 @@ def _print_summary(summary: dict) -> None:
         console.print(f"  [yellow]duplicate[/] {name}: {message}", highlight=False)
     for path in summary.get("removed", []):
         console.print(f"  [dim]removed[/] {path} (no longer in the corpus)")
+    console.print(f"Tags: {summary.get('tags', 0)}")
     console.print(f"Store: {summary['store']}")
 
 
@@ -93,6 +94,64 @@ def documents(out: Path = typer.Option(None, "--out")) -> None:
     for row in store.documents(con):
         table.add_row(row["path"], row["status"], row["citation"] or "", str(row["n_spans"]), row["error"] or "")
     console.print(table)
+
+
+@app.command("train-tagger")
+def train_tagger(out: Path = typer.Option(None, "--out", help="Output folder holding the ingested corpus."),
+                 gold: Optional[Path] = typer.Option(None, "--gold", help="Gold JSONL to tune thresholds on (never trained on).")) -> None:
+    """Train the tagger on weak labels from the corpus headings; write models/tagger/."""
+    configure_environment()
+    from .tagging import tagger_dir, train_tagger as train
+
+    settings = load_settings(out_dir=out)
+    try:
+        model = train(settings, gold_path=gold)
+    except CollabmineError as exc:
+        _fail(str(exc))
+    console.print(f"Wrote {tagger_dir(settings)}: {model.manifest['training_examples']} weakly labelled sentences; "
+                  f"thresholds {model.thresholds}")
+
+
+@app.command("tag")
+def tag_cmd(text: str = typer.Argument(..., help="A sentence to tag."),
+            heading: Optional[str] = typer.Option(None, "--heading", help="Its section heading (context).")) -> None:
+    """Tag one sentence: categories, scores and reasons."""
+    configure_environment()
+    from .tagging import tag_text
+
+    try:
+        tags = tag_text(text, heading=heading, settings=load_settings())
+    except CollabmineError as exc:
+        _fail(str(exc))
+    if not tags:
+        console.print("none (no category reaches its threshold)")
+    for t in tags:
+        console.print(f"[bold]{t.category}[/] {t.score:.2f}  [dim]{t.method}[/]  {t.explanation}", highlight=False)
+
+
+@app.command("eval")
+def eval_cmd(gold: Path = typer.Option(..., "--gold", help="Gold JSONL (source, start, end, labels)."),
+             out: Path = typer.Option(None, "--out"),
+             show_errors: bool = typer.Option(True, "--errors/--no-errors")) -> None:
+    """Per-category precision, recall and F1 against gold sentences, with the missed and false ones."""
+    configure_environment()
+    from .tagging import evaluate_store
+
+    if not gold.exists():
+        _fail(f"gold file {gold} not found.")
+    try:
+        report = evaluate_store(load_settings(out_dir=out), gold)
+    except CollabmineError as exc:
+        _fail(str(exc))
+    table = Table("category", "precision", "recall", "F1", "support")
+    for c, v in report.per_category.items():
+        table.add_row(c, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
+    console.print(table)
+    console.print(f"macro-F1 {report.macro_f1:.3f} over {report.n} gold sentences"
+                  + (f" ({len(report.unmatched)} not matched to any span)" if report.unmatched else ""))
+    if show_errors:
+        for e in report.errors:
+            console.print(f"  {e['id']} missed={e['missed']} false={e['false']}: {e['text'][:120]}", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

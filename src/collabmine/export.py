@@ -14,6 +14,8 @@ TABLES: dict[str, str] = {
                  " format, encoding, status, error, n_spans FROM documents ORDER BY path",
     "spans": 'SELECT span_id, doc_id, start, "end", text, kind, section, page, para_index, sent_index,'
              " excluded, exclude_reason FROM spans ORDER BY doc_id, start",
+    "tags": "SELECT t.span_id, s.doc_id, t.category, t.score, t.method, t.explanation, s.text FROM tags t"
+            " JOIN spans s USING (span_id) ORDER BY s.doc_id, s.start, t.category",
 }
 
 

@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 from .errors import Errors, StoreError
 from .segment import Span
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -61,6 +61,17 @@ _MIGRATIONS: dict[int, str] = {
         exclude_reason TEXT
     );
     CREATE INDEX spans_doc ON spans(doc_id, start);
+    """,
+    2: """
+    CREATE TABLE tags (
+        span_id TEXT NOT NULL,
+        category TEXT NOT NULL,
+        score REAL NOT NULL,
+        method TEXT NOT NULL,       -- classifier, rule, heading, joined by +
+        explanation TEXT NOT NULL,  -- matched rules/phrases, heading cue, classifier probability
+        PRIMARY KEY (span_id, category)
+    );
+    CREATE TABLE IF NOT EXISTS embeddings (text_hash TEXT, model TEXT, vector BLOB, PRIMARY KEY (text_hash, model));
     """,
 }
 
@@ -117,6 +128,8 @@ def write_document(con: sqlite3.Connection, record: dict, spans: Iterable[Span])
         con.execute(f"INSERT INTO documents ({columns}) VALUES ({','.join('?' * len(record))})",
                     [json.dumps(v) if isinstance(v, list) else v for v in record.values()])
         if record["status"] == "ok":
+            con.execute("DELETE FROM tags WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)",
+                        (record["doc_id"],))
             con.execute("DELETE FROM spans WHERE doc_id=?", (record["doc_id"],))
             con.executemany(
                 'INSERT INTO spans (span_id, doc_id, start, "end", text, kind, section, section_path, para_index,'
@@ -131,6 +144,7 @@ def _delete_doc_spans_if_orphan(con: sqlite3.Connection, doc_id: str, except_pat
     other = con.execute("SELECT 1 FROM documents WHERE doc_id=? AND path<>? AND status='ok'",
                         (doc_id, except_path)).fetchone()
     if other is None:
+        con.execute("DELETE FROM tags WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)", (doc_id,))
         con.execute("DELETE FROM spans WHERE doc_id=?", (doc_id,))
 
 
@@ -147,3 +161,17 @@ def remove_missing(con: sqlite3.Connection, present_paths: set[str]) -> list[str
 
 def documents(con: sqlite3.Connection) -> list[sqlite3.Row]:
     return con.execute("SELECT * FROM documents ORDER BY path").fetchall()
+
+
+def argument_spans(con: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Spans eligible for tagging, in a deterministic order."""
+    return con.execute('SELECT span_id, doc_id, start, "end", text, section_path FROM spans s WHERE excluded=0 '
+                       "AND EXISTS (SELECT 1 FROM documents d WHERE d.doc_id=s.doc_id AND d.status='ok') "
+                       "ORDER BY doc_id, start").fetchall()
+
+
+def write_tags(con: sqlite3.Connection, rows: list[tuple]) -> None:
+    """Replace all tags (span_id, category, score, method, explanation) in one transaction."""
+    with transaction(con):
+        con.execute("DELETE FROM tags")
+        con.executemany("INSERT INTO tags VALUES (?,?,?,?,?)", rows)

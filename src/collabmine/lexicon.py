@@ -1,0 +1,114 @@
+"""The codebook's vocabulary as patterns, with absence and negation.
+
+Patterns are regular expressions over lower-cased sentence text with inflections spelled out,
+so they need no lemmatiser at run time (which keeps tagging fast); each has a name that
+becomes the explanation of a tag. ``HEADING_CUES`` label whole sections from their headings
+("Factors important to the success of ...", "Issues and challenges ..."): the weak
+supervision the classifier is trained on.
+"""
+
+from __future__ import annotations
+
+import re
+
+CATEGORIES = ("structure", "impact", "condition", "barrier")
+
+_W = r"(?:\w+\W+){0,3}?"  # up to three words between a cue and its object
+
+PATTERNS: dict[str, list[tuple[str, str]]] = {
+    "structure": [
+        ("form of partnership", r"\b(?:federat(?:ion|ions|ed)|multi-academy trusts?|academy (?:chains?|trusts?)|"
+                                r"\bmats?\b|teaching school alliances?|learning alliances?|umbrella trusts?|"
+                                r"consorti(?:um|a)|clusters?\b|networks?\b|networked learning communit(?:y|ies)|"
+                                r"education action zones?|\beaz\b|\bzone\b|collaboratives?\b|hard partnerships?|"
+                                r"soft partnerships?|transition partnerships?|feeder|sponsor(?:ed|s)? academ)"),
+        ("national initiative", r"\b(?:excellence in cities|leadership incentive grant|london challenge|city challenges?|"
+                                r"beacon schools?|specialist schools?|federations programme|teaching schools?)\b"),
+        ("governance and leadership", r"\b(?:executive head(?:teacher|ship)?s?|governing bod(?:y|ies)|shared governance|"
+                                      r"steering group|management board|\bboard\b|chair(?:ed|s)?\b|coordinators?|"
+                                      r"memorand(?:um|a) of understanding|lead school|hub|constitution|"
+                                      r"seconded|consultant head)"),
+        ("membership and scale", r"\b(?:\d+|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|all)\s+(?:\w+\s+){0,2}?"
+                                 r"(?:schools|primar(?:y|ies)|secondar(?:y|ies)|heads|headteachers|members|partners)\b|"
+                                 r"cross-phase|single-phase|geographic"),
+        ("working mechanism", r"\b(?:joint (?:cpd|inset|training|provision|practice development|observations?|"
+                              r"planning|committee)|shared (?:staff|provision|resources|posts?)|working groups?|"
+                              r"panels?|forums?|peer review|sub-groups?|networking meetings?)\b"),
+    ],
+    "impact": [
+        ("improvement reported", r"\b(?:rais(?:ed|ing)|improv(?:ed|ement|ements)|increas(?:ed|e)|reduc(?:ed|tion)|"
+                                 r"ris(?:en|e)|rose|enhanc(?:ed|ement)|widen(?:ed|s)|strengthen(?:ed)|boost(?:ed)?|"
+                                 r"better)\b"),
+        ("outcome", r"\b(?:attainment|achievement|results?|gcses?|exclusions?|attendance|progression|standards|"
+                    r"morale|confidence|outcomes?|performance|ofsted|well-being|inclusion|career)\b"),
+        ("effect of collaboration", r"\b(?:impact(?:ed|s)?|benefit(?:ed|s|ted)?|led to|resulted in|effects? (?:on|of)|"
+                                    r"gains?|gained|has (?:had|helped|enabled|allowed|provided)|have (?:had|helped|enabled)|"
+                                    r"success(?:es)?|achieved)\b"),
+        ("null or uncertain finding", r"\b(?:no (?:association|evidence|impact|significant)|limited evidence|"
+                                      r"too early|mixed (?:picture|evidence))\b"),
+    ],
+    "condition": [
+        ("enabling factor", r"\b(?:trust(?:ing|ed)?|mutual (?:respect|benefit|support)|shared (?:vision|values|goals|"
+                            r"aims|purpose|ownership)|moral purpose|commitment|committed|ownership|relationships?|"
+                            r"clear (?:roles|aims|structures?|objectives|communication|focus)|communication|"
+                            r"facilitat(?:e|ed|ion|or)|brokerage|brokered|incentives?|dedicated (?:time|funding)|"
+                            r"start(?:ing)? small|quick win|bottom-up|transparen(?:t|cy)|evaluation|monitoring)\b"),
+        ("presented as necessary", r"\b(?:key (?:to|factor|element|role)|essential|important|necessary|crucial|vital|"
+                                   r"critical|need(?:s|ed)? to|should|must|depend(?:s|ed)? (?:on|upon)|"
+                                   r"requires?|underpin(?:s|ned)?|helped|enabl(?:e|ed|es|ing)|foster)\b"),
+        ("success factor", r"\b(?:success(?:ful|fully)?|effective(?:ly|ness)?|works? well|worked well|strength of)\b"),
+    ],
+    "barrier": [
+        ("obstacle named", r"\b(?:challeng(?:e|es|ing)|obstacles?|barriers?|difficult(?:y|ies)?|problem(?:s|atic)?|"
+                           r"risks?|tensions?|constraints?|drawbacks?|pitfalls?|hinder(?:ed|s)?|inhibit(?:ed|s|ing)?|"
+                           r"impede|threat(?:s|en|ened)?|struggl(?:e|ed)|frustrat(?:ed|ion)|conflict)\b"),
+        ("named barrier", r"\b(?:compet(?:ition|ing|itive|e)|workload|bureaucra(?:cy|tic)|turnover|distance|transport|"
+                          r"isolation|resist(?:ance|ed)|reluctan(?:ce|t)|suspicio(?:n|us)|fear|mistrust|distrust|"
+                          r"accountability|time[- ]consuming|time pressures?|pressures? of time|cost(?:s|ly)?|"
+                          r"(?:funding|money) (?:\w+ ){0,2}(?:ends?|ended|ending|drying up|runs? out|cut)|"
+                          r"periphery|less (?:strongly )?engaged|imbalance|unequal|dependen(?:ce|t) on)\b"),
+        ("sustainability at risk", r"\b(?:unsustainable|not sustainable|sustainability)\b"),
+    ],
+}
+
+#: Absence of a condition ⇒ barrier ("lack of trust", "without dedicated time").
+ABSENCE = re.compile(r"\b(?:lack(?:ed|ing|s)? (?:of )?|without |absence of |insufficient |limited |little |"
+                     r"not enough |loss of |no (?:clear |real )?)" + _W +
+                     r"(?:trust|time|funding|commitment|support|communication|vision|leadership|capacity|clarity|"
+                     r"resources?|ownership|engagement|understanding|agreement|incentives?)\b")
+#: Absence of a barrier given as a reason ⇒ condition ("because we are not competing").
+ABSENT_BARRIER = re.compile(r"\b(?:because|since|as|so|when|where)\W+" + _W +
+                            r"(?:not|no longer|never|no)\W+" + _W +
+                            r"(?:compet\w*|rival\w*|threat\w*|judg\w*|isolat\w*)")
+
+#: Heading cues: a section whose heading matches is weakly labelled with the category.
+HEADING_CUES: dict[str, str] = {
+    "barrier": r"challeng|issues and|obstacle|barrier|drawback|constraint|inhibit|difficult|problem|fear of|"
+               r"versus competition|additional demands|threat",
+    "condition": r"success|effective partnership|effective collaboration|factors|conditions|features of|"
+                 r"characteristics of|achieving|key processes|getting the start|clarifying roles|trust\b|"
+                 r"incentive|pressure and support|transparency|quick win|planning, supporting|sensitivity|"
+                 r"representative voice|diagnosis|stretching",
+    "impact": r"impact|benefit|outcome|improved|enhanced|achievement|raised|gains|teachers and teaching|"
+              r"wider collaboration|solving problems|at-risk groups|use of resources|development$",
+    "structure": r"structure of collab|type|dimension|models? |forms of|governance|leadership|management|"
+                 r"organisation|the federation$|the zone$|central collaborative|federations$|academ|trust$|"
+                 r"teaching schools|voluntary or prescribed|cross-phase|single-sector|geographical|alliance offers|"
+                 r"lea role|bidding|partnership development|facilitating|monitoring$|regions|management board",
+    "none": r"method|selection of areas|literature review|aims and|introduction|^context$|structure of the review|"
+            r"analysis|scope and evidence|terminology|gaps in the knowledge|structure of the report|background$",
+}
+
+
+def compiled_patterns() -> dict[str, list[tuple[str, re.Pattern]]]:
+    return {cat: [(name, re.compile(p)) for name, p in pats] for cat, pats in PATTERNS.items()}
+
+
+def heading_categories(section_path: list[str]) -> set[str]:
+    """Categories suggested by the deepest heading with a cue (or {"none"} for method sections)."""
+    for heading in reversed(section_path):
+        text = re.sub(r"^\d+(?:\.\d+)*\s+", "", heading.lower())
+        found = {cat for cat, pattern in HEADING_CUES.items() if re.search(pattern, text)}
+        if found:
+            return found
+    return set()

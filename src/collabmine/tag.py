@@ -1,0 +1,226 @@
+"""Multi-label evidence tagger: codebook rules + heading cues + an embedding classifier.
+
+score(category) = W_CLF * p_classifier + W_RULE * rule_score + W_HEADING * heading_cue, in [0, 1];
+a category is tagged when its score reaches the category's threshold (tuned on the dev gold,
+stored in the manifest). The classifier is a logistic regression per category on
+all-MiniLM-L6-v2 sentence embeddings, trained on *weak* labels from section headings of the
+corpus — never on the gold. Every tag keeps its explanation: the rule or phrase that matched,
+the heading cue and the classifier probability.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+from .lexicon import ABSENCE, ABSENT_BARRIER, CATEGORIES, compiled_patterns, heading_categories
+
+W_CLF, W_RULE, W_HEADING = 0.6, 0.25, 0.15
+#: Classifier evidence for a category whose absence the sentence states is halved.
+NEGATION_DAMPING = 0.5
+MODEL_FILE = "tagger.safetensors"
+MANIFEST_FILE = "manifest.json"
+TAGGER_VERSION = "2"  # bump when scoring logic changes; a stale artefact is then refused
+
+_PATTERNS = compiled_patterns()
+
+
+@dataclass
+class Tag:
+    category: str
+    score: float
+    method: str
+    explanation: str
+
+
+@dataclass
+class TaggerModel:
+    coef: np.ndarray                      # (4, dim)
+    intercept: np.ndarray                 # (4,)
+    thresholds: dict[str, float] = field(default_factory=lambda: {c: 0.5 for c in CATEGORIES})
+    manifest: dict = field(default_factory=dict)
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        z = vectors @ self.coef.T + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+# --- rules ---------------------------------------------------------------------------------
+
+def rule_evidence(text: str) -> dict[str, tuple[float, list[str]]]:
+    """Per category: a score in {0, 0.5, 1} (one or several distinct cues) and the cues."""
+    lower = text.lower()
+    found: dict[str, list[str]] = {c: [] for c in CATEGORIES}
+    for category, patterns in _PATTERNS.items():
+        for name, pattern in patterns:
+            m = pattern.search(lower)
+            if m:
+                found[category].append(f'{name}: "{m.group(0)}"')
+    absence = ABSENCE.search(lower)
+    if absence:
+        # "lack of trust" names a condition only to say it is missing: that is a barrier.
+        found["barrier"].append(f'absence of a condition: "{absence.group(0)}"')
+        found["condition"] = [r for r in found["condition"] if absence.group(0) not in r and
+                              not any(w in r for w in absence.group(0).split()[-1:])]
+    absent_barrier = ABSENT_BARRIER.search(lower)
+    if absent_barrier:
+        found["condition"].append(f'absence of a barrier given as a reason: "{absent_barrier.group(0)}"')
+        found["barrier"] = [r for r in found["barrier"] if not re.search(r"compet|rival|threat|judg|isolat", r)]
+    return {c: (min(1.0, 0.5 * len(v)), v) for c, v in found.items()}
+
+
+def negated_categories(text: str) -> set[str]:
+    """Categories whose classifier evidence is damped because the sentence states their absence:
+    "lack of trust" is not a condition; "because we are not competing" is not a barrier."""
+    lower = text.lower()
+    out = set()
+    if ABSENCE.search(lower):
+        out.add("condition")
+    if ABSENT_BARRIER.search(lower):
+        out.add("barrier")
+    return out
+
+
+# --- scoring -------------------------------------------------------------------------------
+
+def score_spans(texts: list[str], section_paths: list[list[str]], vectors: np.ndarray,
+                model: TaggerModel) -> list[list[Tag]]:
+    """Tags for each span (only those at or above their category threshold)."""
+    probs = model.probabilities(vectors) if len(texts) else np.zeros((0, len(CATEGORIES)))
+    out: list[list[Tag]] = []
+    for i, (text, path) in enumerate(zip(texts, section_paths)):
+        rules = rule_evidence(text)
+        cues = heading_categories(path)
+        negated = negated_categories(text)
+        tags = []
+        for k, category in enumerate(CATEGORIES):
+            p = float(probs[i, k]) * (NEGATION_DAMPING if category in negated else 1.0)
+            rule_score, reasons = rules[category]
+            heading = 1.0 if category in cues else 0.0
+            score = round(W_CLF * p + W_RULE * rule_score + W_HEADING * heading, 4)
+            if score >= model.thresholds[category]:
+                parts = [f"classifier p={p:.2f}"]
+                if reasons:
+                    parts.append("rules: " + "; ".join(reasons))
+                if heading:
+                    parts.append(f'heading cue: "{path[-1] if path else ""}"')
+                method = "+".join(m for m, on in (("classifier", True), ("rule", bool(reasons)),
+                                                   ("heading", bool(heading))) if on)
+                tags.append(Tag(category, score, method, " | ".join(parts)))
+        out.append(tags)
+    return out
+
+
+# --- training ------------------------------------------------------------------------------
+
+def weak_labels(section_paths: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Labels from heading cues: (labels (n, 4) in {0,1}, known (n,) bool — sections with a cue)."""
+    labels = np.zeros((len(section_paths), len(CATEGORIES)), dtype=np.int8)
+    known = np.zeros(len(section_paths), dtype=bool)
+    for i, path in enumerate(section_paths):
+        cues = heading_categories(path)
+        if cues:
+            known[i] = True
+            for k, category in enumerate(CATEGORIES):
+                labels[i, k] = category in cues
+    return labels, known
+
+
+def training_hash(texts: list[str], labels: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for text, row in zip(texts, labels):
+        h.update(text.encode())
+        h.update(bytes(row.tolist()))
+    return h.hexdigest()
+
+
+def train(texts: list[str], section_paths: list[list[str]], vectors: np.ndarray, *,
+          embedder_name: str, seed: int = 0) -> TaggerModel:
+    from sklearn.linear_model import LogisticRegression
+
+    labels, known = weak_labels(section_paths)
+    x, y = vectors[known], labels[known]
+    coef = np.zeros((len(CATEGORIES), vectors.shape[1]), dtype=np.float32)
+    intercept = np.zeros(len(CATEGORIES), dtype=np.float32)
+    counts = {}
+    for k, category in enumerate(CATEGORIES):
+        clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000, random_state=seed)
+        clf.fit(x, y[:, k])
+        coef[k], intercept[k] = clf.coef_[0], clf.intercept_[0]
+        counts[category] = {"positive": int(y[:, k].sum()), "negative": int(len(y) - y[:, k].sum())}
+    import sklearn
+    manifest = {
+        "tagger_version": TAGGER_VERSION,
+        "training_data_sha256": training_hash([t for t, k in zip(texts, known) if k], y),
+        "training_examples": int(known.sum()), "weak_label_counts": counts,
+        "embedder": embedder_name, "weights": {"classifier": W_CLF, "rule": W_RULE, "heading": W_HEADING},
+        "versions": {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": sklearn.__version__},
+    }
+    return TaggerModel(coef, intercept, manifest=manifest)
+
+
+def tune_thresholds(scores: np.ndarray, gold: np.ndarray) -> dict[str, float]:
+    """Per-category threshold maximising F1 on the dev gold (scores/gold: (n, 4))."""
+    thresholds = {}
+    for k, category in enumerate(CATEGORIES):
+        best = (-1.0, 0.5)
+        for t in np.round(np.arange(0.05, 0.96, 0.01), 2):
+            pred = scores[:, k] >= t
+            tp = int((pred & (gold[:, k] == 1)).sum())
+            fp = int((pred & (gold[:, k] == 0)).sum())
+            fn = int((~pred & (gold[:, k] == 1)).sum())
+            f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+            if f1 > best[0] + 1e-9:
+                best = (f1, float(t))
+        thresholds[category] = best[1]
+    return thresholds
+
+
+def raw_scores(texts: list[str], section_paths: list[list[str]], vectors: np.ndarray,
+               model: TaggerModel) -> np.ndarray:
+    """Scores for every category (no threshold): used to tune thresholds."""
+    probs = model.probabilities(vectors)
+    out = np.zeros((len(texts), len(CATEGORIES)))
+    for i, (text, path) in enumerate(zip(texts, section_paths)):
+        rules = rule_evidence(text)
+        cues = heading_categories(path)
+        negated = negated_categories(text)
+        for k, category in enumerate(CATEGORIES):
+            p = probs[i, k] * (NEGATION_DAMPING if category in negated else 1.0)
+            out[i, k] = W_CLF * p + W_RULE * rules[category][0] + W_HEADING * (category in cues)
+    return out
+
+
+# --- artefacts -----------------------------------------------------------------------------
+
+def save(model: TaggerModel, directory: Path) -> None:
+    from safetensors.numpy import save_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file({"coef": model.coef.astype(np.float32), "intercept": model.intercept.astype(np.float32)},
+              str(directory / MODEL_FILE))
+    manifest = dict(model.manifest, thresholds=model.thresholds)
+    (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def load(directory: Path) -> TaggerModel:
+    from safetensors.numpy import load_file
+
+    weights, manifest_path = directory / MODEL_FILE, directory / MANIFEST_FILE
+    if not weights.exists() or not manifest_path.exists():
+        raise ModelError(f"E040 no trained tagger in {directory}. Build it with `collabmine train-tagger` "
+                         "(it trains on weak labels from the corpus headings; takes under a minute).")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if manifest.get("tagger_version") != TAGGER_VERSION:
+        raise ModelError(f"E042 the tagger in {directory} is stale (version {manifest.get('tagger_version')}, "
+                         f"code expects {TAGGER_VERSION}). Rebuild it with `collabmine train-tagger`.")
+    tensors = load_file(str(weights))
+    thresholds = {c: float(manifest["thresholds"][c]) for c in CATEGORIES}
+    return TaggerModel(tensors["coef"], tensors["intercept"], thresholds, manifest)

@@ -1,0 +1,106 @@
+"""The tagging stage over the store: train the tagger, tag every argument span, evaluate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import store, tag
+from .embed import default_embedder, embed_cached
+from .evaluate import GoldItem, Report, evaluate, load_gold, predicted_labels
+from .lexicon import CATEGORIES
+from .settings import Settings
+
+
+def tagger_dir(settings: Settings) -> Path:
+    return settings.models_dir / "tagger"
+
+
+def _spans(con) -> tuple[list, list[str], list[list[str]]]:
+    rows = store.argument_spans(con)
+    return rows, [r["text"] for r in rows], [json.loads(r["section_path"] or "[]") for r in rows]
+
+
+def train_tagger(settings: Settings, *, gold_path: Path | None = None) -> tag.TaggerModel:
+    """Train on weak labels from the corpus in the store; tune thresholds on ``gold_path`` if given."""
+    con = store.connect(settings.store_path, create=False)
+    try:
+        rows, texts, paths = _spans(con)
+        embedder = default_embedder()
+        vectors = embed_cached(texts, embedder=embedder, con=con)
+        model = tag.train(texts, paths, vectors, embedder_name=embedder.name)
+        if gold_path is not None:
+            gold = load_gold(gold_path)
+            scores = tag.raw_scores(texts, paths, vectors, model)
+            spans_by_file = _spans_by_file(con, rows, scores)
+            gold_scores, gold_labels = [], []
+            for item in gold:
+                overlapping = [s for s in spans_by_file.get(item.source, []) if s["start"] < item.end and s["end"] > item.start]
+                best = max(overlapping, key=lambda s: min(s["end"], item.end) - max(s["start"], item.start), default=None)
+                gold_scores.append(best["scores"] if best is not None else np.zeros(len(CATEGORIES)))
+                gold_labels.append([int(c in item.labels) for c in CATEGORIES])
+            model.thresholds = tag.tune_thresholds(np.array(gold_scores), np.array(gold_labels))
+            model.manifest["thresholds_tuned_on"] = {"file": gold_path.name, "sentences": len(gold)}
+        tag.save(model, tagger_dir(settings))
+        return model
+    finally:
+        con.close()
+
+
+def _spans_by_file(con, rows, scores) -> dict[str, list[dict]]:
+    names = {r["doc_id"]: r["path"] for r in store.documents(con) if r["status"] == "ok"}
+    out: dict[str, list[dict]] = {}
+    for row, score in zip(rows, scores):
+        out.setdefault(Path(names[row["doc_id"]]).name, []).append(
+            {"start": row["start"], "end": row["end"], "scores": score})
+    return out
+
+
+def tag_store(settings: Settings, *, model: tag.TaggerModel | None = None) -> int:
+    """Tag every argument span in the store; returns the number of tags written."""
+    model = model or tag.load(tagger_dir(settings))
+    con = store.connect(settings.store_path, create=False)
+    try:
+        rows, texts, paths = _spans(con)
+        vectors = embed_cached(texts, con=con)
+        results = tag.score_spans(texts, paths, vectors, model)
+        tag_rows = [(row["span_id"], t.category, t.score, t.method, t.explanation)
+                    for row, tags in zip(rows, results) for t in tags]
+        store.write_tags(con, tag_rows)
+        return len(tag_rows)
+    finally:
+        con.close()
+
+
+def tag_text(text: str, *, heading: str | None, settings: Settings) -> list[tag.Tag]:
+    """Tag one piece of text (the `collabmine tag` command); threshold-free tags are not shown."""
+    model = tag.load(tagger_dir(settings))
+    vectors = embed_cached([text])
+    return tag.score_spans([text], [[heading] if heading else []], vectors, model)[0]
+
+
+def evaluate_store(settings: Settings, gold_path: Path) -> Report:
+    """Per-category P/R/F1 of the stored tags against a gold file (matched by raw-offset overlap)."""
+    con = store.connect(settings.store_path, create=False)
+    try:
+        gold = load_gold(gold_path)
+        docs = {Path(r["path"]).name: r["doc_id"] for r in store.documents(con) if r["status"] == "ok"}
+        labels: dict[str, set[str]] = {}
+        for span_id, category in con.execute("SELECT span_id, category FROM tags"):
+            labels.setdefault(span_id, set()).add(category)
+        predictions: dict[str, tuple[set[str], bool]] = {}
+        cache: dict[str, list[dict]] = {}
+        for item in gold:
+            doc_id = docs.get(item.source)
+            if doc_id is None:
+                predictions[item.id] = (set(), False)
+                continue
+            if doc_id not in cache:
+                cache[doc_id] = [{"start": r["start"], "end": r["end"], "labels": labels.get(r["span_id"], set())}
+                                 for r in con.execute('SELECT span_id, start, "end" FROM spans WHERE doc_id=?', (doc_id,))]
+            predictions[item.id] = predicted_labels(item, cache[doc_id])
+        return evaluate(gold, predictions)
+    finally:
+        con.close()

@@ -1,0 +1,77 @@
+import json
+
+import numpy as np
+import pytest
+
+from collabmine import tag
+from collabmine.errors import ModelError
+from collabmine.lexicon import heading_categories
+
+
+@pytest.mark.parametrize("text,category", [
+    ("There was a lack of trust between the schools.", "barrier"),
+    ("Without dedicated time, the work stalled.", "barrier"),
+    ("Heads said there was no clear vision for the partnership.", "barrier"),
+    ("There is a level of trust that operates because we are not competing.", "condition"),
+])
+def test_absence_and_negation_rules(text, category):
+    rules = tag.rule_evidence(text)
+    assert rules[category][0] > 0, rules
+    assert any("absence" in r for r in rules[category][1])
+
+
+def test_absence_of_condition_is_not_a_condition_cue():
+    assert not any("trust" in r for r in tag.rule_evidence("There was a lack of trust.")["condition"][1])
+    assert "condition" in tag.negated_categories("There was a lack of trust.")
+    assert "barrier" in tag.negated_categories("Trust grew because we were not competing.")
+    assert tag.negated_categories("Trust between schools grew.") == set()
+
+
+def test_heading_cues():
+    assert heading_categories(["7 Issues and challenges in partnership working", "7.1.1 Time"]) == {"barrier"}
+    assert heading_categories(["Account of practice 2", "Factors important to the success of the collaboration"]) == {"condition"}
+    assert heading_categories(["Impact of inter-school collaboration", "Student outcomes"]) == {"impact"}
+    assert heading_categories(["2 Methodology", "2.2 Selection of areas"]) == {"none"}
+
+
+def _toy_model(dim=8):
+    rng = np.random.default_rng(0)
+    return tag.TaggerModel(rng.normal(size=(4, dim)).astype(np.float32), np.zeros(4, dtype=np.float32),
+                           {c: 0.3 for c in ("structure", "impact", "condition", "barrier")},
+                           {"tagger_version": tag.TAGGER_VERSION})
+
+
+def test_scoring_is_deterministic_and_explained():
+    model = _toy_model()
+    texts = ["Lack of time was the main barrier.", "The federation had an executive headteacher."]
+    vectors = np.random.default_rng(1).normal(size=(2, 8)).astype(np.float32)
+    a = tag.score_spans(texts, [["Challenges"], []], vectors, model)
+    b = tag.score_spans(texts, [["Challenges"], []], vectors, model)
+    assert [[(t.category, t.score, t.explanation) for t in ts] for ts in a] == \
+           [[(t.category, t.score, t.explanation) for t in ts] for ts in b]
+    barrier = next(t for t in a[0] if t.category == "barrier")
+    assert "rules:" in barrier.explanation and "classifier p=" in barrier.explanation
+    assert all(0.0 <= t.score <= 1.0 for ts in a for t in ts)
+
+
+def test_artefact_round_trip_missing_and_stale(tmp_path):
+    with pytest.raises(ModelError, match="E040"):
+        tag.load(tmp_path / "nothing")
+    model = _toy_model()
+    tag.save(model, tmp_path / "m")
+    loaded = tag.load(tmp_path / "m")
+    assert np.allclose(loaded.coef, model.coef) and loaded.thresholds == model.thresholds
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    manifest["tagger_version"] = "0"
+    (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="E042"):
+        tag.load(tmp_path / "m")
+
+
+def test_committed_tagger_manifest_is_complete():
+    from conftest import ROOT
+
+    manifest = json.loads((ROOT / "models" / "tagger" / "manifest.json").read_text())
+    assert manifest["tagger_version"] == tag.TAGGER_VERSION
+    for key in ("training_data_sha256", "embedder", "thresholds", "versions", "weak_label_counts"):
+        assert key in manifest
