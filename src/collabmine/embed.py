@@ -61,18 +61,13 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def ensure_cache_table(con: sqlite3.Connection) -> None:
-    con.execute("CREATE TABLE IF NOT EXISTS embeddings (text_hash TEXT, model TEXT, vector BLOB,"
-                " PRIMARY KEY (text_hash, model))")
-
-
 def embed_cached(texts: list[str], *, embedder: Embedder | None = None,
                  con: sqlite3.Connection | None = None) -> np.ndarray:
-    """Embed ``texts``; vectors already in the cache are read, not recomputed."""
+    """Embed ``texts``; vectors already in the cache (the store's ``embeddings`` table) are read,
+    not recomputed."""
     embedder = embedder or default_embedder()
     if con is None:
         return embedder.encode(list(texts))
-    ensure_cache_table(con)
     hashes = [text_hash(t) for t in texts]
     found: dict[str, np.ndarray] = {}
     unique = list(dict.fromkeys(hashes))

@@ -46,13 +46,18 @@ def match_spans(item: GoldItem, spans: list[dict]) -> list[dict]:
     return [s for s in spans if s["start"] < item.end and s["end"] > item.start]
 
 
-def predicted_labels(item: GoldItem, spans: list[dict]) -> tuple[set[str], bool]:
-    """Labels of the span overlapping the gold sentence most (excluded spans carry none)."""
+def best_span(item: GoldItem, spans: list[dict]) -> dict | None:
+    """The span overlapping the gold sentence most, if any."""
     overlapping = match_spans(item, spans)
     if not overlapping:
-        return set(), False
-    best = max(overlapping, key=lambda s: min(s["end"], item.end) - max(s["start"], item.start))
-    return set(best.get("labels", ())), True
+        return None
+    return max(overlapping, key=lambda s: min(s["end"], item.end) - max(s["start"], item.start))
+
+
+def predicted_labels(item: GoldItem, spans: list[dict]) -> tuple[set[str], bool]:
+    """Labels of the best-overlapping span (excluded spans carry none)."""
+    best = best_span(item, spans)
+    return (set(best.get("labels", ())), True) if best is not None else (set(), False)
 
 
 def evaluate(gold: list[GoldItem], predictions: dict[str, tuple[set[str], bool]]) -> Report:

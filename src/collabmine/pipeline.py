@@ -5,7 +5,6 @@ Prefect flows (``flows/``) only wire these into tasks; they can also be called d
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,6 +126,3 @@ def summarise(results: list[ReportResult]) -> dict:
         "argument_spans": sum(1 for r in results for s in r.spans if not s.excluded),
     }
 
-
-def dumps(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2)

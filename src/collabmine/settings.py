@@ -7,7 +7,7 @@ keyword arguments, so tests and the CLI can override any of them without global 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,6 @@ class Settings:
     #: but split for segmentation so spaCy's max_length is never hit.
     max_paragraph_chars: int = 20_000
     strict: bool = False
-    extra: dict = field(default_factory=dict)
 
     @property
     def store_path(self) -> Path:
@@ -46,7 +45,7 @@ def load_settings(**overrides) -> Settings:
     env: dict = {}
     for f in fields(Settings):
         value = os.environ.get(f"COLLABMINE_{f.name.upper()}")
-        if value is None or f.name == "extra":
+        if value is None:
             continue
         if f.type in ("Path",):
             env[f.name] = Path(value)

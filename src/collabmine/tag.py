@@ -90,32 +90,48 @@ def negated_categories(text: str) -> set[str]:
 
 # --- scoring -------------------------------------------------------------------------------
 
-def score_spans(texts: list[str], section_paths: list[list[str]], vectors: np.ndarray,
-                model: TaggerModel) -> list[list[Tag]]:
-    """Tags for each span (only those at or above their category threshold)."""
+def _score_parts(texts: list[str], section_paths: list[list[str]], vectors: np.ndarray, model: TaggerModel):
+    """Per span and category: (score, classifier p after damping, rule reasons, heading cue)."""
     probs = model.probabilities(vectors) if len(texts) else np.zeros((0, len(CATEGORIES)))
-    out: list[list[Tag]] = []
     for i, (text, path) in enumerate(zip(texts, section_paths)):
         rules = rule_evidence(text)
         cues = heading_categories(path)
         negated = negated_categories(text)
-        tags = []
+        parts = []
         for k, category in enumerate(CATEGORIES):
             p = float(probs[i, k]) * (NEGATION_DAMPING if category in negated else 1.0)
             rule_score, reasons = rules[category]
-            heading = 1.0 if category in cues else 0.0
+            heading = category in cues
             score = round(W_CLF * p + W_RULE * rule_score + W_HEADING * heading, 4)
-            if score >= model.thresholds[category]:
-                parts = [f"classifier p={p:.2f}"]
-                if reasons:
-                    parts.append("rules: " + "; ".join(reasons))
-                if heading:
-                    parts.append(f'heading cue: "{path[-1] if path else ""}"')
-                method = "+".join(m for m, on in (("classifier", True), ("rule", bool(reasons)),
-                                                   ("heading", bool(heading))) if on)
-                tags.append(Tag(category, score, method, " | ".join(parts)))
+            parts.append((score, p, reasons, heading))
+        yield parts
+
+
+def score_spans(texts: list[str], section_paths: list[list[str]], vectors: np.ndarray,
+                model: TaggerModel) -> list[list[Tag]]:
+    """Tags for each span (only those at or above their category threshold)."""
+    out: list[list[Tag]] = []
+    for path, parts in zip(section_paths, _score_parts(texts, section_paths, vectors, model)):
+        tags = []
+        for category, (score, p, reasons, heading) in zip(CATEGORIES, parts):
+            if score < model.thresholds[category]:
+                continue
+            explanation = [f"classifier p={p:.2f}"]
+            if reasons:
+                explanation.append("rules: " + "; ".join(reasons))
+            if heading:
+                explanation.append(f'heading cue: "{path[-1] if path else ""}"')
+            method = "+".join(m for m, on in (("classifier", True), ("rule", bool(reasons)), ("heading", heading)) if on)
+            tags.append(Tag(category, score, method, " | ".join(explanation)))
         out.append(tags)
     return out
+
+
+def raw_scores(texts: list[str], section_paths: list[list[str]], vectors: np.ndarray,
+               model: TaggerModel) -> np.ndarray:
+    """Scores for every category (no threshold): used to tune thresholds."""
+    rows = [[score for score, *_ in parts] for parts in _score_parts(texts, section_paths, vectors, model)]
+    return np.array(rows, dtype=float).reshape(len(texts), len(CATEGORIES))
 
 
 # --- training ------------------------------------------------------------------------------
@@ -181,21 +197,6 @@ def tune_thresholds(scores: np.ndarray, gold: np.ndarray) -> dict[str, float]:
                 best = (f1, float(t))
         thresholds[category] = best[1]
     return thresholds
-
-
-def raw_scores(texts: list[str], section_paths: list[list[str]], vectors: np.ndarray,
-               model: TaggerModel) -> np.ndarray:
-    """Scores for every category (no threshold): used to tune thresholds."""
-    probs = model.probabilities(vectors)
-    out = np.zeros((len(texts), len(CATEGORIES)))
-    for i, (text, path) in enumerate(zip(texts, section_paths)):
-        rules = rule_evidence(text)
-        cues = heading_categories(path)
-        negated = negated_categories(text)
-        for k, category in enumerate(CATEGORIES):
-            p = probs[i, k] * (NEGATION_DAMPING if category in negated else 1.0)
-            out[i, k] = W_CLF * p + W_RULE * rules[category][0] + W_HEADING * (category in cues)
-    return out
 
 
 # --- artefacts -----------------------------------------------------------------------------

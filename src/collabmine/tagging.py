@@ -9,7 +9,7 @@ import numpy as np
 
 from . import store, tag
 from .embed import default_embedder, embed_cached
-from .evaluate import GoldItem, Report, evaluate, load_gold, predicted_labels
+from .evaluate import Report, best_span, evaluate, load_gold, predicted_labels
 from .lexicon import CATEGORIES
 from .settings import Settings
 
@@ -37,8 +37,7 @@ def train_tagger(settings: Settings, *, gold_path: Path | None = None) -> tag.Ta
             spans_by_file = _spans_by_file(con, rows, scores)
             gold_scores, gold_labels = [], []
             for item in gold:
-                overlapping = [s for s in spans_by_file.get(item.source, []) if s["start"] < item.end and s["end"] > item.start]
-                best = max(overlapping, key=lambda s: min(s["end"], item.end) - max(s["start"], item.start), default=None)
+                best = best_span(item, spans_by_file.get(item.source, []))
                 gold_scores.append(best["scores"] if best is not None else np.zeros(len(CATEGORIES)))
                 gold_labels.append([int(c in item.labels) for c in CATEGORIES])
             model.thresholds = tag.tune_thresholds(np.array(gold_scores), np.array(gold_labels))
