@@ -7,6 +7,7 @@ compared in the same run with the bare library doing the same work.
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import sys
 import tempfile
@@ -76,7 +77,6 @@ def main() -> None:
     rows.append(("embed, warm cache", t_warm, len(sentences), words, f"×{t_warm / t_bare:.3f} of bare encode"))
 
     model = tag.load(tagging.tagger_dir(settings))
-    import json
     paths_ = [json.loads(r["section_path"] or "[]") for r in arg]
     vectors = embed_cached(sentences, embedder=embedder, con=con)
     _, t_score = timed(lambda: tag.score_spans(sentences, paths_, vectors, model))

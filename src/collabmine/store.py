@@ -128,9 +128,7 @@ def write_document(con: sqlite3.Connection, record: dict, spans: Iterable[Span])
         con.execute(f"INSERT INTO documents ({columns}) VALUES ({','.join('?' * len(record))})",
                     [json.dumps(v) if isinstance(v, list) else v for v in record.values()])
         if record["status"] == "ok":
-            con.execute("DELETE FROM tags WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)",
-                        (record["doc_id"],))
-            con.execute("DELETE FROM spans WHERE doc_id=?", (record["doc_id"],))
+            _delete_doc_rows(con, record["doc_id"])
             con.executemany(
                 'INSERT INTO spans (span_id, doc_id, start, "end", text, kind, section, section_path, para_index,'
                 " sent_index, page, page_start, page_end, excluded, exclude_reason)"
@@ -144,8 +142,13 @@ def _delete_doc_spans_if_orphan(con: sqlite3.Connection, doc_id: str, except_pat
     other = con.execute("SELECT 1 FROM documents WHERE doc_id=? AND path<>? AND status='ok'",
                         (doc_id, except_path)).fetchone()
     if other is None:
-        con.execute("DELETE FROM tags WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)", (doc_id,))
-        con.execute("DELETE FROM spans WHERE doc_id=?", (doc_id,))
+        _delete_doc_rows(con, doc_id)
+
+
+def _delete_doc_rows(con: sqlite3.Connection, doc_id: str) -> None:
+    """A report's spans and the tags on them."""
+    con.execute("DELETE FROM tags WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)", (doc_id,))
+    con.execute("DELETE FROM spans WHERE doc_id=?", (doc_id,))
 
 
 def remove_missing(con: sqlite3.Connection, present_paths: set[str]) -> list[str]:

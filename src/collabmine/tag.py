@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import Errors, ModelError
 from .lexicon import ABSENCE, ABSENT_BARRIER, CATEGORIES, compiled_patterns, heading_categories
 
 W_CLF, W_RULE, W_HEADING = 0.6, 0.25, 0.15
@@ -67,8 +67,8 @@ def rule_evidence(text: str) -> dict[str, tuple[float, list[str]]]:
     if absence:
         # "lack of trust" names a condition only to say it is missing: that is a barrier.
         found["barrier"].append(f'absence of a condition: "{absence.group(0)}"')
-        found["condition"] = [r for r in found["condition"] if absence.group(0) not in r and
-                              not any(w in r for w in absence.group(0).split()[-1:])]
+        missing = absence.group(0).split()[-1]
+        found["condition"] = [r for r in found["condition"] if missing not in r]
     absent_barrier = ABSENT_BARRIER.search(lower)
     if absent_barrier:
         found["condition"].append(f'absence of a barrier given as a reason: "{absent_barrier.group(0)}"')
@@ -216,12 +216,11 @@ def load(directory: Path) -> TaggerModel:
 
     weights, manifest_path = directory / MODEL_FILE, directory / MANIFEST_FILE
     if not weights.exists() or not manifest_path.exists():
-        raise ModelError(f"E040 no trained tagger in {directory}. Build it with `collabmine train-tagger` "
-                         "(it trains on weak labels from the corpus headings; takes under a minute).")
+        raise ModelError(Errors.E040.format(directory=directory))
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     if manifest.get("tagger_version") != TAGGER_VERSION:
-        raise ModelError(f"E042 the tagger in {directory} is stale (version {manifest.get('tagger_version')}, "
-                         f"code expects {TAGGER_VERSION}). Rebuild it with `collabmine train-tagger`.")
+        raise ModelError(Errors.E042.format(directory=directory, found=manifest.get("tagger_version"),
+                                            expected=TAGGER_VERSION))
     tensors = load_file(str(weights))
     thresholds = {c: float(manifest["thresholds"][c]) for c in CATEGORIES}
     return TaggerModel(tensors["coef"], tensors["intercept"], thresholds, manifest)
