@@ -6,10 +6,10 @@ from collabmine import store, tagging
 from collabmine.settings import load_settings
 from conftest import CORPUS, GOLD, ROOT
 
-#: Measured with the committed model: macro-F1 0.608 (structure 0.627, impact 0.603,
-#: condition 0.588, barrier 0.615). The floor is that minus a small margin.
-MACRO_FLOOR = 0.58
-CATEGORY_FLOOR = 0.55
+#: Measured with the committed model: macro-F1 0.626 (structure 0.671, impact 0.600,
+#: condition 0.593, barrier 0.640). The floor is that minus a small margin.
+MACRO_FLOOR = 0.60
+CATEGORY_FLOOR = 0.56
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +45,13 @@ def test_tagging_is_deterministic(tagged_store):
     assert embedded > 2000  # second pass read the embedding cache
 
 
-def test_excluded_spans_are_never_tagged(tagged_store):
+def test_non_argument_material_is_never_tagged(tagged_store):
     con = store.connect(tagged_store.store_path, create=False)
-    n = con.execute("SELECT COUNT(*) FROM tags t JOIN spans s USING (span_id) WHERE s.excluded=1").fetchone()[0]
+    reasons = {r[0] for r in con.execute("SELECT DISTINCT s.exclude_reason FROM tags t JOIN spans s USING (span_id) "
+                                         "WHERE s.excluded=1")}
+    headings = con.execute("SELECT COUNT(*) FROM tags t JOIN spans s USING (span_id) WHERE s.kind='heading'").fetchone()[0]
+    glossary = con.execute("SELECT COUNT(*) FROM tags t JOIN spans s USING (span_id) "
+                           "WHERE s.exclude_reason='glossary'").fetchone()[0]
     con.close()
-    assert n == 0
+    assert reasons <= set(store.TAGGABLE_EXCLUSIONS) and headings == 0
+    assert glossary > 0  # glossary entries defining partnership forms are structure evidence

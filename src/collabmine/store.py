@@ -166,9 +166,18 @@ def documents(con: sqlite3.Connection) -> list[sqlite3.Row]:
     return con.execute("SELECT * FROM documents ORDER BY path").fetchall()
 
 
-def argument_spans(con: sqlite3.Connection) -> list[sqlite3.Row]:
-    """Spans eligible for tagging, in a deterministic order."""
-    return con.execute('SELECT span_id, doc_id, start, "end", text, section_path FROM spans s WHERE excluded=0 '
+#: Excluded material that still makes claims about collaboration and is tagged: a glossary entry
+#: defining "Teaching School Alliance", an MoU template or a table row describe structures (the dev
+#: gold codes them). Contents, references, front matter, footnotes and headings are never tagged.
+TAGGABLE_EXCLUSIONS = ("glossary", "template", "table", "appendix")
+
+
+def taggable_spans(con: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Spans eligible for tagging (argument sentences plus ``TAGGABLE_EXCLUSIONS``), in a
+    deterministic order."""
+    reasons = ",".join(f"'{r}'" for r in TAGGABLE_EXCLUSIONS)
+    return con.execute('SELECT span_id, doc_id, start, "end", text, section_path FROM spans s '
+                       f"WHERE (excluded=0 OR (exclude_reason IN ({reasons}) AND kind!='heading')) "
                        "AND EXISTS (SELECT 1 FROM documents d WHERE d.doc_id=s.doc_id AND d.status='ok') "
                        "ORDER BY doc_id, start").fetchall()
 

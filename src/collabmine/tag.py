@@ -25,9 +25,12 @@ from .lexicon import ABSENCE, ABSENT_BARRIER, CATEGORIES, compiled_patterns, hea
 W_CLF, W_RULE, W_HEADING = 0.6, 0.25, 0.15
 #: Classifier evidence for a category whose absence the sentence states is halved.
 NEGATION_DAMPING = 0.5
+#: Strong L2 regularisation: the weak labels are section-level and noisy, and leave-one-report-out
+#: evaluation on the dev gold gave macro-F1 0.58 at C=0.1 against 0.54 at C=1.0.
+CLASSIFIER_C = 0.1
 MODEL_FILE = "tagger.safetensors"
 MANIFEST_FILE = "manifest.json"
-TAGGER_VERSION = "2"  # bump when scoring logic changes; a stale artefact is then refused
+TAGGER_VERSION = "3"  # bump when scoring logic changes; a stale artefact is then refused
 
 _PATTERNS = compiled_patterns()
 
@@ -167,7 +170,7 @@ def train(texts: list[str], section_paths: list[list[str]], vectors: np.ndarray,
     intercept = np.zeros(len(CATEGORIES), dtype=np.float32)
     counts = {}
     for k, category in enumerate(CATEGORIES):
-        clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000, random_state=seed)
+        clf = LogisticRegression(C=CLASSIFIER_C, class_weight="balanced", max_iter=2000, random_state=seed)
         clf.fit(x, y[:, k])
         coef[k], intercept[k] = clf.coef_[0], clf.intercept_[0]
         counts[category] = {"positive": int(y[:, k].sum()), "negative": int(len(y) - y[:, k].sum())}
@@ -176,7 +179,7 @@ def train(texts: list[str], section_paths: list[list[str]], vectors: np.ndarray,
         "tagger_version": TAGGER_VERSION,
         "training_data_sha256": training_hash([t for t, k in zip(texts, known) if k], y),
         "training_examples": int(known.sum()), "weak_label_counts": counts,
-        "embedder": embedder_name, "weights": {"classifier": W_CLF, "rule": W_RULE, "heading": W_HEADING},
+        "embedder": embedder_name, "classifier_C": CLASSIFIER_C, "weights": {"classifier": W_CLF, "rule": W_RULE, "heading": W_HEADING},
         "versions": {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": sklearn.__version__},
     }
     return TaggerModel(coef, intercept, manifest=manifest)

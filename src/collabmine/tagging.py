@@ -19,7 +19,7 @@ def tagger_dir(settings: Settings) -> Path:
 
 
 def _spans(con) -> tuple[list, list[str], list[list[str]]]:
-    rows = store.argument_spans(con)
+    rows = store.taggable_spans(con)
     return rows, [r["text"] for r in rows], [json.loads(r["section_path"] or "[]") for r in rows]
 
 
