@@ -11,7 +11,11 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export PREFECT_HOME := $(CURDIR)/.work/prefect
 export ORT_DISABLE_TELEMETRY := 1
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench clean browser
+
+# Debian's chromium renders the HTML report in the tests (never a downloaded browser).
+browser:
+	.ci/install-browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,8 +30,8 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/collabmine run --corpus corpus --out out
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q
+test: $(STAMP) browser
+	COLLABMINE_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

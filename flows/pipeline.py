@@ -13,7 +13,8 @@ from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.futures import as_completed  # noqa: E402
 
-from collabmine import pipeline, store, tagging  # noqa: E402
+from collabmine import evidence, outputs, pipeline, store, tagging, theming  # noqa: E402
+from collabmine.errors import Errors, EvidenceError  # noqa: E402
 from collabmine.metadata import load_sources  # noqa: E402
 from collabmine.settings import Settings, load_settings  # noqa: E402
 
@@ -39,6 +40,32 @@ def tag_spans(settings: Settings) -> int:
     return tagging.tag_store(settings)
 
 
+@task(name="build-themes", cache_policy=NO_CACHE)
+def build_themes(settings: Settings) -> dict[str, int]:
+    results = theming.build_themes(settings)
+    return {category: len(result.themes) for category, result in results.items()}
+
+
+@task(name="build-evidence", cache_policy=NO_CACHE)
+def build_evidence(settings: Settings) -> int:
+    return evidence.build_evidence(settings)
+
+
+@task(name="verify-evidence", cache_policy=NO_CACHE)
+def verify_evidence(settings: Settings) -> evidence.Verification:
+    result = evidence.verify(settings)
+    if not result.ok:
+        # Fail loudly: a table whose quotes do not re-open at their offsets must not be exported.
+        raise EvidenceError("\n".join(result.mismatches[:20]) + (
+            f"\n... and {len(result.mismatches) - 20} more" if len(result.mismatches) > 20 else ""))
+    return result
+
+
+@task(name="write-outputs", cache_policy=NO_CACHE)
+def write_outputs(settings: Settings) -> outputs.Outputs:
+    return outputs.write_outputs(settings.out_dir)
+
+
 @flow(name="collabmine", log_prints=False)
 def collabmine_flow(corpus_dir: str | None = None, out_dir: str | None = None,
                     show_progress: bool = False) -> dict:
@@ -50,8 +77,17 @@ def collabmine_flow(corpus_dir: str | None = None, out_dir: str | None = None,
     pipeline.mark_duplicates(results)
     removed = write_store(results, settings)
     summary = pipeline.summarise(results)
-    n_tags = tag_spans(settings) if summary["ok"] else 0
-    summary.update(removed=removed, store=str(settings.store_path), tags=n_tags)
+    summary.update(removed=removed, store=str(settings.store_path), tags=0)
+    if not summary["ok"]:
+        return summary
+    summary["tags"] = tag_spans(settings)
+    summary["themes"] = build_themes(settings)
+    summary["evidence_rows"] = build_evidence(settings)
+    checked = verify_evidence(settings)
+    summary["verified"] = {"quotes": checked.checked, "reports": checked.reports}
+    written = write_outputs(settings)
+    summary.update(claims=sum(summary["themes"].values()), html=str(written.html),
+                   outputs=[str(p) for p in written.files])
     return summary
 
 

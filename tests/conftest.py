@@ -36,3 +36,39 @@ def corpus_results():
 @pytest.fixture(scope="session")
 def raw_texts():
     return {p.name: p.read_text(encoding="utf-8") for p in CORPUS.glob("*.txt")}
+
+
+@pytest.fixture(scope="session")
+def tagged_store(tmp_path_factory, corpus_results):
+    """The bundled corpus ingested and tagged by the committed model, in a temporary store."""
+    from collabmine import store, tagging
+    from collabmine.settings import load_settings
+
+    out = tmp_path_factory.mktemp("tagged")
+    settings = load_settings(corpus_dir=CORPUS, out_dir=out, models_dir=ROOT / "models")
+    con = store.connect(settings.store_path)
+    for result in corpus_results.values():
+        store.write_document(con, result.record, result.spans)
+    con.close()
+    tagging.tag_store(settings)
+    return settings
+
+
+def copy_store(settings, destination: Path):
+    """A copy of a store in its own output folder (tests that change it leave the original alone)."""
+    import shutil
+
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copy(settings.store_path, destination / settings.store_path.name)
+    return settings.with_(out_dir=destination)
+
+
+@pytest.fixture(scope="session")
+def themed(tagged_store, tmp_path_factory):
+    """The tagged corpus with themes and evidence built (read-only for tests: copy to change)."""
+    from collabmine import evidence, theming
+
+    settings = copy_store(tagged_store, tmp_path_factory.mktemp("themed"))
+    theming.build_themes(settings)
+    evidence.build_evidence(settings)
+    return settings

@@ -20,6 +20,11 @@ def test_run_and_export(tmp_path):
     assert result.exit_code == 0, result.output
     assert "1 of 2 reports processed" in result.output
     assert "empty.txt" in result.output and "E001" in result.output
+    assert "Themes: structure" in result.output and "Claims:" in result.output
+    assert (out / "report.html").exists() and f"Report: {out / 'report.html'}" in " ".join(result.output.split())
+
+    verified = runner.invoke(app, ["verify", "--out", str(out), "--corpus", str(corpus)])
+    assert verified.exit_code == 0 and "OK:" in verified.output
 
     strict = runner.invoke(app, ["run", "--corpus", str(corpus), "--out", str(out), "--no-progress", "--strict"])
     assert strict.exit_code == 1
@@ -33,6 +38,9 @@ def test_run_and_export(tmp_path):
     assert spans and {"span_id", "doc_id", "start", "end", "text", "section", "page", "excluded"} <= set(spans[0])
     from collabmine.normalise import normalise_text
     assert all(normalise_text(raw[int(s["start"]):int(s["end"])]) == s["text"] for s in spans)
+
+    evidence = list(csv.DictReader(open(out / "export" / "evidence.csv", encoding="utf-8")))
+    assert evidence and all(raw[int(e["start"]):int(e["end"])] == e["quote"] for e in evidence)
 
     parquet = runner.invoke(app, ["export", "--out", str(out), "--format", "parquet"])
     assert parquet.exit_code == 0 and (out / "export" / "spans.parquet").exists()

@@ -1,27 +1,12 @@
 """The real tagger on the real corpus, measured on the dev gold (regression floor)."""
 
-import pytest
-
 from collabmine import store, tagging
-from collabmine.settings import load_settings
-from conftest import CORPUS, GOLD, ROOT
+from conftest import GOLD
 
 #: Measured with the committed model: macro-F1 0.626 (structure 0.671, impact 0.600,
 #: condition 0.593, barrier 0.640). The floor is that minus a small margin.
 MACRO_FLOOR = 0.60
 CATEGORY_FLOOR = 0.56
-
-
-@pytest.fixture(scope="module")
-def tagged_store(tmp_path_factory, corpus_results):
-    out = tmp_path_factory.mktemp("out")
-    settings = load_settings(corpus_dir=CORPUS, out_dir=out, models_dir=ROOT / "models")
-    con = store.connect(settings.store_path)
-    for result in corpus_results.values():
-        store.write_document(con, result.record, result.spans)
-    con.close()
-    tagging.tag_store(settings)
-    return settings
 
 
 def test_dev_regression_floor(tagged_store):

@@ -64,14 +64,22 @@ def _print_summary(summary: dict) -> None:
     for path in summary.get("removed", []):
         console.print(f"  [dim]removed[/] {path} (no longer in the corpus)")
     console.print(f"Tags: {summary.get('tags', 0)}")
+    if "themes" in summary:
+        per_category = ", ".join(f"{c} {n}" for c, n in summary["themes"].items())
+        console.print(f"Themes: {per_category}")
+        console.print(f"Claims: {summary['claims']} from {summary['ok']} reports, "
+                      f"{summary['evidence_rows']} cited sentences; verified {summary['verified']['quotes']} quotes "
+                      f"in {summary['verified']['reports']} reports")
     console.print(f"Store: {summary['store']}")
+    if "html" in summary:
+        console.print(f"Report: {summary['html']}")
 
 
 @app.command()
 def export(out: Path = typer.Option(None, "--out", help="Output folder holding the store (default: out/)."),
            fmt: str = typer.Option("csv", "--format", help="csv or parquet"),
            dest: Optional[Path] = typer.Option(None, "--dest", help="Where to write (default: OUT/export).")) -> None:
-    """Write documents, spans (and later tables) as CSV or Parquet."""
+    """Write the store's tables (documents, spans, tags, themes, evidence) as CSV or Parquet."""
     from .export import export_tables
 
     settings = load_settings(out_dir=out)
@@ -83,6 +91,25 @@ def export(out: Path = typer.Option(None, "--out", help="Output folder holding t
         _fail(str(exc))
     for path in written:
         console.print(str(path))
+
+
+@app.command()
+def verify(out: Path = typer.Option(None, "--out", help="Output folder holding the store (default: out/)."),
+           corpus: Path = typer.Option(None, "--corpus", help="Folder of reports (default: corpus/).")) -> None:
+    """Re-open every cited report and check every quote at its offsets; exit 1 on any mismatch."""
+    from .evidence import verify as verify_evidence
+
+    try:
+        result = verify_evidence(load_settings(corpus_dir=corpus, out_dir=out))
+    except CollabmineError as exc:
+        _fail(str(exc))
+    if result.checked == 0:
+        _fail(Errors.E051)
+    for problem in result.mismatches:
+        err.print(problem, highlight=False)
+    if not result.ok:
+        _fail(f"{len(result.mismatches)} of {result.checked} quotes failed verification.")
+    console.print(f"OK: {result.checked} quotes verified verbatim at their offsets in {result.reports} reports.")
 
 
 @app.command()

@@ -40,6 +40,11 @@ class Errors:
     E030 = ("E030 {path}: sources.yaml could not be parsed ({detail}). Fix the YAML; metadata is inferred "
             "from the reports until then.")
 
+    E050 = ("E050 evidence check failed for {where}: {problem}. Re-run `collabmine run` to rebuild the "
+            "evidence from the current reports; if it still fails, the store was edited by hand or a report "
+            "was replaced under the same name.")
+    E051 = ("E051 no evidence table in the store yet. Run `collabmine run` first (it builds themes and evidence).")
+
     W001 = "W001 {path}: decoded as {encoding}, not UTF-8. Offsets refer to the decoded text; re-save as UTF-8 to silence this."
 
 
@@ -65,3 +70,7 @@ class ModelError(CollabmineError):
 
 class ConfigError(CollabmineError):
     pass
+
+
+class EvidenceError(CollabmineError):
+    """A cited quote no longer re-opens at its offsets (E050) or there is no evidence yet (E051)."""

@@ -16,6 +16,10 @@ TABLES: dict[str, str] = {
              " excluded, exclude_reason FROM spans ORDER BY doc_id, start",
     "tags": "SELECT t.span_id, s.doc_id, t.category, t.score, t.method, t.explanation, s.text FROM tags t"
             " JOIN spans s USING (span_id) ORDER BY s.doc_id, s.start, t.category",
+    "themes": "SELECT theme_id, category, label, keywords, claim, n_sentences, n_reports, strength, single_report,"
+              " representative_span_id FROM themes ORDER BY category, theme_id",
+    "evidence": 'SELECT theme_id, "rank", span_id, doc_id, file, start, "end", quote, citation, section, page'
+                ' FROM evidence ORDER BY theme_id, "rank"',
 }
 
 

@@ -213,3 +213,11 @@ def html_to_text(html: str) -> str:
     text = re.sub(r"[ \t]*\n[ \t]*", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip()
+
+
+def source_text(path: Path, *, encoding: str | None, text_path: str | None) -> str:
+    """The text a report's offsets index: the decoded file for .txt/.md, else the extracted text
+    kept at ``text_path`` (PDF, DOCX, HTML)."""
+    if text_path:
+        return Path(text_path).read_text(encoding="utf-8")
+    return path.read_bytes().decode(encoding or "utf-8")

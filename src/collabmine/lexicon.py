@@ -112,3 +112,38 @@ def heading_categories(section_path: list[str]) -> set[str]:
         if found:
             return found
     return set()
+
+
+#: The codebook's named themes per category, as seed words for guided topic modelling: they
+#: nudge clusters towards themes researchers already recognise, while unseeded clusters are
+#: still discovered.
+SEED_TOPICS: dict[str, list[list[str]]] = {
+    "structure": [["federation", "federations", "hard", "soft"], ["academy", "trust", "chain", "sponsor"],
+                  ["executive", "headteacher", "headship"], ["governing", "body", "governance", "board"],
+                  ["network", "cluster", "alliance"], ["steering", "group", "coordinator"],
+                  ["joint", "cpd", "training", "shared", "staff"], ["excellence", "cities", "zone", "initiative"]],
+    "impact": [["attainment", "results", "gcse", "standards"], ["attendance", "exclusions", "behaviour"],
+               ["professional", "development", "staff", "confidence"], ["curriculum", "provision", "vocational"],
+               ["leadership", "capacity", "succession"], ["inclusion", "community", "equity"],
+               ["ofsted", "inspection", "improvement"]],
+    "condition": [["trust", "respect", "relationships"], ["shared", "vision", "values", "moral", "purpose"],
+                  ["time", "dedicated"], ["funding", "resources", "incentives"], ["leadership", "commitment"],
+                  ["clear", "roles", "structures"], ["mutual", "benefit"], ["facilitation", "brokerage", "support"],
+                  ["communication", "dialogue"], ["evaluation", "evidence", "monitoring"]],
+    "barrier": [["competition", "competing", "league", "tables"], ["time", "workload", "pressure"],
+                ["funding", "cost", "money"], ["distance", "transport", "travel"], ["turnover", "heads", "staff"],
+                ["accountability", "ofsted", "pressures"], ["engagement", "commitment", "unequal"],
+                ["culture", "priorities", "differences"], ["sustainability", "dependence"],
+                ["resistance", "parents", "governors"], ["bureaucracy", "paperwork"]],
+}
+
+#: Words every theme in this corpus shares: they say nothing about a theme, so labels skip them.
+GENERIC_WORDS = ("school", "schools", "collaboration", "collaborations", "collaborative", "collaborate",
+                 "collaborating", "partnership", "partnerships", "partner", "partners", "inter-school",
+                 "school-to-school", "education", "educational", "teacher", "teachers", "teaching", "headteacher",
+                 "headteachers", "head", "heads", "staff", "student", "students", "pupil", "pupils", "work",
+                 "working", "worked", "interviewee", "interviewees", "respondent", "respondents", "felt", "said",
+                 "says", "argued", "stated", "noted", "reported", "suggested", "commented", "explained", "believed",
+                 "involved", "involvement", "particularly", "example", "number", "way", "ways", "need", "needs", "year", "years", "thing", "things",
+                 "term", "terms", "case", "cases", "fact", "view", "use", "issue", "issues", "area", "areas", "kind",
+                 "et", "al", "ibid", "pp", "eg", "ie", "etc")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -16,6 +17,9 @@ OFFLINE_DEFAULTS = {
     "ORT_DISABLE_TELEMETRY": "1",
     "TOKENIZERS_PARALLELISM": "false",
     "PREFECT_LOGGING_LEVEL": "WARNING",
+    # Model loading prints progress bars ("Loading weights") that say nothing to a researcher.
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
 }
 
 
@@ -25,3 +29,6 @@ def configure_environment() -> None:
         os.environ.setdefault(key, value)
     os.environ.setdefault("PREFECT_HOME", str(PROJECT_ROOT / ".work" / "prefect"))
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    # BERTopic warns on every outlier reduction that custom topic assignments may clash with later
+    # topic reduction; we never reduce topics afterwards, so the warning is noise.
+    logging.getLogger("BERTopic").setLevel(logging.ERROR)

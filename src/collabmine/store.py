@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 from .errors import Errors, StoreError
 from .segment import Span
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -72,6 +72,43 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (span_id, category)
     );
     CREATE TABLE IF NOT EXISTS embeddings (text_hash TEXT, model TEXT, vector BLOB, PRIMARY KEY (text_hash, model));
+    """,
+    3: """
+    CREATE TABLE themes (
+        theme_id TEXT PRIMARY KEY,
+        category TEXT NOT NULL,
+        topic INTEGER NOT NULL,     -- topic number inside the category's BERTopic model
+        label TEXT NOT NULL,
+        keywords TEXT NOT NULL,     -- JSON list
+        claim TEXT NOT NULL,
+        n_sentences INTEGER NOT NULL,
+        n_reports INTEGER NOT NULL,
+        strength TEXT NOT NULL,     -- strong | moderate | limited
+        single_report INTEGER NOT NULL,
+        representative_span_id TEXT NOT NULL,
+        centroid BLOB NOT NULL
+    );
+    CREATE TABLE theme_members (
+        span_id TEXT NOT NULL,
+        category TEXT NOT NULL,
+        theme_id TEXT,              -- NULL: an outlier that joined no theme
+        similarity REAL,            -- cosine similarity to the theme centroid
+        PRIMARY KEY (span_id, category)
+    );
+    CREATE TABLE evidence (
+        theme_id TEXT NOT NULL,
+        rank INTEGER NOT NULL,      -- 1 = the most representative quote
+        span_id TEXT NOT NULL,
+        doc_id TEXT NOT NULL,
+        file TEXT NOT NULL,         -- the report's path in the corpus
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        quote TEXT NOT NULL,        -- verbatim: exactly the source text at [start, end)
+        citation TEXT NOT NULL,
+        section TEXT,
+        page TEXT,
+        PRIMARY KEY (theme_id, span_id)
+    );
     """,
 }
 
@@ -187,3 +224,35 @@ def write_tags(con: sqlite3.Connection, rows: list[tuple]) -> None:
     with transaction(con):
         con.execute("DELETE FROM tags")
         con.executemany("INSERT INTO tags VALUES (?,?,?,?,?)", rows)
+
+
+def tagged_spans(con: sqlite3.Connection) -> list[sqlite3.Row]:
+    """(category, span) pairs of every tag on a report that is in the corpus, in a fixed order."""
+    return con.execute('SELECT t.category, s.span_id, s.doc_id, s.start, s."end", s.text, s.section_path,'
+                       " s.page_start, s.page_end FROM tags t JOIN spans s USING (span_id)"
+                       " WHERE EXISTS (SELECT 1 FROM documents d WHERE d.doc_id=s.doc_id AND d.status='ok')"
+                       " ORDER BY t.category, s.span_id").fetchall()
+
+
+def write_themes(con: sqlite3.Connection, themes: list[dict], members: list[tuple]) -> None:
+    """Replace all themes and memberships (span_id, category, theme_id, similarity) in one transaction."""
+    with transaction(con):
+        con.execute("DELETE FROM themes")
+        con.execute("DELETE FROM theme_members")
+        for t in themes:
+            con.execute(f"INSERT INTO themes ({','.join(t)}) VALUES ({','.join('?' * len(t))})",
+                        [json.dumps(v) if isinstance(v, list) else v for v in t.values()])
+        con.executemany("INSERT INTO theme_members VALUES (?,?,?,?)", members)
+
+
+def write_evidence(con: sqlite3.Connection, rows: list[dict]) -> None:
+    with transaction(con):
+        con.execute("DELETE FROM evidence")
+        if rows:
+            cols = list(rows[0])
+            con.executemany(f"INSERT INTO evidence ({','.join(_q(c) for c in cols)}) VALUES ({','.join('?' * len(cols))})",
+                            [tuple(r[c] for c in cols) for r in rows])
+
+
+def _q(column: str) -> str:
+    return f'"{column}"'

