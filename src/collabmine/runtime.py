@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -29,6 +28,4 @@ def configure_environment() -> None:
         os.environ.setdefault(key, value)
     os.environ.setdefault("PREFECT_HOME", str(PROJECT_ROOT / ".work" / "prefect"))
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
-    # BERTopic warns on every outlier reduction that custom topic assignments may clash with later
-    # topic reduction; we never reduce topics afterwards, so the warning is noise.
-    logging.getLogger("BERTopic").setLevel(logging.ERROR)
+

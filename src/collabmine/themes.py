@@ -16,6 +16,7 @@ Guards, each for a failure seen on this corpus or reported for BERTopic:
 from __future__ import annotations
 
 import json
+import logging
 import re
 import warnings
 from collections import Counter
@@ -145,6 +146,10 @@ def fit_category(category: str, texts: list[str], vectors: np.ndarray, *, stop: 
         calculate_probabilities=False,
         verbose=False,
     )
+    # BERTopic (re)sets its logger's level when constructed. It then warns on every outlier
+    # reduction that custom topic assignments may clash with later topic reduction; we never
+    # reduce topics afterwards, so the warning is noise.
+    logging.getLogger("BERTopic").setLevel(logging.ERROR)
     # BERTopic's guided modelling edits the embeddings it is given in place. UMAP warns that a fixed
     # random_state makes it single-threaded: that is the price of identical themes on every run.
     with warnings.catch_warnings():
