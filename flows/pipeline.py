@@ -1,5 +1,10 @@
-"""The collabmine flow: ingest every report of a corpus folder (one task per report) and
-write the store. Tasks only call library functions; all logic lives in ``collabmine``."""
+"""The collabmine flow: ingest → embed → tag (one task per report, cached) → themes → evidence →
+verify → outputs. Tasks only call library functions; all logic lives in ``collabmine``.
+
+Per-report tasks are cached by the report's sha256 plus the stage's code and model versions
+(``collabmine.versions``); results persist under ``OUT/.cache/results`` so the cache survives
+across processes. Corpus-wide stages skip themselves when their inputs are unchanged.
+"""
 
 from __future__ import annotations
 
@@ -13,41 +18,73 @@ from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.futures import as_completed  # noqa: E402
 
-from collabmine import evidence, outputs, pipeline, store, tagging, theming  # noqa: E402
-from collabmine.errors import Errors, EvidenceError  # noqa: E402
-from collabmine.metadata import load_sources  # noqa: E402
+from collabmine import evidence, outputs, pipeline, runs, store, tagging, theming  # noqa: E402
+from collabmine.errors import EvidenceError  # noqa: E402
+from collabmine.ingest import sha256_bytes  # noqa: E402
+from collabmine.lock import run_lock  # noqa: E402
+from collabmine.metadata import load_sources, lookup  # noqa: E402
 from collabmine.settings import Settings, load_settings  # noqa: E402
+from collabmine.themes import ThemeParams  # noqa: E402
+from collabmine.versions import corpus_hash, embed_key, ingest_key, tag_key  # noqa: E402
+from collabmine.embed import MODEL_NAME  # noqa: E402
 
 
-@task(name="ingest-report", cache_policy=NO_CACHE, retries=0)
-def ingest_report(path: Path, settings: Settings, sources: dict) -> pipeline.ReportResult:
-    return pipeline.process_report(path, settings, sources=sources)
+def _given_key(context, parameters) -> str | None:
+    return parameters["cache_key"]
+
+
+@task(name="ingest-report", cache_key_fn=_given_key, persist_result=True)
+def ingest_report(path: Path, settings: Settings, sources: dict, cache_key: str | None,
+                  run_id: str) -> pipeline.ReportResult:
+    result = pipeline.process_report(path, settings, sources=sources)
+    result.run_id = run_id
+    return result
+
+
+@task(name="embed-report", cache_key_fn=_given_key, persist_result=True)
+def embed_report(doc_id: str, settings: Settings, cache_key: str, run_id: str) -> tuple[str, int]:
+    return run_id, tagging.embed_report(settings, doc_id)
+
+
+@task(name="tag-report", cache_key_fn=_given_key, persist_result=True)
+def tag_report(doc_id: str, settings: Settings, cache_key: str, run_id: str) -> tuple[str, list[tuple]]:
+    return run_id, tagging.report_tags(settings, doc_id)
 
 
 @task(name="write-store", cache_policy=NO_CACHE)
-def write_store(results: list[pipeline.ReportResult], settings: Settings) -> list[str]:
+def write_store(results: list[pipeline.ReportResult], settings: Settings, run_id: str) -> tuple[list[str], list[tuple]]:
     con = store.connect(settings.store_path)
     try:
+        previous = {r["path"]: (r["doc_id"], r["status"]) for r in store.documents(con)}
         for result in results:
-            store.write_document(con, result.record, result.spans)
-        return store.remove_missing(con, {r.record["path"] for r in results})
+            # Unchanged reports from the cache are not rewritten; anything computed in this run is.
+            if result.run_id == run_id or previous.get(result.record["path"]) != (result.doc_id, result.status):
+                store.write_document(con, result.record, result.spans)
+        removed = store.remove_missing(con, {r.record["path"] for r in results})
+        return removed, pipeline.report_changes(previous, results, removed)
     finally:
         con.close()
 
 
-@task(name="tag-spans", cache_policy=NO_CACHE)
-def tag_spans(settings: Settings) -> int:
-    return tagging.tag_store(settings)
+@task(name="write-tags", cache_policy=NO_CACHE)
+def write_tags(doc_id: str, rows: list[tuple], settings: Settings) -> int:
+    con = store.connect(settings.store_path)
+    try:
+        store.replace_report_tags(con, doc_id, rows)
+        return len(rows)
+    finally:
+        con.close()
 
 
 @task(name="build-themes", cache_policy=NO_CACHE)
-def build_themes(settings: Settings) -> dict[str, int]:
-    results = theming.build_themes(settings)
-    return {category: len(result.themes) for category, result in results.items()}
+def build_themes(settings: Settings) -> theming.ThemesOutcome:
+    outcome = theming.build_themes(settings)
+    outcome.results = {}  # fitted models stay out of Prefect's result store
+    return outcome
 
 
 @task(name="build-evidence", cache_policy=NO_CACHE)
-def build_evidence(settings: Settings) -> int:
+def build_evidence(settings: Settings) -> evidence.EvidenceOutcome:
     return evidence.build_evidence(settings)
 
 
@@ -67,28 +104,93 @@ def write_outputs(settings: Settings) -> outputs.Outputs:
 
 
 @flow(name="collabmine", log_prints=False)
-def collabmine_flow(corpus_dir: str | None = None, out_dir: str | None = None,
-                    show_progress: bool = False) -> dict:
-    settings = load_settings(corpus_dir=corpus_dir, out_dir=out_dir)
+def collabmine_flow(corpus_dir: str | None = None, out_dir: str | None = None, show_progress: bool = False,
+                    lock_wait: float | None = None) -> dict:
+    settings = load_settings(corpus_dir=corpus_dir, out_dir=out_dir, lock_wait=lock_wait)
+    with run_lock(settings.out_dir, wait=settings.lock_wait):
+        run = runs.start_run(settings, ThemeParams())
+        summary: dict = {}
+        try:
+            _run_stages(settings, run, summary, show_progress)
+        except BaseException as exc:
+            runs.finish_run(run, status="failed", counts=summary, error=f"{type(exc).__name__}: {exc}")
+            raise
+        runs.finish_run(run, status="ok", counts=_counts(summary), corpus_hash=summary.get("corpus_hash"))
+        return summary
+
+
+def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress: bool) -> None:
+    summary.update(run_id=run.run_id, store=str(settings.store_path), tags=0)
+    storage = settings.cache_dir  # a local folder: results survive the process (Prefect accepts a Path)
+    run.stage("ingest")
     sources = load_sources(settings.sources_file)
     paths = pipeline.candidate_reports(settings.corpus_dir)
-    futures = [ingest_report.submit(p, settings, sources) for p in paths]
+    ingest = ingest_report.with_options(result_storage=storage)
+    futures = [ingest.submit(p, settings, sources, _ingest_key(p, settings, sources), run.run_id) for p in paths]
     results = _collect(futures, len(paths), show_progress)
     pipeline.mark_duplicates(results)
-    removed = write_store(results, settings)
-    summary = pipeline.summarise(results)
-    summary.update(removed=removed, store=str(settings.store_path), tags=0)
-    if not summary["ok"]:
-        return summary
-    summary["tags"] = tag_spans(settings)
-    summary["themes"] = build_themes(settings)
-    summary["evidence_rows"] = build_evidence(settings)
+    removed, changes = write_store(results, settings, run.run_id)
+    summary.update(pipeline.summarise(results), removed=removed,
+                   ingested=sorted(r.record["path"] for r in results if r.run_id == run.run_id))
+    ok = sorted({r.doc_id for r in results if r.ok})
+    summary["corpus_hash"] = corpus_hash((r.record["path"], r.doc_id) for r in results if r.ok)
+    if not ok:
+        runs.record_changes(run, changes)
+        return
+
+    run.stage("embed")
+    embed = embed_report.with_options(result_storage=storage)
+    embedded = [f.result() for f in [embed.submit(d, settings, embed_key(sha256=d, embedder=MODEL_NAME), run.run_id)
+                                      for d in ok]]
+    summary["embedded_texts"] = sum(n for rid, n in embedded if rid == run.run_id)
+
+    run.stage("tag")
+    tagger = tag_report.with_options(result_storage=storage)
+    tagged = [f.result() for f in [tagger.submit(d, settings, tag_key(sha256=d, models_dir=settings.models_dir),
+                                                 run.run_id) for d in ok]]
+    summary["tagged_reports"] = sum(rid == run.run_id for rid, _ in tagged)
+    summary["tags"] = sum(write_tags(d, rows, settings) for d, (_, rows) in zip(ok, tagged))
+
+    run.stage("themes")
+    themes = build_themes(settings)
+    summary.update(themes=themes.counts, themes_fitted=not themes.skipped)
+    changes += themes.events
+
+    run.stage("evidence")
+    built = build_evidence(settings)
+    summary["evidence_rows"] = built.rows
+    changes += [(kind, "evidence", f"{n} rows") for kind, n in
+                (("evidence_added", built.added), ("evidence_removed", built.removed)) if n]
+
+    run.stage("verify")
     checked = verify_evidence(settings)
     summary["verified"] = {"quotes": checked.checked, "reports": checked.reports}
+
+    run.stage("outputs")
     written = write_outputs(settings)
-    summary.update(claims=sum(summary["themes"].values()), html=str(written.html),
+    summary.update(claims=sum(themes.counts.values()), html=str(written.html),
                    outputs=[str(p) for p in written.files])
-    return summary
+    runs.record_changes(run, changes)
+    summary["changes"] = len(changes)
+
+
+def _ingest_key(path: Path, settings: Settings, sources: dict) -> str | None:
+    try:
+        sha = sha256_bytes(path.read_bytes())
+    except OSError:
+        return None  # unreadable: never cached, the task reports it
+    entry = lookup(sources, path.name, sha)
+    return ingest_key(sha256=sha, path=str(path.relative_to(settings.corpus_dir)), settings=settings,
+                      source_entry=entry.__dict__ if entry else None)
+
+
+def _counts(summary: dict) -> dict:
+    keys = ("reports", "ok", "spans", "tags", "embedded_texts", "tagged_reports", "themes", "themes_fitted",
+            "evidence_rows", "claims", "changes")
+    counts = {k: summary[k] for k in keys if k in summary}
+    counts["ingested_reports"] = len(summary.get("ingested", []))
+    counts["errors"] = len(summary.get("errors", []))
+    return counts
 
 
 def _collect(futures, total: int, show_progress: bool) -> list[pipeline.ReportResult]:

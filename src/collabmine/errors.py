@@ -45,6 +45,10 @@ class Errors:
             "was replaced under the same name.")
     E051 = ("E051 no evidence table in the store yet. Run `collabmine run` first (it builds themes and evidence).")
 
+    E060 = ("E060 another collabmine run ({holder}) is using this output folder (lock {path}); waited {wait} s. "
+            "Let it finish, or run with --wait SECONDS to queue behind it.")
+    E061 = ("E061 no runs recorded in {path} yet. Run `collabmine run` first.")
+
     W001 = "W001 {path}: decoded as {encoding}, not UTF-8. Offsets refer to the decoded text; re-save as UTF-8 to silence this."
 
 

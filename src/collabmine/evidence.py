@@ -20,6 +20,7 @@ from .errors import Errors
 from .ingest import sha256_bytes, source_text
 from .normalise import normalise_text
 from .settings import Settings
+from .versions import digest, stage_code
 
 _NUMBERED = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+(.*)$")
 
@@ -55,11 +56,25 @@ def _source(doc: dict, settings: Settings) -> str:
     return source_text(settings.corpus_dir / doc["path"], encoding=doc["encoding"], text_path=doc["text_path"])
 
 
-def build_evidence(settings: Settings) -> int:
-    """Materialise the evidence rows of every theme; returns the number of rows."""
+@dataclass
+class EvidenceOutcome:
+    rows: int
+    added: int          # (theme, sentence) rows new since the previous table
+    removed: int
+    skipped: bool       # themes and reports unchanged: the table in the store is current
+
+
+def build_evidence(settings: Settings, *, force: bool = False) -> EvidenceOutcome:
+    """Materialise the evidence rows of every theme."""
     con = store.connect(settings.store_path, create=False)
     try:
         docs = _documents(con)
+        input_hash = digest({"themes": store.get_state(con, "themes_input"), "code": stage_code("evidence"),
+                             "docs": sorted((d["doc_id"], d["path"], d["citation"]) for d in docs.values())})
+        if not force and store.get_state(con, "evidence_input") == input_hash:
+            n = con.execute("SELECT COUNT(*) FROM evidence").fetchone()[0]
+            return EvidenceOutcome(n, 0, 0, True)
+        before = {(r[0], r[1]) for r in con.execute("SELECT theme_id, span_id FROM evidence")}
         texts: dict[str, str] = {}
         rows = []
         members = con.execute(
@@ -81,8 +96,9 @@ def build_evidence(settings: Settings) -> int:
                 "section": path[-1] if path else None,
                 "page": page_reference(m["page_start"], m["page_end"]) or None,
             })
-        store.write_evidence(con, rows)
-        return len(rows)
+        store.write_evidence(con, rows, input_hash=input_hash)
+        after = {(r["theme_id"], r["span_id"]) for r in rows}
+        return EvidenceOutcome(len(rows), len(after - before), len(before - after), False)
     finally:
         con.close()
 

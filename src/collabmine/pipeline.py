@@ -24,6 +24,8 @@ class ReportResult:
     record: dict
     spans: list[Span] = field(default_factory=list)
     error: str | None = None
+    #: The run that computed this result (a cached result keeps its original run's id).
+    run_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -126,3 +128,21 @@ def summarise(results: list[ReportResult]) -> dict:
         "argument_spans": sum(1 for r in results for s in r.spans if not s.excluded),
     }
 
+
+
+def report_changes(previous: dict[str, tuple[str, str]], results: list[ReportResult],
+                   removed: list[str]) -> list[tuple[str, str, str]]:
+    """(kind, path, detail) for reports added, changed, failed or removed since the store's last
+    state; ``previous`` maps path → (doc_id, status)."""
+    changes = []
+    for r in sorted(results, key=lambda r: r.record["path"]):
+        path = r.record["path"]
+        before = previous.get(path)
+        if r.status != "ok" and (before is None or before != (r.doc_id, r.status)):
+            changes.append(("report_failed", path, r.error or r.status))
+        elif before is None:
+            changes.append(("report_added", path, f"sha256 {r.doc_id[:12]}"))
+        elif before[0] != r.doc_id or before[1] != "ok":
+            changes.append(("report_changed", path, f"sha256 {before[0][:12]} → {r.doc_id[:12]}"))
+    changes += [("report_removed", path, "") for path in removed]
+    return changes

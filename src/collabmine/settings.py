@@ -27,10 +27,24 @@ class Settings:
     #: but split for segmentation so spaCy's max_length is never hit.
     max_paragraph_chars: int = 20_000
     strict: bool = False
+    #: Seconds a run waits for another run on the same output folder before giving up (E060).
+    lock_wait: float = 0.0
+    #: `collabmine serve`: when the deployment runs (cron, server time zone). Default weekly,
+    #: Monday 06:00.
+    schedule_cron: str = "0 6 * * 1"
+    #: Per-report tasks on "threads" (default) or "dask" (a LocalCluster, or ``dask_address``).
+    task_runner: str = "threads"
+    dask_address: str = ""
+    dask_workers: int = 2
 
     @property
     def store_path(self) -> Path:
         return self.out_dir / "collabmine.sqlite"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Per-report task results (Prefect's persisted cache), next to the store they feed."""
+        return self.out_dir / ".cache" / "results"
 
     @property
     def sources_file(self) -> Path:
@@ -51,6 +65,8 @@ def load_settings(**overrides) -> Settings:
             env[f.name] = Path(value)
         elif f.type == "int":
             env[f.name] = int(value)
+        elif f.type == "float":
+            env[f.name] = float(value)
         elif f.type == "bool":
             env[f.name] = value.lower() in {"1", "true", "yes"}
         else:

