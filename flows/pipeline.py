@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.futures import as_completed  # noqa: E402
 
 from collabmine import evidence, outputs, pipeline, runs, store, tagging, theming  # noqa: E402
-from collabmine.errors import EvidenceError  # noqa: E402
+from collabmine.errors import ConfigError, Errors, EvidenceError  # noqa: E402
 from collabmine.ingest import sha256_bytes  # noqa: E402
 from collabmine.lock import run_lock  # noqa: E402
 from collabmine.metadata import load_sources, lookup  # noqa: E402
@@ -117,6 +117,44 @@ def collabmine_flow(corpus_dir: str | None = None, out_dir: str | None = None, s
             raise
         runs.finish_run(run, status="ok", counts=_counts(summary), corpus_hash=summary.get("corpus_hash"))
         return summary
+
+
+def task_runner(settings: Settings):
+    """Threads by default; with ``task_runner="dask"`` the per-report tasks go to a Dask cluster
+    (``dask_address``, or a LocalCluster of ``dask_workers`` single-threaded worker processes)."""
+    if settings.task_runner == "threads":
+        return None
+    if settings.task_runner != "dask":
+        raise ConfigError(Errors.E072.format(value=settings.task_runner))
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError as exc:
+        raise ConfigError(Errors.E070) from exc
+    if settings.dask_address:
+        return DaskTaskRunner(address=settings.dask_address)
+    return DaskTaskRunner(cluster_kwargs={"n_workers": settings.dask_workers, "threads_per_worker": 1,
+                                          "processes": True, "dashboard_address": None})
+
+
+def run_pipeline(settings: Settings, *, show_progress: bool = False) -> dict:
+    """Run the flow with the task runner the settings ask for."""
+    runner = task_runner(settings)
+    flow_ = collabmine_flow.with_options(task_runner=runner) if runner is not None else collabmine_flow
+    return flow_(str(settings.corpus_dir), str(settings.out_dir), show_progress=show_progress,
+                 lock_wait=settings.lock_wait)
+
+
+def serve(settings: Settings, *, name: str = "collabmine-scheduled") -> None:
+    """Serve a deployment that runs the flow on ``settings.schedule_cron`` (needs a Prefect
+    server: ``prefect server start --host 127.0.0.1`` and ``PREFECT_API_URL``)."""
+    import os
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise ConfigError(Errors.E071)
+    runner = task_runner(settings)
+    flow_ = collabmine_flow.with_options(task_runner=runner) if runner is not None else collabmine_flow
+    flow_.serve(name=name, cron=settings.schedule_cron,
+                parameters={"corpus_dir": str(settings.corpus_dir), "out_dir": str(settings.out_dir)})
 
 
 def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress: bool) -> None:

@@ -41,11 +41,10 @@ def run(corpus: Path = typer.Option(None, "--corpus", help="Folder of reports (d
     settings = load_settings(corpus_dir=corpus, out_dir=out)
     if not settings.corpus_dir.is_dir():
         _fail(Errors.E023.format(path=settings.corpus_dir))
-    from flows.pipeline import collabmine_flow
+    from flows.pipeline import run_pipeline
 
     try:
-        summary = collabmine_flow(str(settings.corpus_dir), str(settings.out_dir),
-                                  show_progress=progress and sys.stderr.isatty(), lock_wait=wait)
+        summary = run_pipeline(settings.with_(lock_wait=wait), show_progress=progress and sys.stderr.isatty())
     except CollabmineError as exc:
         _fail(str(exc))
     _print_summary(summary)
@@ -111,6 +110,63 @@ def verify(out: Path = typer.Option(None, "--out", help="Output folder holding t
     if not result.ok:
         _fail(f"{len(result.mismatches)} of {result.checked} quotes failed verification.")
     console.print(f"OK: {result.checked} quotes verified verbatim at their offsets in {result.reports} reports.")
+
+
+@app.command()
+def serve(corpus: Path = typer.Option(None, "--corpus", help="Folder of reports (default: corpus/)."),
+          out: Path = typer.Option(None, "--out", help="Output folder (default: out/)."),
+          cron: Optional[str] = typer.Option(None, "--cron", help="Schedule (default: settings, weekly).")) -> None:
+    """Serve a scheduled deployment of the pipeline against a Prefect server (PREFECT_API_URL)."""
+    from flows.pipeline import serve as serve_deployment
+
+    settings = load_settings(corpus_dir=corpus, out_dir=out, schedule_cron=cron)
+    console.print(f"Serving collabmine/collabmine-scheduled on '{settings.schedule_cron}' "
+                  f"({settings.corpus_dir} → {settings.out_dir}); Ctrl-C stops.")
+    try:
+        serve_deployment(settings)
+    except CollabmineError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def changes(out: Path = typer.Option(None, "--out", help="Output folder holding the store (default: out/)."),
+            run_id: Optional[str] = typer.Option(None, "--run", help="A run id (default: the last finished run).")) -> None:
+    """What the last run changed: reports, themes and evidence rows."""
+    from .runs import last_changes
+
+    try:
+        run, rows = last_changes(load_settings(out_dir=out), run_id=run_id)
+    except CollabmineError as exc:
+        _fail(str(exc))
+    console.print(f"Run {run['run_id']} ({run['status']}) started {run['started']}, finished {run['finished'] or '-'}")
+    if not rows:
+        console.print("No changes: the corpus, themes and evidence are as the previous run left them.")
+        return
+    table = Table("change", "subject", "detail")
+    for row in rows:
+        table.add_row(row["kind"], row["subject"], row["detail"] or "")
+    console.print(table)
+
+
+@app.command("runs")
+def runs_cmd(out: Path = typer.Option(None, "--out"), limit: int = typer.Option(10, "--limit")) -> None:
+    """Recent runs: status, counts and seconds per stage."""
+    import json
+
+    from .runs import list_runs
+
+    try:
+        rows = list_runs(load_settings(out_dir=out), limit=limit)
+    except CollabmineError as exc:
+        _fail(str(exc))
+    table = Table("run", "started", "status", "stage", "counts", "seconds per stage")
+    for r in rows:
+        counts = json.loads(r["counts"] or "{}")
+        shown = {k: counts[k] for k in ("ingested_reports", "embedded_texts", "tagged_reports", "themes_fitted",
+                                        "claims") if k in counts}
+        table.add_row(r["run_id"], r["started"], r["status"], r["stage"] or "", json.dumps(shown),
+                      " ".join(f"{k} {v:.1f}" for k, v in json.loads(r["durations"] or "{}").items()))
+    console.print(table)
 
 
 @app.command()

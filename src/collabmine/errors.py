@@ -49,6 +49,11 @@ class Errors:
             "Let it finish, or run with --wait SECONDS to queue behind it.")
     E061 = ("E061 no runs recorded in {path} yet. Run `collabmine run` first.")
 
+    E070 = ("E070 task_runner=dask needs prefect-dask. Install the extra: pip install -e '.[dask]'.")
+    E071 = ("E071 `collabmine serve` needs a Prefect server. Start one with `prefect server start --host 127.0.0.1` "
+            "and set PREFECT_API_URL=http://127.0.0.1:4200/api, then serve again.")
+    E072 = ("E072 unknown task runner {value!r}. Use COLLABMINE_TASK_RUNNER=threads (default) or dask.")
+
     W001 = "W001 {path}: decoded as {encoding}, not UTF-8. Offsets refer to the decoded text; re-save as UTF-8 to silence this."
 
 

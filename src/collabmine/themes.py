@@ -146,16 +146,16 @@ def fit_category(category: str, texts: list[str], vectors: np.ndarray, *, stop: 
         calculate_probabilities=False,
         verbose=False,
     )
-    # BERTopic (re)sets its logger's level when constructed. It then warns on every outlier
-    # reduction that custom topic assignments may clash with later topic reduction; we never
-    # reduce topics afterwards, so the warning is noise.
-    logging.getLogger("BERTopic").setLevel(logging.ERROR)
     # BERTopic's guided modelling edits the embeddings it is given in place. UMAP warns that a fixed
     # random_state makes it single-threaded: that is the price of identical themes on every run.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
         topics, _ = model.fit_transform(texts, embeddings=vectors.copy())
     if -1 in topics and len(set(topics)) > 1:
+        # BERTopic resets its logger's level while fitting, then warns on every outlier reduction
+        # that custom topic assignments may clash with later topic reduction; we never reduce
+        # topics afterwards, so the warning is noise.
+        logging.getLogger("BERTopic").setLevel(logging.ERROR)
         topics = model.reduce_outliers(texts, topics, strategy="embeddings", embeddings=vectors,
                                        threshold=params.outlier_threshold)
         model.update_topics(texts, topics=topics, vectorizer_model=vectorizer,
@@ -197,7 +197,10 @@ def _vectorizer(stop: list[str], n: int):
     from sklearn.feature_extraction.text import CountVectorizer
 
     # Words only (no numbers, no single letters): years and page numbers make citation labels.
-    return CountVectorizer(stop_words=stop, ngram_range=(1, 2), min_df=2 if n >= 50 else 1,
+    # BERTopic fits this on one joined document per topic, so min_df counts topics: it stays 1,
+    # or a word special to one theme — the best label — would be dropped (and a category with a
+    # single topic would fail).
+    return CountVectorizer(stop_words=stop, ngram_range=(1, 2), min_df=1,
                            token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]+\b", lowercase=True)
 
 

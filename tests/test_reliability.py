@@ -1,0 +1,109 @@
+"""A killed run loses nothing, two runs cannot share a store, and the flow runs on Dask."""
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from collabmine.cli import app
+from collabmine.errors import StoreError
+from collabmine.lock import run_lock
+from conftest import CORPUS, R001, R004
+
+CLI = [sys.executable, "-m", "collabmine.cli"]
+
+
+def _corpus(root, *names):
+    corpus = root / "corpus"
+    corpus.mkdir(parents=True)
+    for name in (*names, "sources.yaml"):
+        shutil.copy(CORPUS / name, corpus / name)
+    return corpus
+
+
+def _stage(store_path) -> tuple[str, str] | None:
+    try:
+        con = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True, timeout=1)
+        row = con.execute("SELECT status, stage FROM runs ORDER BY started DESC, rowid DESC LIMIT 1").fetchone()
+        con.close()
+        return row
+    except sqlite3.Error:
+        return None
+
+
+def test_a_run_killed_mid_way_leaves_previous_results_and_the_next_run_completes(tmp_path):
+    corpus, out = _corpus(tmp_path, R001), tmp_path / "out"
+    first = subprocess.run([*CLI, "run", "--corpus", str(corpus), "--out", str(out), "--no-progress"],
+                           capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    evidence_before = (out / "evidence.csv").read_bytes()
+    html_before = (out / "report.html").read_bytes()
+
+    shutil.copy(CORPUS / R004, corpus / R004)
+    victim = subprocess.Popen([*CLI, "run", "--corpus", str(corpus), "--out", str(out), "--no-progress"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        state = _stage(out / "collabmine.sqlite")
+        if state == ("running", "embed") or state == ("running", "tag"):
+            break
+        assert victim.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.05)
+    os.killpg(victim.pid, signal.SIGKILL)  # the run and the Prefect server it started
+    victim.wait()
+    assert state[0] == "running" and state[1] in ("embed", "tag")
+
+    # The previous results are intact and still verify.
+    assert (out / "evidence.csv").read_bytes() == evidence_before
+    assert (out / "report.html").read_bytes() == html_before
+    verified = CliRunner().invoke(app, ["verify", "--out", str(out), "--corpus", str(corpus)])
+    assert verified.exit_code == 0, verified.output
+
+    after = subprocess.run([*CLI, "run", "--corpus", str(corpus), "--out", str(out), "--no-progress"],
+                           capture_output=True, text=True, timeout=600)
+    assert after.returncode == 0, after.stderr[-3000:]
+    con = sqlite3.connect(out / "collabmine.sqlite")
+    statuses = [r[0] for r in con.execute("SELECT status FROM runs ORDER BY started, rowid")]
+    cited = {r[0] for r in con.execute("SELECT DISTINCT file FROM evidence")}
+    con.close()
+    assert statuses == ["ok", "abandoned", "ok"] and cited == {R001, R004}
+
+
+def test_a_second_run_on_the_same_store_exits_with_a_clear_message(tmp_path):
+    out = tmp_path / "out"
+    with run_lock(out):
+        result = CliRunner().invoke(app, ["run", "--corpus", str(CORPUS), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 1 and "E060" in result.output and "--wait" in result.output
+
+
+def test_the_lock_waits_for_a_run_that_finishes(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from collabmine.lock import run_lock\n"
+        f"with run_lock(Path({str(tmp_path)!r})):\n    print('held', flush=True); time.sleep(2)")],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(StoreError, match="E060"):
+        with run_lock(tmp_path, wait=0):
+            pass
+    started = time.monotonic()
+    with run_lock(tmp_path, wait=30):
+        assert time.monotonic() - started > 0.5  # it waited for the holder to let go
+    holder.wait()
+
+
+def test_per_report_tasks_run_on_a_two_worker_dask_cluster(tmp_path):
+    pytest.importorskip("prefect_dask")
+    from collabmine.settings import load_settings
+    from flows.pipeline import run_pipeline
+
+    corpus = _corpus(tmp_path, R001)
+    settings = load_settings(corpus_dir=corpus, out_dir=tmp_path / "out", task_runner="dask", dask_workers=2)
+    summary = run_pipeline(settings)
+    assert summary["ok"] == 1 and summary["tags"] > 100 and summary["tagged_reports"] == 1
+    assert summary["verified"]["quotes"] == summary["evidence_rows"] > 0

@@ -1,0 +1,87 @@
+"""`collabmine serve` against a real Prefect server on 127.0.0.1: a triggered run changes the store."""
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+
+from conftest import CORPUS, R001
+
+PREFECT = os.path.join(os.path.dirname(sys.executable), "prefect")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(predicate, timeout: float, what: str, procs=()):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        for p in procs:
+            assert p.poll() is None, f"{what}: a process exited early ({p.args[:3]})"
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return urllib.request.urlopen(url + "/health", timeout=2).status == 200
+    except OSError:
+        return False
+
+
+def _runs_ok(store) -> int:
+    try:
+        con = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=1)
+        n = con.execute("SELECT COUNT(*) FROM runs WHERE status='ok'").fetchone()[0]
+        con.close()
+        return n
+    except sqlite3.Error:
+        return 0
+
+
+def test_served_deployment_runs_when_triggered(tmp_path):
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    corpus.mkdir()
+    shutil.copy(CORPUS / R001, corpus / R001)
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_API_URL=api,
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    started = []
+    try:
+        server = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        started.append(server)
+        _wait(lambda: _healthy(api), 120, "the Prefect server", [server])
+        served = subprocess.Popen([sys.executable, "-m", "collabmine.cli", "serve", "--corpus", str(corpus),
+                                   "--out", str(out)], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, start_new_session=True)
+        started.append(served)
+
+        def trigger() -> bool:
+            done = subprocess.run([PREFECT, "deployment", "run", "collabmine/collabmine-scheduled"], env=env,
+                                  capture_output=True, text=True, timeout=60)
+            return done.returncode == 0
+
+        _wait(trigger, 120, "the deployment to be served", started)
+        _wait(lambda: _runs_ok(out / "collabmine.sqlite") >= 1, 300, "the triggered run to finish", started)
+        assert (out / "report.html").exists()
+    finally:
+        for proc in reversed(started):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
