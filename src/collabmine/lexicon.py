@@ -138,7 +138,7 @@ SEED_TOPICS: dict[str, list[list[str]]] = {
 }
 
 #: Words every theme in this corpus shares: they say nothing about a theme, so labels skip them.
-GENERIC_WORDS = ("school", "schools", "collaboration", "collaborations", "collaborative", "collaborate",
+GENERIC_WORDS = ("author", "authors", "majority", "possibility", "school", "schools", "collaboration", "collaborations", "collaborative", "collaborate",
                  "collaborating", "partnership", "partnerships", "partner", "partners", "inter-school",
                  "school-to-school", "education", "educational", "teacher", "teachers", "teaching", "headteacher",
                  "headteachers", "head", "heads", "staff", "student", "students", "pupil", "pupils", "work",
