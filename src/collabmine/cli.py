@@ -240,5 +240,211 @@ def eval_cmd(gold: Path = typer.Option(..., "--gold", help="Gold JSONL (source, 
             console.print(f"  {e['id']} missed={e['missed']} false={e['false']}: {e['text'][:120]}", highlight=False)
 
 
+# --- researchers: themes and questions --------------------------------------------------------
+
+def _open(out: Path | None):
+    from .api import Collabmine
+
+    try:
+        return Collabmine(load_settings(out_dir=out).out_dir)
+    except CollabmineError as exc:
+        _fail(str(exc))
+
+
+def _category_option(category: Optional[str]) -> Optional[str]:
+    from .lexicon import CATEGORIES
+
+    if category is not None and category not in CATEGORIES:
+        _fail(Errors.E082.format(category=category, categories=", ".join(CATEGORIES)))
+    return category
+
+
+@app.command()
+def themes(out: Path = typer.Option(None, "--out", help="Output folder holding the store (default: out/)."),
+           category: Optional[str] = typer.Option(None, "--category", "-c",
+                                                  help="structure, impact, condition or barrier.")) -> None:
+    """Themes per category: id, label, sentences, reports and strength of evidence."""
+    category = _category_option(category)
+    with _open(out) as cm:
+        frame = cm.themes
+    if category:
+        frame = frame[frame["category"] == category]
+    if frame.empty:
+        console.print("No themes yet: run `collabmine run` first.")
+        return
+    table = Table("theme", "category", "label", "sentences", "reports", "strength")
+    for r in frame.sort_values(["category", "n_sentences"], ascending=[True, False]).itertuples():
+        table.add_row(r.theme_id, r.category, r.label, str(r.n_sentences), str(r.n_reports),
+                      r.strength + (" (single report)" if r.single_report else ""))
+    console.print(table)
+
+
+@app.command()
+def theme(theme_id: str = typer.Argument(..., help="A theme id from `collabmine themes`."),
+          out: Path = typer.Option(None, "--out"),
+          quotes: int = typer.Option(10, "--quotes", "-n", help="How many quotes to show (best first).")) -> None:
+    """One theme: its claim and evidence quotes with citations and span ids (for review)."""
+    with _open(out) as cm:
+        try:
+            row, rows = cm.theme(theme_id)
+        except CollabmineError as exc:
+            _fail(str(exc))
+    console.print(f"[bold]{row['theme_id']}[/] {row['category']}: {row['label']}", highlight=False)
+    console.print(str(row["claim"]), highlight=False)
+    console.print(f"{row['n_sentences']} sentences in {row['n_reports']} reports; strength {row['strength']}.")
+    for q in rows.head(quotes).itertuples():
+        console.print(f"\n{q.rank}. “{q.quote.strip()}”", highlight=False)
+        console.print(f"   [dim]{q.citation} — {q.file} [{q.start}:{q.end}] span {q.span_id}[/]", highlight=False)
+    if len(rows) > quotes:
+        console.print(f"\n… and {len(rows) - quotes} more (--quotes N).")
+
+
+@app.command()
+def query(question: str = typer.Argument(..., help="A question or keywords."),
+          out: Path = typer.Option(None, "--out"),
+          category: Optional[str] = typer.Option(None, "--category", "-c"),
+          report: Optional[str] = typer.Option(None, "--report", "-r",
+                                               help="Part of a report's file name, citation or title."),
+          top: int = typer.Option(10, "--top", "-n"),
+          mode: str = typer.Option("hybrid", "--mode", help="hybrid (default), lexical (BM25) or semantic.")) -> None:
+    """Sentences answering a question: BM25 and embedding similarity fused, with categories,
+    themes, score and citation."""
+    category = _category_option(category)
+    with _open(out) as cm:
+        try:
+            hits = cm.query(question, category=category, report=report, top=top, mode=mode)
+        except CollabmineError as exc:
+            _fail(str(exc))
+    if hits.empty:
+        console.print("No matching sentences.")
+        return
+    for h in hits.itertuples():
+        labels = ", ".join(h.categories) or "untagged"
+        themes_ = "; ".join(h.themes)
+        console.print(f"[bold]{h.rank}.[/] [dim]{h.score:.4f}[/] [cyan]{labels}[/]"
+                      + (f" [magenta]{themes_}[/]" if themes_ else ""), highlight=False)
+        console.print(f"   {h.text}", highlight=False)
+        console.print(f"   [dim]{h.citation} — {h.file} [{h.start}:{h.end}] span {h.span_id}[/]", highlight=False)
+
+
+# --- analysts: review ---------------------------------------------------------------------------
+
+REVIEW_KEYS = "[a]ccept [r]eject [c]ategories [m]ove [n]ote [s]kip [q]uit"
+
+
+@app.command()
+def review(out: Path = typer.Option(None, "--out"),
+           reviewer: str = typer.Option(..., "--reviewer", envvar="COLLABMINE_REVIEWER", prompt="Reviewer name",
+                                        help="Your name, recorded with every decision."),
+           category: Optional[str] = typer.Option(None, "--category", "-c"),
+           theme_id: Optional[str] = typer.Option(None, "--theme", help="Only sentences of this theme."),
+           limit: int = typer.Option(20, "--limit", help="Items in this session.")) -> None:
+    """Review queue in the terminal: accept or reject each tag, change categories, move to another
+    theme or comment. Decisions are kept for good and applied on every later run."""
+    from . import review as rv
+    from .lexicon import CATEGORIES
+
+    category = _category_option(category)
+    with _open(out) as cm:
+        con = cm._con
+        try:
+            items = rv.queue(con, category=category, theme_id=theme_id, status="unreviewed", limit=limit)
+        except CollabmineError as exc:
+            _fail(str(exc))
+        if not items:
+            console.print("Nothing left to review here.")
+        done = 0
+        for n, item in enumerate(items, start=1):
+            console.rule(f"{n}/{len(items)}  {item.category}  score {item.score if item.score is not None else '-'}")
+            console.print(item.text, highlight=False)
+            console.print(f"[dim]{item.citation} — theme: {item.theme_label or 'none'} — {item.explanation}[/]",
+                          highlight=False)
+            while True:
+                key = typer.prompt(REVIEW_KEYS, default="s").strip().lower()[:1]
+                try:
+                    if key == "a":
+                        rv.record_review(con, span_id=item.span_id, action="accept", category=item.category,
+                                         reviewer=reviewer)
+                    elif key == "r":
+                        rv.record_review(con, span_id=item.span_id, action="reject", category=item.category,
+                                         reviewer=reviewer)
+                    elif key == "c":
+                        chosen = typer.prompt(f"categories (comma-separated from {', '.join(CATEGORIES)}; "
+                                              "empty for none)", default="", show_default=False)
+                        rv.set_categories(con, span_id=item.span_id, reviewer=reviewer,
+                                          categories={c.strip() for c in chosen.split(",") if c.strip()})
+                    elif key == "m":
+                        options = cm.themes.query("category == @item.category")
+                        for t in options.itertuples():
+                            console.print(f"  {t.theme_id}  {t.label}")
+                        target = typer.prompt("move to theme id")
+                        rv.record_review(con, span_id=item.span_id, action="move", category=item.category,
+                                         theme_id=target.strip(), reviewer=reviewer)
+                    elif key == "n":
+                        rv.record_review(con, span_id=item.span_id, action="comment", category=item.category,
+                                         comment=typer.prompt("comment"), reviewer=reviewer)
+                        continue  # a note is not a decision: still accept, reject or skip
+                    elif key == "q":
+                        console.print(f"{done} decisions recorded.")
+                        return
+                    elif key != "s":
+                        console.print(REVIEW_KEYS)
+                        continue
+                except CollabmineError as exc:
+                    err.print(str(exc), highlight=False)
+                    continue
+                done += key != "s"
+                break
+        console.print(f"{done} decisions recorded; they apply from the next `collabmine run`.")
+        _print_progress(rv.progress(con))
+
+
+def _print_progress(progress) -> None:
+    table = Table("category", "model tags", "reviewed", "accepted", "rejected", "added", "precision (95% CI)")
+    for p in progress:
+        shown = (f"{p.precision:.2f} ({p.interval[0]:.2f}–{p.interval[1]:.2f})" if p.precision is not None else "-")
+        table.add_row(p.category, str(p.model_tags), str(p.reviewed), str(p.accepted), str(p.rejected),
+                      str(p.added), shown)
+    console.print(table)
+
+
+@app.command()
+def reviews(out: Path = typer.Option(None, "--out"),
+            csv: Optional[Path] = typer.Option(None, "--csv", help="Write the audit log here as CSV.")) -> None:
+    """Review progress and measured precision per category; --csv writes the full audit log."""
+    from . import review as rv
+
+    with _open(out) as cm:
+        _print_progress(rv.progress(cm._con))
+        log = cm.reviews
+    console.print(f"{len(log)} reviews in the audit log ({int((log['applies'] == 0).sum()) if len(log) else 0} "
+                  "no longer match a sentence: their report changed or left the corpus).")
+    if csv is not None:
+        log.to_csv(csv, index=False)
+        console.print(f"Wrote {csv}")
+
+
+@app.command()
+def web(out: Path = typer.Option(None, "--out"),
+        corpus: Path = typer.Option(None, "--corpus"),
+        host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (default: this machine only)."),
+        port: int = typer.Option(8000, "--port"),
+        token: Optional[str] = typer.Option(None, "--token", envvar="COLLABMINE_WEB_TOKEN",
+                                            help="Required when --host is not a loopback address.")) -> None:
+    """The web app: themes, search, reports and the audit queue."""
+    from .web import check_binding, create_app
+
+    settings = load_settings(corpus_dir=corpus, out_dir=out)
+    try:
+        check_binding(host, token)
+        application = create_app(settings, token=token)
+    except CollabmineError as exc:
+        _fail(str(exc))
+    import uvicorn
+
+    console.print(f"collabmine web on http://{host}:{port}/" + (" (token required)" if token else ""))
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

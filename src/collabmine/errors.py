@@ -54,6 +54,25 @@ class Errors:
             "and set PREFECT_API_URL=http://127.0.0.1:4200/api, then serve again.")
     E072 = ("E072 unknown task runner {value!r}. Use COLLABMINE_TASK_RUNNER=threads (default) or dask.")
 
+    E080 = ("E080 no sentence with span id {span_id!r} in the store. Take span ids from `collabmine query`, "
+            "`collabmine theme ID` or the review queue; re-run `collabmine run` if the report changed.")
+    E081 = "E081 unknown review action {action!r}. Use one of: {actions}."
+    E082 = "E082 unknown category {category!r}. Use one of: {categories}."
+    E083 = "E083 a review needs the reviewer's name (1–{limit} characters): pass --reviewer NAME or fill in the name field."
+    E084 = ("E084 {theme_id!r} is not a {category} theme. Move a sentence only to a theme of the same category; "
+            "`collabmine themes --category {category}` lists them.")
+    E085 = "E085 the comment is longer than {limit} characters; shorten it."
+    E086 = "E086 a comment review needs some text."
+    E087 = "E087 unknown review status {status!r}. Use one of: {statuses}."
+    E088 = ("E088 binding the web app to {host} exposes it beyond this machine: pass --token SECRET (or set "
+            "COLLABMINE_WEB_TOKEN); clients then send it once as ?token=SECRET or an 'Authorization: Bearer' header.")
+    E089 = "E089 no theme {theme_id!r}. `collabmine themes` lists the current theme ids."
+    E090 = "E090 the query is empty. Ask something, e.g. collabmine query \"what makes collaboration sustainable\"."
+    E091 = ("E091 no report matches {report!r}. Pass a file name, a path in the corpus, a sha256 prefix or part of "
+            "its citation; `collabmine documents` lists them.")
+    E092 = "E092 unknown search mode {mode!r}. Use one of: {modes}."
+    E093 = "E093 no report {doc_id!r} in the store. Open reports from the list at /reports (or `collabmine documents`)."
+
     W001 = "W001 {path}: decoded as {encoding}, not UTF-8. Offsets refer to the decoded text; re-save as UTF-8 to silence this."
 
 
@@ -79,6 +98,14 @@ class ModelError(CollabmineError):
 
 class ConfigError(CollabmineError):
     pass
+
+
+class ReviewError(CollabmineError):
+    """An invalid review or query (nothing was written)."""
+
+
+class NotFoundError(ReviewError):
+    """A theme, report or sentence asked for by id does not exist (HTTP 404 in the web app)."""
 
 
 class EvidenceError(CollabmineError):

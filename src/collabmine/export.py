@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import store
+from .review import LOG_SQL
 
 #: Table name → (SQL, columns written). Columns are stable: analysts script against them.
 TABLES: dict[str, str] = {
@@ -16,6 +17,11 @@ TABLES: dict[str, str] = {
              " excluded, exclude_reason FROM spans ORDER BY doc_id, start",
     "tags": "SELECT t.span_id, s.doc_id, t.category, t.score, t.method, t.explanation, s.text FROM tags t"
             " JOIN spans s USING (span_id) ORDER BY s.doc_id, s.start, t.category",
+    # The labels every later stage uses: model tags with analysts' decisions applied.
+    "labels": "SELECT t.span_id, s.doc_id, t.category, t.score, t.method, t.review, s.text FROM effective_tags t"
+              " JOIN spans s USING (span_id) ORDER BY s.doc_id, s.start, t.category",
+    # The audit log: every review ever made (append-only), and whether it still applies.
+    "reviews": LOG_SQL,
     "themes": "SELECT theme_id, category, label, keywords, claim, n_sentences, n_reports, strength, single_report,"
               " representative_span_id FROM themes ORDER BY category, theme_id",
     "evidence": 'SELECT theme_id, "rank", span_id, doc_id, file, start, "end", quote, citation, section, page'

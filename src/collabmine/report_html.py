@@ -19,7 +19,7 @@ def _environment() -> Environment:
                        autoescape=select_autoescape(default=True, default_for_string=True))
 
 
-def _chart(counts: list[tuple[str, int]], *, width: int = 420, bar: int = 18) -> dict:
+def bar_chart(counts: list[tuple[str, int]], *, width: int = 420, bar: int = 18) -> dict:
     """Bar geometry for an inline SVG (computed here so the template stays declarative)."""
     top = max((n for _, n in counts), default=0) or 1
     bars = [{"label": name, "n": n, "y": i * (bar + 6), "w": round((width - 200) * n / top, 1)}
@@ -40,7 +40,7 @@ def render_report(*, themes: pd.DataFrame, claims: pd.DataFrame, rows: pd.DataFr
             quotes = cat_rows[cat_rows["theme_id"] == claim["theme_id"]].sort_values("rank")
             theme_list.append({"claim": claim, "quotes": quotes.head(QUOTES_SHOWN).to_dict("records"),
                                "more": quotes.iloc[QUOTES_SHOWN:].to_dict("records")})
-        categories.append({"name": category, "themes": theme_list, "chart": _chart(per_report),
+        categories.append({"name": category, "themes": theme_list, "chart": bar_chart(per_report),
                            "n_sentences": int(cat_claims["n_sentences"].sum()) if len(cat_claims) else 0})
     cells: dict[tuple[str, str], dict] = {(r["theme_id"], r["file"]): r for r in matrix.to_dict("records")}
     return _environment().get_template("report.html.j2").render(

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import Errors, StoreError
+from .embed import text_hash
 from .segment import Span
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -139,6 +140,75 @@ _MIGRATIONS: dict[int, str] = {
     -- would make themes depend on the order reports were embedded in.
     DELETE FROM embeddings;
     """,
+    5: """
+    -- A span's identity for reviews: the report's sha256 (doc_id), its raw offsets and the hash
+    -- of the sentence the analyst saw. Span ids can be recomputed; this can be checked.
+    ALTER TABLE spans ADD COLUMN text_hash TEXT;
+    UPDATE spans SET text_hash = collabmine_text_hash(text);
+    CREATE INDEX spans_identity ON spans(doc_id, start, "end");
+    -- Analysts' decisions: an append-only log. The current decision on (sentence, category) is
+    -- the latest accept/reject; a move places the sentence in another theme of that category.
+    CREATE TABLE reviews (
+        review_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        doc_sha TEXT NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        text_hash TEXT NOT NULL,
+        span_id TEXT NOT NULL,      -- the span id when the review was made (informational)
+        file TEXT NOT NULL,         -- the report's path when the review was made
+        action TEXT NOT NULL CHECK (action IN ('accept', 'reject', 'move', 'comment')),
+        category TEXT,
+        theme_id TEXT,              -- move: the theme the sentence belongs in
+        comment TEXT,
+        reviewer TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    CREATE INDEX reviews_identity ON reviews(doc_sha, start, "end", category);
+    CREATE TRIGGER reviews_never_updated BEFORE UPDATE ON reviews
+        BEGIN SELECT RAISE(ABORT, 'reviews are an append-only log: add a new review instead'); END;
+    CREATE TRIGGER reviews_never_deleted BEFORE DELETE ON reviews
+        BEGIN SELECT RAISE(ABORT, 'reviews are an append-only log: add a new review instead'); END;
+    -- The latest label decision per sentence and category, joined to the current spans.
+    CREATE VIEW label_decisions AS
+        SELECT s.span_id, r.category, r.action, r.reviewer, r.created, r.review_id
+        FROM reviews r JOIN spans s ON s.doc_id = r.doc_sha AND s.start = r.start AND s."end" = r."end"
+            AND s.text_hash = r.text_hash
+        WHERE r.review_id = (SELECT MAX(r2.review_id) FROM reviews r2 WHERE r2.doc_sha = r.doc_sha
+            AND r2.start = r.start AND r2."end" = r."end" AND r2.text_hash = r.text_hash
+            AND r2.category = r.category AND r2.action IN ('accept', 'reject'));
+    -- What every later stage uses: model tags minus rejected ones, plus categories analysts added.
+    -- ``review`` is accepted | added | NULL (not reviewed).
+    CREATE VIEW effective_tags AS
+        SELECT t.span_id, t.category, t.score, t.method, t.explanation,
+            CASE WHEN d.action = 'accept' THEN 'accepted' END AS review
+        FROM tags t LEFT JOIN label_decisions d ON d.span_id = t.span_id AND d.category = t.category
+        WHERE d.action IS NULL OR d.action = 'accept'
+        UNION ALL
+        SELECT d.span_id, d.category, 1.0, 'review', 'added by ' || d.reviewer || ' on ' || d.created, 'added'
+        FROM label_decisions d
+        WHERE d.action = 'accept' AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.span_id = d.span_id
+            AND t.category = d.category);
+    -- The latest move per sentence and category.
+    CREATE VIEW theme_moves AS
+        SELECT s.span_id, r.category, r.theme_id, r.reviewer, r.created
+        FROM reviews r JOIN spans s ON s.doc_id = r.doc_sha AND s.start = r.start AND s."end" = r."end"
+            AND s.text_hash = r.text_hash
+        WHERE r.review_id = (SELECT MAX(r2.review_id) FROM reviews r2 WHERE r2.doc_sha = r.doc_sha
+            AND r2.start = r.start AND r2."end" = r."end" AND r2.text_hash = r.text_hash
+            AND r2.category = r.category AND r2.action = 'move');
+    -- Full-text index over sentences (BM25), kept in step with ``spans`` by triggers.
+    CREATE VIRTUAL TABLE spans_fts USING fts5(text, content='spans', content_rowid='rowid',
+        tokenize='porter unicode61');
+    CREATE TRIGGER spans_fts_insert AFTER INSERT ON spans
+        BEGIN INSERT INTO spans_fts(rowid, text) VALUES (new.rowid, new.text); END;
+    CREATE TRIGGER spans_fts_delete AFTER DELETE ON spans
+        BEGIN INSERT INTO spans_fts(spans_fts, rowid, text) VALUES ('delete', old.rowid, old.text); END;
+    CREATE TRIGGER spans_fts_update AFTER UPDATE OF text ON spans BEGIN
+        INSERT INTO spans_fts(spans_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+        INSERT INTO spans_fts(rowid, text) VALUES (new.rowid, new.text);
+    END;
+    INSERT INTO spans_fts(spans_fts) VALUES ('rebuild');
+    """,
 }
 
 
@@ -151,6 +221,8 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
     con.execute("PRAGMA foreign_keys=ON")
+    # Used by the v5 migration and available to views/queries.
+    con.create_function("collabmine_text_hash", 1, text_hash, deterministic=True)
     migrate(con)
     return con
 
@@ -167,9 +239,18 @@ def migrate(con: sqlite3.Connection) -> None:
 
 
 def _statements(script: str) -> list[str]:
-    # Whole-line comments go first, so a statement preceded by a comment is not mistaken for one.
-    code = "\n".join(line for line in script.splitlines() if not line.strip().startswith("--"))
-    return [s.strip() for s in code.split(";") if s.strip()]
+    """Split a migration into statements; a trigger's body (``BEGIN ...; END``) stays whole."""
+    statements, buffer = [], ""
+    for line in script.splitlines():
+        if line.strip().startswith("--"):
+            continue
+        buffer += line + "\n"
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
 
 
 @contextmanager
@@ -199,11 +280,11 @@ def write_document(con: sqlite3.Connection, record: dict, spans: Iterable[Span])
             _delete_doc_rows(con, record["doc_id"])
             con.executemany(
                 'INSERT INTO spans (span_id, doc_id, start, "end", text, kind, section, section_path, para_index,'
-                " sent_index, page, page_start, page_end, excluded, exclude_reason)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " sent_index, page, page_start, page_end, excluded, exclude_reason, text_hash)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(s.span_id, s.doc_id, s.start, s.end, s.text, s.kind, s.section, json.dumps(s.section_path),
-                  s.para_index, s.sent_index, s.page, s.page_start, s.page_end, int(s.excluded), s.reason or None)
-                 for s in spans])
+                  s.para_index, s.sent_index, s.page, s.page_start, s.page_end, int(s.excluded), s.reason or None,
+                  text_hash(s.text)) for s in spans])
 
 
 def _delete_doc_spans_if_orphan(con: sqlite3.Connection, doc_id: str, except_path: str) -> None:
@@ -238,15 +319,17 @@ def documents(con: sqlite3.Connection) -> list[sqlite3.Row]:
 #: defining "Teaching School Alliance", an MoU template or a table row describe structures (the dev
 #: gold codes them). Contents, references, front matter, footnotes and headings are never tagged.
 TAGGABLE_EXCLUSIONS = ("glossary", "template", "table", "appendix")
+#: SQL condition on a span aliased ``s``: is it taggable (and searchable)?
+TAGGABLE_WHERE = ("(s.excluded=0 OR (s.exclude_reason IN ({}) AND s.kind!='heading'))"
+                  .format(",".join(f"'{r}'" for r in TAGGABLE_EXCLUSIONS)))
 
 
 def taggable_spans(con: sqlite3.Connection, *, doc_id: str | None = None) -> list[sqlite3.Row]:
     """Spans eligible for tagging (argument sentences plus ``TAGGABLE_EXCLUSIONS``), of every
     report or of one, in a deterministic order."""
-    reasons = ",".join(f"'{r}'" for r in TAGGABLE_EXCLUSIONS)
     one = "AND s.doc_id=? " if doc_id else ""
     return con.execute('SELECT span_id, doc_id, start, "end", text, section_path FROM spans s '
-                       f"WHERE (excluded=0 OR (exclude_reason IN ({reasons}) AND kind!='heading')) {one}"
+                       f"WHERE {TAGGABLE_WHERE} {one}"
                        "AND EXISTS (SELECT 1 FROM documents d WHERE d.doc_id=s.doc_id AND d.status='ok') "
                        "ORDER BY doc_id, start", (doc_id,) if doc_id else ()).fetchall()
 
@@ -276,9 +359,10 @@ def set_state(con: sqlite3.Connection, key: str, value: str) -> None:
 
 
 def tagged_spans(con: sqlite3.Connection) -> list[sqlite3.Row]:
-    """(category, span) pairs of every tag on a report that is in the corpus, in a fixed order."""
+    """(category, span) pairs of every effective tag (model tags with analysts' decisions applied)
+    on a report that is in the corpus, in a fixed order."""
     return con.execute('SELECT t.category, s.span_id, s.doc_id, s.start, s."end", s.text, s.section_path,'
-                       " s.page_start, s.page_end FROM tags t JOIN spans s USING (span_id)"
+                       " s.page_start, s.page_end FROM effective_tags t JOIN spans s USING (span_id)"
                        " WHERE EXISTS (SELECT 1 FROM documents d WHERE d.doc_id=s.doc_id AND d.status='ok')"
                        " ORDER BY t.category, s.span_id").fetchall()
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import store
+from .review import theme_moves
 from .embed import MODEL_NAME, Embedder, default_embedder, embed_cached
 from .lexicon import CATEGORIES
 from .settings import Settings
@@ -52,9 +53,9 @@ class ThemesOutcome:
     counts: dict[str, int]               # themes per category
 
 
-def themes_input_hash(rows, params: ThemeParams, embedder_name: str) -> str:
+def themes_input_hash(rows, params: ThemeParams, embedder_name: str, moves: list[tuple] = ()) -> str:
     return digest({"tags": [(r["span_id"], r["category"]) for r in rows], "params": asdict(params),
-                   "code": stage_code("themes"), "embedder": embedder_name})
+                   "code": stage_code("themes"), "embedder": embedder_name, "moves": [list(m) for m in moves]})
 
 
 def previous_themes(con) -> dict[str, list[PreviousTheme]]:
@@ -75,8 +76,9 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
     loaded) when the tagged sentences are those the stored themes were built from."""
     con = store.connect(settings.store_path, create=False)
     try:
-        rows = store.tagged_spans(con)
-        input_hash = themes_input_hash(rows, params, MODEL_NAME)
+        rows = store.tagged_spans(con)  # reviewed labels over model labels
+        moves = theme_moves(con)
+        input_hash = themes_input_hash(rows, params, MODEL_NAME, moves)
         if not force and store.get_state(con, "themes_input") == input_hash:
             counts = dict(con.execute("SELECT category, COUNT(*) FROM themes GROUP BY category").fetchall())
             return ThemesOutcome({}, [], True, {c: counts.get(c, 0) for c in CATEGORIES})
@@ -98,11 +100,17 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
                 NewTheme({cat_rows[i]["span_id"] for i in t.members}, t.centroid) for t in ordered])
             events += matching.events
             fresh = distinct_labels([t.keywords for t in ordered], words=params.label_words)
-            for theme, theme_id, kept, label in zip(ordered, matching.ids, matching.labels, fresh):
+            placed = _apply_moves(ordered, matching.ids, [r["span_id"] for r in cat_rows], vectors[index],
+                                  {span: theme for span, cat, theme in moves if cat == category}, result.outliers)
+            for theme, theme_id, kept, label, (member_index, similarities) in zip(
+                    ordered, matching.ids, matching.labels, fresh, placed.themes):
                 theme.label = kept or label or theme.label
-                members = [cat_rows[i] for i in theme.members]
+                theme.members, theme.similarities = member_index, similarities
+                if not member_index:
+                    continue  # every sentence moved elsewhere by analysts
+                members = [cat_rows[i] for i in member_index]
                 n_reports = len({m["doc_id"] for m in members})
-                best = max(zip(theme.similarities, members), key=lambda p: (p[0], -_order(p[1])))[1]
+                best = max(zip(similarities, members), key=lambda p: (p[0], -_order(p[1])))[1]
                 theme_rows.append({
                     "theme_id": theme_id, "category": category, "topic": theme.topic, "label": theme.label,
                     "keywords": theme.keywords, "claim": claim_text(category, theme.label, n_reports=n_reports),
@@ -111,12 +119,37 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
                     "representative_span_id": best["span_id"], "centroid": theme.centroid.tobytes(),
                 })
                 member_rows += [(m["span_id"], category, theme_id, s) for m, s in zip(members, theme.similarities)]
-            member_rows += [(cat_rows[i]["span_id"], category, None, None) for i in result.outliers]
+            member_rows += [(cat_rows[i]["span_id"], category, None, None) for i in placed.outliers]
         store.write_themes(con, theme_rows, member_rows, input_hash=input_hash)
-        counts = {c: len(r.themes) for c, r in results.items()}
+        counts = {c: sum(t["category"] == c for t in theme_rows) for c in CATEGORIES}
         return ThemesOutcome(results, events, False, counts)
     finally:
         con.close()
+
+
+@dataclass
+class Placement:
+    themes: list[tuple[list[int], list[float]]]   # per theme: member indices, similarity to its centroid
+    outliers: list[int]
+
+
+def _apply_moves(themes, theme_ids: list[str], span_ids: list[str], vectors: np.ndarray, moves: dict[str, str],
+                 outliers: list[int]) -> Placement:
+    """Memberships after analysts' moves: a moved sentence joins the theme it was moved to (if
+    that theme still exists in this fit), with its similarity to that theme's centroid."""
+    target = {theme_id: k for k, theme_id in enumerate(theme_ids)}
+    moved = {i: target[moves[span]] for i, span in enumerate(span_ids) if moves.get(span) in target}
+    placed: list[tuple[list[int], list[float]]] = []
+    for k, theme in enumerate(themes):
+        kept = [(i, s) for i, s in zip(theme.members, theme.similarities) if moved.get(i, k) == k]
+        placed.append(([i for i, _ in kept], [s for _, s in kept]))
+    for i, k in sorted(moved.items()):
+        if i not in placed[k][0]:
+            centroid = themes[k].centroid
+            similarity = float(vectors[i] @ centroid / ((np.linalg.norm(vectors[i]) * np.linalg.norm(centroid)) or 1.0))
+            placed[k][0].append(i)
+            placed[k][1].append(similarity)
+    return Placement(placed, [i for i in outliers if i not in moved])
 
 
 def _order(row) -> int:
