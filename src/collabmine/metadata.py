@@ -106,6 +106,11 @@ def _front_matter_lines(raw: str, structure: Structure) -> list[str]:
     return [l for l in lines if l]
 
 
+#: A front-matter line longer than this is body text, not a title (a one-line report would
+#: otherwise make its whole text the title).
+MAX_TITLE_CHARS = 300
+
+
 def infer_metadata(raw: str, structure: Structure) -> Metadata:
     """Best-effort citation metadata from a report's own front matter."""
     meta = Metadata(source="inferred")
@@ -140,7 +145,8 @@ def infer_metadata(raw: str, structure: Structure) -> Metadata:
     if meta.title is None:
         headings = [u.text for u in structure.units if u.kind == "heading" and u.reason in ("front_matter", "cover")]
         candidates = headings or lines
-        meta.title = next((c for c in candidates if len(c.split()) >= 2 and not re.search(r"https?://|©|ISBN", c)), None)
+        meta.title = next((c for c in candidates if len(c.split()) >= 2 and len(c) <= MAX_TITLE_CHARS
+                           and not re.search(r"https?://|©|ISBN", c)), None)
     return meta
 
 

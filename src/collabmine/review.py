@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from . import store
-from .errors import Errors, ReviewError
+from .errors import Errors, NotFoundError, ReviewError
 from .evidence import format_citation
 from .lexicon import CATEGORIES
 
@@ -36,7 +36,7 @@ def _span(con: sqlite3.Connection, span_id: str) -> sqlite3.Row:
                       " JOIN documents d ON d.doc_id = s.doc_id AND d.status = 'ok' WHERE s.span_id = ?",
                       (span_id,)).fetchone()
     if row is None:
-        raise ReviewError(Errors.E080.format(span_id=span_id))
+        raise NotFoundError(Errors.E080.format(span_id=span_id))
     return row
 
 

@@ -1,0 +1,194 @@
+"""The web app through FastAPI's test client: every endpoint, bad input, token, CSRF; and a hostile
+report (script tags, a path-like name, 5 MB on one line) in headless Chromium."""
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from collabmine import pipeline, store, tagging
+from collabmine.errors import ConfigError
+from collabmine.web import check_binding, create_app
+from conftest import copy_store
+from webkit import browser, live_server
+
+BASE = "http://127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def site(themed, tmp_path_factory):
+    settings = copy_store(themed, tmp_path_factory.mktemp("web"))
+    app = create_app(settings)
+    return settings, app, TestClient(app, base_url=BASE)
+
+
+def _first_quote(client, theme_id="barrier-01"):
+    page = client.get(f"/themes/{theme_id}").text
+    return re.search(r'data-span="([0-9a-f]{20})"', page).group(1)
+
+
+def test_pages(site):
+    settings, app, client = site
+    home = client.get("/")
+    assert home.status_code == 200 and all(f'class="tag {c}"' in home.text for c in
+                                           ("structure", "impact", "condition", "barrier"))
+    assert home.text.count('href="/themes/') >= 12 and "<svg" in home.text
+    assert home.headers["content-security-policy"].startswith("default-src 'none'")
+    assert "script-src" not in home.headers["content-security-policy"]  # no script may run at all
+
+    theme = client.get("/themes/barrier-01")
+    assert theme.status_code == 200 and "The reports name" in theme.text and "et al." in theme.text
+    link = re.search(r'href="(/reports/[0-9a-f]{64}\?span=([0-9a-f]{20}))#s-', theme.text)
+    context = client.get(link.group(1))
+    assert context.status_code == 200
+    assert re.search(rf'id="s-{link.group(2)}"[^>]*><span class="s [^"]*focus', context.text)
+
+    hits = client.get("/search", params={"q": "funding for supply cover", "category": "barrier"})
+    assert hits.status_code == 200 and hits.text.count('class="item hit"') == 20
+    assert 'class="tag barrier"' in hits.text and "/reports/" in hits.text
+    assert client.get("/search").status_code == 200  # the empty form
+
+    reports = client.get("/reports")
+    assert reports.status_code == 200 and reports.text.count('href="/reports/') == 4
+    queue = client.get("/review", params={"category": "impact"})
+    assert queue.status_code == 200 and queue.text.count('class="item ') == 20 and "measured precision" in queue.text
+    assert client.get("/review", params={"category": "impact", "offset": 20}).status_code == 200
+
+    assert client.get("/api/themes", params={"category": "condition"}).json()[0]["theme_id"].startswith("condition-")
+    detail = client.get("/api/themes/barrier-01").json()
+    assert detail["theme"]["category"] == "barrier" and detail["rows"][0]["quote"]
+    found = client.get("/api/search", params={"q": "trust between headteachers", "top": 5}).json()
+    assert len(found) == 5 and {"citation", "categories", "span_id", "score"} <= set(found[0])
+    assert [p["category"] for p in client.get("/api/progress").json()] == ["structure", "impact", "condition", "barrier"]
+
+
+@pytest.mark.parametrize("url, status", [
+    ("/themes/nope", 404), ("/themes/barrier-01?page=0", 422),
+    ("/reports/" + "a" * 64, 404), ("/reports/..%2F..%2Fetc%2Fpasswd", 404), ("/reports/../../etc/passwd", 404),
+    ("/reports/" + "a" * 64 + "?span=../x", 422),
+    ("/search?q=x&category=bogus", 422), ("/search?q=x&mode=magic", 422), ("/search?q=x&report=no-such", 422),
+    ("/search?q=x&top=0", 422), ("/search?q=" + "x" * 501, 422),
+    ("/review?status=done", 422), ("/review?category=bogus", 422), ("/review?offset=-1", 422),
+    ("/api/search", 422), ("/api/search?q=%20", 422), ("/api/themes/nope", 404),
+])
+def test_bad_requests_get_clear_errors(site, url, status):
+    response = site[2].get(url)
+    assert response.status_code == status
+    if status in (404, 422) and "E0" in response.text:
+        assert re.search(r"E0\d\d ", response.text)
+
+
+def test_review_forms_and_audit_log(site):
+    settings, app, client = site
+    span = _first_quote(client, "barrier-02")
+    form = {"csrf": app.state.csrf, "span_id": span, "category": "barrier", "reviewer": "Ana Analyst",
+            "next": "/themes/barrier-02"}
+    done = client.post("/review", data=form | {"action": "reject"}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/themes/barrier-02"
+    assert "collabmine_reviewer" in done.headers["set-cookie"]
+    page = client.get("/themes/barrier-02").text
+    assert "rejected by Ana Analyst" in page and 'value="Ana Analyst"' in page  # name remembered
+    assert span in client.get("/review", params={"status": "rejected"}).text
+
+    client.post("/review", data=form | {"action": "comment", "comment": "<b>quoted</b> out of context"})
+    client.post("/review", data=form | {"action": "categories", "categories": ["condition", "barrier"]})
+    log = client.get("/reviews.csv")
+    assert log.status_code == 200 and log.headers["content-type"].startswith("text/csv")
+    lines = log.text.strip().splitlines()
+    assert lines[0].startswith("review_id,created,reviewer,action") and len(lines) >= 4
+    assert "<b>quoted</b> out of context" in log.text
+
+    # Bad writes: each refused with a reason, nothing written.
+    before = len(lines)
+    assert client.post("/review", data=form | {"action": "reject", "csrf": "forged"}).status_code == 403
+    assert client.post("/review", data=form | {"action": "explode"}).status_code == 422
+    assert client.post("/review", data=form | {"action": "reject", "reviewer": " "}).status_code == 422
+    assert client.post("/review", data=form | {"action": "reject", "span_id": "f" * 20}).status_code == 404
+    assert client.post("/review", data=form | {"action": "move", "theme_id": "impact-01"}).status_code == 422
+    assert client.post("/review", data=form | {"action": "reject", "category": "x'; DROP TABLE reviews;--"}
+                       ).status_code == 422
+    assert len(client.get("/reviews.csv").text.strip().splitlines()) == before
+    # A redirect never leaves the site.
+    away = client.post("/review", data=form | {"action": "accept", "next": "//evil.example/x"}, follow_redirects=False)
+    assert away.headers["location"] == "/review"
+
+    # JSON: needs the CSRF header (a cross-site form cannot send one).
+    body = {"span_id": span, "action": "accept", "category": "barrier", "reviewer": "Bo"}
+    assert client.post("/api/reviews", json=body).status_code == 403
+    headers = {"X-CSRF-Token": client.get("/api/csrf").json()["csrf"]}
+    assert client.post("/api/reviews", json=body, headers=headers).json()["review_ids"]
+    assert client.post("/api/reviews", json=body | {"span_id": "../../x"}, headers=headers).status_code == 422
+    assert client.post("/api/reviews", json=body | {"category": "bogus"}, headers=headers).status_code == 422
+
+
+def test_token_and_binding(site):
+    settings = site[0]
+    with pytest.raises(ConfigError, match="E088"):
+        check_binding("0.0.0.0", None)
+    check_binding("0.0.0.0", "s3cret")
+    check_binding("127.0.0.1", None)
+    check_binding("::1", None)
+    client = TestClient(create_app(settings, token="s3cret"), base_url=BASE)
+    assert client.get("/").status_code == 401 and "token" in client.get("/").text
+    assert client.get("/", params={"token": "wrong"}).status_code == 401
+    assert client.get("/", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    first = client.get("/search", params={"token": "s3cret", "q": "trust"}, follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/search?q=trust"  # token leaves the URL
+    assert client.get("/search", params={"q": "trust", "mode": "lexical"}).status_code == 200  # by cookie now
+
+
+def test_missing_store_is_explained(tmp_path, themed):
+    client = TestClient(create_app(themed.with_(out_dir=tmp_path)), base_url=BASE)
+    response = client.get("/")
+    assert response.status_code == 503 and "E021" in response.text and "collabmine run" in response.text
+
+
+HOSTILE = "Schools shared staff <script>document.title='pwned'</script> and trust grew <img src=x onerror=\"document.title='pwned'\">. "
+HOSTILE_NAME = "..%2F..%2Fetc%2Fpasswd <script>alert(1)<\\script>.txt"
+
+
+def test_hostile_report_renders_as_text(themed, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    path = corpus / HOSTILE_NAME
+    path.write_text(HOSTILE * (5_000_000 // len(HOSTILE)), encoding="utf-8")  # 5 MB, one line
+    settings = copy_store(themed, tmp_path / "out").with_(corpus_dir=corpus)
+    result = pipeline.process_report(path, settings)
+    assert result.status == "ok" and len(result.record["title"] or "") <= 300
+    con = store.connect(settings.store_path)
+    store.write_document(con, result.record, result.spans)
+    tagging.embed_report(settings, result.doc_id)
+    store.replace_report_tags(con, result.doc_id, tagging.report_tags(settings, result.doc_id))
+    # A verbatim quote from it (the source text at a tagged span's offsets) in a theme's evidence.
+    span = con.execute("SELECT s.span_id, s.start, s.\"end\" FROM spans s JOIN tags t USING (span_id)"
+                       " WHERE s.doc_id=? ORDER BY s.start LIMIT 1", (result.doc_id,)).fetchone()
+    raw = path.read_text(encoding="utf-8")
+    quote = raw[span["start"]:span["end"]]
+    assert "<script>" in quote
+    con.execute("INSERT INTO evidence VALUES ('barrier-01', 0, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                (span["span_id"], result.doc_id, HOSTILE_NAME, span["start"], span["end"], quote, "Anonymous (n.d.)"))
+    con.close()
+
+    app = create_app(settings)
+    client = TestClient(app, base_url=BASE)
+    doc = result.doc_id
+    pages = {url: client.get(url) for url in ("/", "/reports", f"/reports/{doc}", f"/reports/{doc}?page=100000",
+                                              "/themes/barrier-01", "/search?q=schools+shared+staff+trust")}
+    for url, response in pages.items():
+        assert response.status_code == 200, url
+        assert "<script>" not in response.text and "<img src=x" not in response.text, url
+    assert "&lt;script&gt;document.title" in pages["/themes/barrier-01"].text  # shown, as text
+    assert "passwd &lt;script&gt;alert(1)" in pages["/reports"].text
+    assert len(pages[f"/reports/{doc}"].text) < 1_000_000  # paginated, not 5 MB in one page
+
+    with live_server(app) as base, browser() as b:
+        page = b.new_page()
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        for url in ("/themes/barrier-01", f"/reports/{doc}", "/reports", "/search?q=schools+shared+staff"):
+            page.goto(base + url)
+            assert page.title() != "pwned" and "collabmine" in page.title(), url
+            assert page.locator("script").count() == 0
+        page.goto(base + "/themes/barrier-01")
+        assert "<script>document.title" in page.inner_text("main")  # the reader sees the markup as text
+        assert not dialogs
