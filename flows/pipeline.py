@@ -18,7 +18,7 @@ from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.futures import as_completed  # noqa: E402
 
-from collabmine import evidence, outputs, pipeline, runs, store, tagging, theming  # noqa: E402
+from collabmine import evidence, outputs, pipeline, review, runs, store, tagging, theming  # noqa: E402
 from collabmine.errors import ConfigError, Errors, EvidenceError  # noqa: E402
 from collabmine.ingest import sha256_bytes  # noqa: E402
 from collabmine.lock import run_lock  # noqa: E402
@@ -81,6 +81,15 @@ def build_themes(settings: Settings) -> theming.ThemesOutcome:
     outcome = theming.build_themes(settings)
     outcome.results = {}  # fitted models stay out of Prefect's result store
     return outcome
+
+
+@task(name="applied-reviews", cache_policy=NO_CACHE)
+def applied_reviews(settings: Settings) -> dict[str, int]:
+    con = store.connect(settings.store_path)
+    try:
+        return review.applied(con)
+    finally:
+        con.close()
 
 
 @task(name="build-evidence", cache_policy=NO_CACHE)
@@ -190,6 +199,7 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
     summary["tags"] = sum(write_tags(d, rows, settings) for d, (_, rows) in zip(ok, tagged))
 
     run.stage("themes")
+    summary["reviews"] = applied_reviews(settings)
     themes = build_themes(settings)
     summary.update(themes=themes.counts, themes_fitted=not themes.skipped)
     changes += themes.events
@@ -224,7 +234,7 @@ def _ingest_key(path: Path, settings: Settings, sources: dict) -> str | None:
 
 def _counts(summary: dict) -> dict:
     keys = ("reports", "ok", "spans", "tags", "embedded_texts", "tagged_reports", "themes", "themes_fitted",
-            "evidence_rows", "claims", "changes")
+            "evidence_rows", "claims", "changes", "reviews")
     counts = {k: summary[k] for k in keys if k in summary}
     counts["ingested_reports"] = len(summary.get("ingested", []))
     counts["errors"] = len(summary.get("errors", []))

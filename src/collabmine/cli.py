@@ -70,6 +70,10 @@ def _print_summary(summary: dict) -> None:
         console.print(f"Claims: {summary['claims']} from {summary['ok']} reports, "
                       f"{summary['evidence_rows']} cited sentences; verified {summary['verified']['quotes']} quotes "
                       f"in {summary['verified']['reports']} reports")
+    reviews = summary.get("reviews") or {}
+    if reviews.get("reviews"):
+        console.print(f"Reviews: {reviews['decisions']} label decisions and {reviews['moves']} moves applied"
+                      + (f"; {reviews['orphaned']} reviews no longer match a sentence (kept)" if reviews["orphaned"] else ""))
     console.print(f"Store: {summary['store']}")
     if "html" in summary:
         console.print(f"Report: {summary['html']}")

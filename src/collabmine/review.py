@@ -251,3 +251,12 @@ def theme_moves(con: sqlite3.Connection) -> list[tuple[str, str, str]]:
     """(span_id, category, theme_id) of the latest move of each sentence."""
     return [tuple(r) for r in con.execute(
         "SELECT span_id, category, theme_id FROM theme_moves ORDER BY span_id, category")]
+
+
+def applied(con: sqlite3.Connection) -> dict[str, int]:
+    """How many decisions the current run applies: label decisions and moves matching a current
+    sentence, and reviews whose sentence is gone (kept, not applied)."""
+    log = con.execute(f"SELECT COUNT(*), SUM(NOT applies) FROM ({LOG_SQL})").fetchone()
+    return {"decisions": con.execute("SELECT COUNT(*) FROM label_decisions").fetchone()[0],
+            "moves": con.execute("SELECT COUNT(*) FROM theme_moves").fetchone()[0],
+            "reviews": log[0], "orphaned": log[1] or 0}
