@@ -444,8 +444,14 @@ def web(out: Path = typer.Option(None, "--out"),
         application = create_app(settings, token=token)
     except CollabmineError as exc:
         _fail(str(exc))
+    import threading
+
     import uvicorn
 
+    from .embed import default_embedder
+
+    # Load the embedding model while the server starts, so the first search does not wait ~5 s.
+    threading.Thread(target=default_embedder, daemon=True).start()
     console.print(f"collabmine web on http://{host}:{port}/" + (" (token required)" if token else ""))
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
