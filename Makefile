@@ -11,7 +11,7 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export PREFECT_HOME := $(CURDIR)/.work/prefect
 export ORT_DISABLE_TELEMETRY := 1
 
-.PHONY: install run test bench clean browser
+.PHONY: install run test bench bench-scale clean browser
 
 # Debian's chromium renders the HTML report in the tests (never a downloaded browser).
 browser:
@@ -33,8 +33,14 @@ run: $(STAMP)
 test: $(STAMP) browser
 	COLLABMINE_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
 
+# Benchmarks (not tests): per-stage throughput vs bare libraries, then cold / no-op / one-new-report.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/scenarios.py
+
+# Scaled corpora (×10, ×100 shuffled copies of the bundled reports): long — ×100 takes hours here.
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scenarios.py --only-scale --scale 10 --scale 100
 
 clean:
 	rm -rf out .work

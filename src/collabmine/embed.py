@@ -85,6 +85,9 @@ class MiniLMEmbedder:
         return vectors
 
 
+_EMBED_PASS = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def default_embedder() -> MiniLMEmbedder:
     return MiniLMEmbedder()
@@ -111,15 +114,22 @@ def embed_missing(texts: list[str], *, con: sqlite3.Connection, embedder: Embedd
     name = embedder.name if embedder is not None else MODEL_NAME
     by_hash = dict(zip((text_hash(t) for t in texts), texts))
     found = _cached(con, list(by_hash), name)
-    missing = [(h, t) for h, t in by_hash.items() if h not in found]
-    if not missing:
+    if len(found) == len(by_hash):
         return 0
-    embedder = embedder or default_embedder()
-    vectors = embedder.encode([t for _, t in missing])
-    con.execute("BEGIN IMMEDIATE")
-    con.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
-                    [(h, name, v.tobytes()) for (h, _), v in zip(missing, vectors)])
-    con.execute("COMMIT")
+    # One embedding pass at a time per process, with the cache re-read inside: reports embedded
+    # concurrently (threads) that share sentences would otherwise each encode them. The model is
+    # serialised anyway, so this costs no throughput.
+    with _EMBED_PASS:
+        found = _cached(con, list(by_hash), name)
+        missing = [(h, t) for h, t in by_hash.items() if h not in found]
+        if not missing:
+            return 0
+        embedder = embedder or default_embedder()
+        vectors = embedder.encode([t for _, t in missing])
+        con.execute("BEGIN IMMEDIATE")
+        con.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
+                        [(h, name, v.tobytes()) for (h, _), v in zip(missing, vectors)])
+        con.execute("COMMIT")
     return len(missing)
 
 

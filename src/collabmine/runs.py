@@ -7,6 +7,7 @@ report without sharing one.
 from __future__ import annotations
 
 import json
+import resource
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ class Run:
     run_id: str
     store_path: Path
     durations: dict[str, float] = field(default_factory=dict)
+    #: The process's peak resident memory (MB) when each stage ended: where it jumps is the stage
+    #: that needed it (worker processes of a Dask cluster are not included).
+    peak_mb: dict[str, float] = field(default_factory=dict)
     _stage: str | None = None
     _since: float = 0.0
 
@@ -48,6 +52,7 @@ class Run:
         if self._stage is not None:
             self.durations[self._stage] = round(self.durations.get(self._stage, 0.0)
                                                 + time.perf_counter() - self._since, 3)
+            self.peak_mb[self._stage] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
             self._stage = None
 
 
@@ -76,6 +81,10 @@ def finish_run(run: Run, *, status: str, counts: dict | None = None, corpus_hash
         con.execute("UPDATE runs SET finished=?, status=?, counts=?, durations=?, corpus_hash=?, error=?"
                     " WHERE run_id=?", (_now(), status, json.dumps(counts or {}, default=str),
                                         json.dumps(run.durations), corpus_hash, error, run.run_id))
+        if run.peak_mb:
+            counts = json.loads(con.execute("SELECT counts FROM runs WHERE run_id=?", (run.run_id,)).fetchone()[0])
+            con.execute("UPDATE runs SET counts=? WHERE run_id=?",
+                        (json.dumps(counts | {"peak_mb_after_stage": run.peak_mb}, default=str), run.run_id))
     finally:
         con.close()
 
