@@ -94,3 +94,31 @@ def test_distinct_labels_and_claims():
     assert claim_text("condition", "trust, time", n_reports=1) == \
         "The report names trust, time as a condition for successful collaboration."
     assert claim_text("impact", "attainment", n_reports=3).startswith("The reports describe an impact")
+
+
+def test_large_category_is_fitted_on_a_sample_and_the_rest_assigned(tagged_store):
+    from collabmine.embed import embed_cached
+    from collabmine.themes import ThemeParams, fit_sample
+
+    con = store.connect(tagged_store.store_path, create=False)
+    rows = [r for r in store.tagged_spans(con) if r["category"] == "condition"]
+    texts = [r["text"] for r in rows]
+    vectors = embed_cached(texts, con=con)
+    con.close()
+    params = ThemeParams(max_fit_sentences=400)
+    sample = fit_sample(texts, 400)
+    assert len(sample) == 400 and sample == fit_sample(list(texts), 400)
+    # The sample does not depend on the order the sentences come in.
+    order = list(range(len(texts)))[::-1]
+    assert sorted(texts[i] for i in sample) == sorted(texts[order[i]] for i in fit_sample([texts[i] for i in order], 400))
+    result = fit_category("condition", texts, vectors, stop=stop_words(set()), embedding_model=None, params=params)
+    placed = [i for t in result.themes for i in t.members] + result.outliers
+    assert sorted(placed) == list(range(len(texts)))  # every sentence exactly once
+    assert result.params["fitted_on"] == 400 and result.params["assigned"] == len(texts) - 400
+    for theme in result.themes:
+        for i, similarity in zip(theme.members, theme.similarities):
+            if i not in set(sample):
+                assert similarity >= params.outlier_threshold
+                assert abs(similarity - float(vectors[i] @ theme.centroid)) < 1e-4
+    again = fit_category("condition", texts, vectors, stop=stop_words(set()), embedding_model=None, params=params)
+    assert [t.members for t in again.themes] == [t.members for t in result.themes]

@@ -52,6 +52,10 @@ class ThemeParams:
     cluster_selection: str = "leaf"
     #: Below this many sentences a category is not clustered: it becomes one theme.
     min_sentences: int = 30
+    #: A larger category is fitted on a fixed sample of this many sentences and the rest join the
+    #: nearest theme: UMAP/BERTopic memory grows with the input (a 148k-sentence category was
+    #: OOM-killed at 10 GB), while themes are settled long before 20k sentences.
+    max_fit_sentences: int = 20_000
 
 
 @dataclass
@@ -118,7 +122,59 @@ def stop_words(names: Iterable[str]) -> list[str]:
 
 def fit_category(category: str, texts: list[str], vectors: np.ndarray, *, stop: list[str],
                  embedding_model: Any, params: ThemeParams = ThemeParams()) -> CategoryThemes:
-    """Cluster one category's sentences into themes (texts/vectors in a fixed order)."""
+    """Cluster one category's sentences into themes (texts/vectors in a fixed order). Above
+    ``params.max_fit_sentences`` the model is fitted on a sample and the rest are assigned."""
+    if len(texts) <= params.max_fit_sentences:
+        return _fit(category, texts, vectors, stop=stop, embedding_model=embedding_model, params=params)
+    sample = fit_sample(texts, params.max_fit_sentences)
+    fitted = _fit(category, [texts[i] for i in sample], vectors[sample], stop=stop,
+                  embedding_model=embedding_model, params=params)
+    return assign_rest(fitted, sample, vectors, threshold=params.outlier_threshold)
+
+
+def fit_sample(texts: list[str], size: int) -> list[int]:
+    """A deterministic sample: the ``size`` sentences whose (text, position) hashes lowest —
+    the same corpus always gives the same sample, whatever order reports arrive in."""
+    import hashlib
+
+    keys = sorted(range(len(texts)), key=lambda i: (hashlib.sha256(texts[i].encode()).digest(), i))
+    return sorted(keys[:size])
+
+
+def assign_rest(fitted: CategoryThemes, sample: list[int], vectors: np.ndarray, *, threshold: float) -> CategoryThemes:
+    """Map a sample's themes back to the full input and put every other sentence in the theme
+    with the most similar centroid (or among the outliers below ``threshold``)."""
+    in_sample = set(sample)
+    rest = [i for i in range(len(vectors)) if i not in in_sample]
+    for theme in fitted.themes:
+        theme.members = [sample[i] for i in theme.members]
+    outliers = [sample[i] for i in fitted.outliers]
+    if fitted.themes and rest:
+        centroids = np.stack([t.centroid for t in fitted.themes])
+        unit = vectors[rest] / np.maximum(np.linalg.norm(vectors[rest], axis=1, keepdims=True), 1e-12)
+        similarity = unit @ centroids.T
+        best = similarity.argmax(axis=1)
+        for row, i in enumerate(rest):
+            score = float(similarity[row, best[row]])
+            if score >= threshold:
+                fitted.themes[best[row]].members.append(i)
+                fitted.themes[best[row]].similarities.append(round(score, 6))
+            else:
+                outliers.append(i)
+    else:
+        outliers += rest
+    for theme in fitted.themes:
+        order = np.argsort(theme.members, kind="stable")
+        theme.members = [theme.members[k] for k in order]
+        theme.similarities = [theme.similarities[k] for k in order]
+    fitted.outliers = sorted(outliers)
+    fitted.n_sentences = len(vectors)
+    fitted.params = fitted.params | {"fitted_on": len(sample), "assigned": len(rest)}
+    return fitted
+
+
+def _fit(category: str, texts: list[str], vectors: np.ndarray, *, stop: list[str],
+         embedding_model: Any, params: ThemeParams) -> CategoryThemes:
     n = len(texts)
     if n == 0:
         return CategoryThemes(category, [], [], 0, asdict(params))
