@@ -17,6 +17,7 @@ configure_environment()
 from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.futures import as_completed  # noqa: E402
+from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
 from collabmine import evidence, outputs, pipeline, review, runs, store, tagging, theming  # noqa: E402
 from collabmine.errors import ConfigError, Errors, EvidenceError  # noqa: E402
@@ -129,10 +130,11 @@ def collabmine_flow(corpus_dir: str | None = None, out_dir: str | None = None, s
 
 
 def task_runner(settings: Settings):
-    """Threads by default; with ``task_runner="dask"`` the per-report tasks go to a Dask cluster
-    (``dask_address``, or a LocalCluster of ``dask_workers`` single-threaded worker processes)."""
+    """``task_threads`` threads by default; with ``task_runner="dask"`` the per-report tasks go to a
+    Dask cluster (``dask_address``, or a LocalCluster of ``dask_workers`` single-threaded worker
+    processes)."""
     if settings.task_runner == "threads":
-        return None
+        return ThreadPoolTaskRunner(max_workers=settings.task_threads)
     if settings.task_runner != "dask":
         raise ConfigError(Errors.E072.format(value=settings.task_runner))
     try:
@@ -147,8 +149,7 @@ def task_runner(settings: Settings):
 
 def run_pipeline(settings: Settings, *, show_progress: bool = False) -> dict:
     """Run the flow with the task runner the settings ask for."""
-    runner = task_runner(settings)
-    flow_ = collabmine_flow.with_options(task_runner=runner) if runner is not None else collabmine_flow
+    flow_ = collabmine_flow.with_options(task_runner=task_runner(settings))
     return flow_(str(settings.corpus_dir), str(settings.out_dir), show_progress=show_progress,
                  lock_wait=settings.lock_wait)
 
@@ -160,8 +161,7 @@ def serve(settings: Settings, *, name: str = "collabmine-scheduled") -> None:
 
     if not os.environ.get("PREFECT_API_URL"):
         raise ConfigError(Errors.E071)
-    runner = task_runner(settings)
-    flow_ = collabmine_flow.with_options(task_runner=runner) if runner is not None else collabmine_flow
+    flow_ = collabmine_flow.with_options(task_runner=task_runner(settings))
     flow_.serve(name=name, cron=settings.schedule_cron,
                 parameters={"corpus_dir": str(settings.corpus_dir), "out_dir": str(settings.out_dir)})
 

@@ -36,9 +36,10 @@ def test_heading_cues():
 
 def _toy_model(dim=8):
     rng = np.random.default_rng(0)
-    return tag.TaggerModel(rng.normal(size=(4, dim)).astype(np.float32), np.zeros(4, dtype=np.float32),
+    examples = rng.normal(size=(len(tag.example_texts()), dim)).astype(np.float32)
+    return tag.TaggerModel(rng.normal(size=(4, dim)).astype(np.float32), np.zeros(4, dtype=np.float32), examples,
                            {c: 0.3 for c in ("structure", "impact", "condition", "barrier")},
-                           {"tagger_version": tag.TAGGER_VERSION})
+                           {"tagger_version": tag.TAGGER_VERSION, "codebook_examples_sha256": tag.examples_hash()})
 
 
 def test_scoring_is_deterministic_and_explained():
@@ -51,6 +52,7 @@ def test_scoring_is_deterministic_and_explained():
            [[(t.category, t.score, t.explanation) for t in ts] for ts in b]
     barrier = next(t for t in a[0] if t.category == "barrier")
     assert "rules:" in barrier.explanation and "classifier p=" in barrier.explanation
+    assert "codebook example p=" in barrier.explanation
     assert all(0.0 <= t.score <= 1.0 for ts in a for t in ts)
 
 
@@ -66,6 +68,22 @@ def test_artefact_round_trip_missing_and_stale(tmp_path):
     (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelError, match="E042"):
         tag.load(tmp_path / "m")
+    manifest.update(tagger_version=tag.TAGGER_VERSION, codebook_examples_sha256="edited")
+    (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="E043"):
+        tag.load(tmp_path / "m")
+
+
+def test_example_evidence_picks_the_nearest_example_of_each_category():
+    model = _toy_model(dim=len(tag.example_texts()))
+    model.examples = np.eye(len(tag.example_texts()), dtype=np.float32)  # example i is axis i
+    first_barrier = list(tag.example_classes()).index("barrier")
+    p, nearest, similarity = model.example_evidence(model.examples[[first_barrier]])
+    k = tag.CATEGORIES.index("barrier")
+    assert nearest[0, k] == first_barrier and similarity[0, k] == 1.0
+    assert p[0].argmax() == k and 0.99 < p[0, k] <= 1.0
+    none_row = model.examples[[len(tag.example_texts()) - 1]]  # the last example is "none"
+    assert model.example_evidence(none_row)[0].max() < 0.01
 
 
 def test_committed_tagger_manifest_is_complete():

@@ -3,10 +3,10 @@
 from collabmine import store, tagging
 from conftest import GOLD
 
-#: Measured with the committed model: macro-F1 0.626 (structure 0.671, impact 0.600,
-#: condition 0.593, barrier 0.640). The floor is that minus a small margin.
-MACRO_FLOOR = 0.60
-CATEGORY_FLOOR = 0.56
+#: Measured with the committed model (v4): macro-F1 0.673 (structure 0.684, impact 0.638,
+#: condition 0.703, barrier 0.667). The floor is that minus a small margin.
+MACRO_FLOOR = 0.65
+CATEGORY_FLOOR = 0.60
 
 
 def test_dev_regression_floor(tagged_store):
@@ -40,3 +40,16 @@ def test_non_argument_material_is_never_tagged(tagged_store):
     con.close()
     assert reasons <= set(store.TAGGABLE_EXCLUSIONS) and headings == 0
     assert glossary > 0  # glossary entries defining partnership forms are structure evidence
+
+
+def test_codebook_examples_explain_unseen_wording(tagged_store):
+    """A sentence with none of the barrier vocabulary still finds its category through the nearest
+    codebook example, and the tag names that example. (Not every paraphrase does: "supply cover
+    was so expensive" is missed — see the issue 3 note.)"""
+    tags = tagging.tag_text("Governors in one school voted against joining the federation.",
+                            heading=None, settings=tagged_store)
+    barrier = next(t for t in tags if t.category == "barrier")
+    assert "rule" not in barrier.method
+    assert 'codebook example p=0.9' in barrier.explanation and "resisted the federation" in barrier.explanation
+    assert tagging.tag_text("The fieldwork took place between March and July, with interviews lasting an hour.",
+                            heading=None, settings=tagged_store) == []

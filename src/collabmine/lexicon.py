@@ -100,6 +100,83 @@ HEADING_CUES: dict[str, str] = {
 }
 
 
+#: Short example sentences written from the codebook's definitions (one per listed item, plus
+#: background that is "none"), never taken from the gold. Each sentence is scored by its
+#: similarity to these (a softmax over the five classes, so "none" competes), which generalises to
+#: wording the patterns miss; the closest example is the tag's explanation.
+CODEBOOK_EXAMPLES: dict[str, list[str]] = {
+    "structure": [
+        "The schools formed a federation under one executive headteacher and a shared governing body.",
+        "The multi-academy trust is made up of several academies run by a board of trustees.",
+        "The partnership is a network of primary and secondary schools organised as a cluster.",
+        "Schools were grouped geographically into learning alliances.",
+        "The collaborative includes six secondary schools, two special schools and the local college.",
+        "The steering group, chaired in rotation by the headteachers, meets every half term.",
+        "A coordinator was appointed to manage the partnership and its working groups.",
+        "The lead school acts as a hub for the other schools in the alliance.",
+        "The schools signed a memorandum of understanding setting out how the partnership is governed.",
+        "Staff from the schools take part in joint professional development programmes and peer review.",
+        "The schools share staff and provision across the partnership.",
+        "The Excellence in Cities initiative brought the schools in the area together.",
+        "Membership of the partnership was voluntary.",
+        "The teaching school alliance is led by an outstanding school.",
+    ],
+    "impact": [
+        "Collaboration has raised pupils' attainment and examination results.",
+        "Attendance improved and exclusions fell in the partner schools.",
+        "Pupils now have access to a wider curriculum and more vocational courses.",
+        "Working together improved teachers' professional development, skills and confidence.",
+        "The partnership has helped to retain staff and develop future leaders.",
+        "The weaker school improved and was judged good by Ofsted at its next inspection.",
+        "There is limited evidence that collaboration had an impact on attainment.",
+        "The collaboration has benefited pupils' well-being and progression.",
+        "Heads said the partnership had increased leadership capacity across the schools.",
+        "The collaboration led to better relationships with the local community.",
+        "Federated schools performed better than similar non-federated schools.",
+    ],
+    "condition": [
+        "Trust and mutual respect between headteachers are essential for the partnership to succeed.",
+        "A shared vision and common values underpin successful collaboration.",
+        "Committed leadership from the headteachers was key to making the partnership work.",
+        "Partnerships need dedicated time and funding to be effective.",
+        "Clear roles and structures help collaboration succeed.",
+        "Collaboration works best when every school gains something from it.",
+        "It is important to start small and secure some quick wins.",
+        "External facilitation and support from the local authority helped the schools work together.",
+        "Keeping the focus on teaching and learning made the partnership effective.",
+        "Good communication between schools is a key factor for success.",
+        "Regular evaluation and use of evidence helped sustain the collaboration.",
+        "Trust grew because the schools were not competing with each other.",
+    ],
+    "barrier": [
+        "Competition between schools made collaboration difficult.",
+        "Lack of time and heavy workload were the main barriers to collaboration.",
+        "When the funding came to an end the partnership struggled to continue.",
+        "The distance between schools and transport costs hindered joint work.",
+        "Differences in culture and priorities caused tensions between the schools.",
+        "A lack of trust between heads undermined the partnership.",
+        "Accountability pressures and league tables discouraged schools from working together.",
+        "Turnover of headteachers threatened the sustainability of the collaboration.",
+        "Some schools were fully engaged while others remained on the periphery.",
+        "Bureaucracy and the dependence on a few key individuals were problems.",
+        "Staff, parents and governors resisted the federation.",
+        "Without dedicated time the work stalled.",
+    ],
+    "none": [
+        "The study was carried out by a team of university researchers.",
+        "Interviews were conducted with headteachers in ten local authorities.",
+        "This chapter describes the methods used in the research.",
+        "The report is structured in five sections.",
+        "The following section discusses these findings in more detail.",
+        "In this report the term collaboration refers to schools working together.",
+        "The area has a long history of industry and a growing population.",
+        "We would like to thank all those who took part in the research.",
+        "Further details are given in the appendix.",
+        "The questionnaire was sent to a sample of schools.",
+    ],
+}
+
+
 def compiled_patterns() -> dict[str, list[tuple[str, re.Pattern]]]:
     return {cat: [(name, re.compile(p)) for name, p in pats] for cat, pats in PATTERNS.items()}
 

@@ -31,7 +31,8 @@ def train_tagger(settings: Settings, *, gold_path: Path | None = None) -> tag.Ta
         rows, texts, paths = taggable_texts(con)
         embedder = default_embedder()
         vectors = embed_cached(texts, embedder=embedder, con=con)
-        model = tag.train(texts, paths, vectors, embedder_name=embedder.name)
+        model = tag.train(texts, paths, vectors, example_vectors=embedder.encode(tag.example_texts()),
+                          embedder_name=embedder.name)
         if gold_path is not None:
             gold = load_gold(gold_path)
             scores = tag.raw_scores(texts, paths, vectors, model)
