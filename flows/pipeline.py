@@ -79,7 +79,7 @@ def write_tags(doc_id: str, rows: list[tuple], settings: Settings) -> int:
 
 @task(name="build-themes", cache_policy=NO_CACHE)
 def build_themes(settings: Settings) -> theming.ThemesOutcome:
-    outcome = theming.build_themes(settings)
+    outcome = theming.build_themes(settings, force=settings.refit_themes)
     outcome.results = {}  # fitted models stay out of Prefect's result store
     return outcome
 
@@ -118,6 +118,10 @@ def collabmine_flow(corpus_dir: str | None = None, out_dir: str | None = None, s
                     lock_wait: float | None = None) -> dict:
     settings = load_settings(corpus_dir=corpus_dir, out_dir=out_dir, lock_wait=lock_wait)
     with run_lock(settings.out_dir, wait=settings.lock_wait):
+        fingerprint = runs.inputs_fingerprint(settings, ThemeParams())
+        unchanged = None if settings.refit_themes else runs.repeat_if_unchanged(settings, fingerprint, ThemeParams())
+        if unchanged is not None:
+            return unchanged
         run = runs.start_run(settings, ThemeParams())
         summary: dict = {}
         try:
@@ -126,6 +130,7 @@ def collabmine_flow(corpus_dir: str | None = None, out_dir: str | None = None, s
             runs.finish_run(run, status="failed", counts=summary, error=f"{type(exc).__name__}: {exc}")
             raise
         runs.finish_run(run, status="ok", counts=_counts(summary), corpus_hash=summary.get("corpus_hash"))
+        runs.remember_inputs(settings, run, fingerprint, summary)
         return summary
 
 
@@ -201,7 +206,8 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
     run.stage("themes")
     summary["reviews"] = applied_reviews(settings)
     themes = build_themes(settings)
-    summary.update(themes=themes.counts, themes_fitted=not themes.skipped)
+    summary.update(themes=themes.counts, themes_fitted=not themes.skipped, themes_refitted=themes.refitted,
+                   themes_placed=themes.placed)
     changes += themes.events
 
     run.stage("evidence")
@@ -234,6 +240,7 @@ def _ingest_key(path: Path, settings: Settings, sources: dict) -> str | None:
 
 def _counts(summary: dict) -> dict:
     keys = ("reports", "ok", "spans", "tags", "embedded_texts", "tagged_reports", "themes", "themes_fitted",
+            "themes_refitted", "themes_placed",
             "evidence_rows", "claims", "changes", "reviews")
     counts = {k: summary[k] for k in keys if k in summary}
     counts["ingested_reports"] = len(summary.get("ingested", []))

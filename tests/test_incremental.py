@@ -43,6 +43,8 @@ def history(tmp_path_factory):
     steps["added_changes"] = last_changes(settings)
     steps["themes_after"] = _themes(settings)
     steps["noop"] = _run(settings)
+    (settings.out_dir / "report.html").unlink()
+    steps["output_deleted"] = _run(settings)
     (corpus / R004).unlink()
     steps["removed"] = _run(settings)
     steps["removed_changes"] = last_changes(settings)
@@ -66,6 +68,15 @@ def test_a_run_on_an_unchanged_corpus_does_no_model_work(history):
     assert calls == 0 and noop["embedded_texts"] == 0 and noop["ingested"] == [] and noop["tagged_reports"] == 0
     assert noop["themes_fitted"] is False and noop["changes"] == 0
     assert noop["evidence_rows"] == steps["added"][0]["evidence_rows"]
+    # Recognised before any stage ran (no Prefect flow): the inputs' fingerprint was unchanged.
+    assert noop["unchanged_since"] == steps["added"][0]["run_id"]
+
+
+def test_a_deleted_output_is_rewritten_by_the_next_run(history):
+    settings, steps = history
+    rerun, calls = steps["output_deleted"]
+    assert "unchanged_since" not in rerun and calls == 0 and rerun["ingested"] == []
+    assert (settings.out_dir / "report.html").exists()
 
 
 def test_theme_ids_and_labels_survive_an_added_report(history):
@@ -93,4 +104,4 @@ def test_a_removed_report_disappears_from_themes_and_evidence(history):
     con.close()
     assert R004 not in paths and R004 not in cited and cited == {R000, R001} and members == 0
     assert ("report_removed", R004) in {(c["kind"], c["subject"]) for c in steps["removed_changes"][1]}
-    assert [r["status"] for r in list_runs(settings)] == ["ok"] * 4
+    assert [r["status"] for r in list_runs(settings)] == ["ok"] * 5

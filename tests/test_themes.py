@@ -101,7 +101,7 @@ def test_large_category_is_fitted_on_a_sample_and_the_rest_assigned(tagged_store
     from collabmine.themes import ThemeParams, fit_sample
 
     con = store.connect(tagged_store.store_path, create=False)
-    rows = [r for r in store.tagged_spans(con) if r["category"] == "condition"]
+    rows = [r for r in store.tagged_spans(con) if r["category"] == "impact"]
     texts = [r["text"] for r in rows]
     vectors = embed_cached(texts, con=con)
     con.close()
@@ -111,14 +111,99 @@ def test_large_category_is_fitted_on_a_sample_and_the_rest_assigned(tagged_store
     # The sample does not depend on the order the sentences come in.
     order = list(range(len(texts)))[::-1]
     assert sorted(texts[i] for i in sample) == sorted(texts[order[i]] for i in fit_sample([texts[i] for i in order], 400))
-    result = fit_category("condition", texts, vectors, stop=stop_words(set()), embedding_model=None, params=params)
+    result = fit_category("impact", texts, vectors, stop=stop_words(set()), embedding_model=None, params=params)
     placed = [i for t in result.themes for i in t.members] + result.outliers
     assert sorted(placed) == list(range(len(texts)))  # every sentence exactly once
+    assert len(texts) > 800 and result.fit_set == sample
     assert result.params["fitted_on"] == 400 and result.params["assigned"] == len(texts) - 400
     for theme in result.themes:
         for i, similarity in zip(theme.members, theme.similarities):
             if i not in set(sample):
                 assert similarity >= params.outlier_threshold
                 assert abs(similarity - float(vectors[i] @ theme.centroid)) < 1e-4
-    again = fit_category("condition", texts, vectors, stop=stop_words(set()), embedding_model=None, params=params)
+    again = fit_category("impact", texts, vectors, stop=stop_words(set()), embedding_model=None, params=params)
     assert [t.members for t in again.themes] == [t.members for t in result.themes]
+
+
+def _members(settings) -> dict[tuple[str, str], tuple]:
+    con = store.connect(settings.store_path, create=False)
+    try:
+        return {(r[0], r[1]): (r[2], r[3], r[4]) for r in con.execute(
+            "SELECT span_id, category, theme_id, similarity, fitted FROM theme_members")}
+    finally:
+        con.close()
+
+
+def test_a_few_new_sentences_join_the_existing_themes_without_a_refit(themed, tmp_path):
+    from collabmine import review
+
+    settings = copy_store(themed, tmp_path / "placed")
+    before = _members(settings)
+    con = store.connect(settings.store_path, create=False)
+    labels_before = dict(con.execute("SELECT theme_id, label FROM themes").fetchall())
+    fitted_barrier = sum(1 for (_, c), v in before.items() if c == "barrier" and v[2])
+    # Analysts add "barrier" to a few argument sentences the model did not tag with it.
+    added = [r[0] for r in con.execute(
+        "SELECT span_id FROM spans s WHERE excluded=0 AND kind='paragraph' AND NOT EXISTS "
+        "(SELECT 1 FROM effective_tags t WHERE t.span_id=s.span_id AND t.category='barrier') "
+        "ORDER BY span_id LIMIT 5")]
+    for span_id in added:
+        review.set_categories(con, span_id=span_id, categories=review.current_categories(con, span_id) | {"barrier"},
+                              reviewer="test")
+    con.close()
+    assert 5 <= 0.1 * fitted_barrier  # within the refit fraction
+
+    outcome = theming.build_themes(settings)
+    after = _members(settings)
+    assert outcome.refitted == [] and outcome.placed == 5
+    for span_id in added:
+        theme_id, similarity, fitted = after[(span_id, "barrier")]
+        assert fitted == 0 and (theme_id is None or similarity >= theming.ThemeParams().outlier_threshold)
+    # Nothing else moved, and the themes keep their ids and labels.
+    assert {k: v for k, v in after.items() if k[0] not in added or k[1] != "barrier"} == before
+    con = store.connect(settings.store_path, create=False)
+    assert dict(con.execute("SELECT theme_id, label FROM themes").fetchall()) == labels_before
+    con.close()
+
+    # --refit-themes clusters every category afresh, and the new sentences are then part of the fit.
+    forced = theming.build_themes(settings, force=True)
+    assert forced.refitted == list(CATEGORIES)
+    assert all(v[2] == 1 for v in _members(settings).values())
+
+
+def test_many_new_sentences_refit_only_their_category(themed, tmp_path):
+    from collabmine import review
+
+    settings = copy_store(themed, tmp_path / "refit")
+    con = store.connect(settings.store_path, create=False)
+    n_condition = con.execute("SELECT COUNT(*) FROM effective_tags WHERE category='condition'").fetchone()[0]
+    rejected = [r[0] for r in con.execute(
+        "SELECT span_id FROM effective_tags WHERE category='condition' ORDER BY span_id LIMIT ?",
+        (int(0.2 * n_condition),))]
+    for span_id in rejected:
+        review.record_review(con, span_id=span_id, action="reject", category="condition", reviewer="test")
+    con.close()
+    outcome = theming.build_themes(settings)
+    assert outcome.refitted == ["condition"] and outcome.placed == 0
+    assert not any(c == "condition" and s in rejected for s, c in _members(settings))
+
+
+def test_repeated_sentences_are_clustered_once_and_follow_their_text(tagged_store):
+    """A corpus of copies (the same sentences in many reports) gives the themes of the distinct
+    sentences, every copy in its text's theme — not a category of outliers."""
+    from collabmine.embed import embed_cached
+
+    con = store.connect(tagged_store.store_path, create=False)
+    rows = [r for r in store.tagged_spans(con) if r["category"] == "barrier"]
+    texts = list(dict.fromkeys(r["text"] for r in rows))
+    vectors = embed_cached(texts, con=con)
+    con.close()
+    n = len(texts)
+    once = fit_category("barrier", texts, vectors, stop=stop_words(set()), embedding_model=None)
+    thrice = fit_category("barrier", texts * 3, np.vstack([vectors] * 3), stop=stop_words(set()), embedding_model=None)
+    assert thrice.n_sentences == 3 * n and thrice.params["distinct_texts"] == n
+    assert [t.label for t in thrice.themes] == [t.label for t in once.themes]
+    for a, b in zip(once.themes, thrice.themes):
+        assert b.members == sorted(i + k * n for i in a.members for k in range(3))
+        assert sorted(b.similarities) == sorted(a.similarities * 3)
+    assert thrice.outliers == sorted(i + k * n for i in once.outliers for k in range(3))

@@ -36,15 +36,22 @@ def run(corpus: Path = typer.Option(None, "--corpus", help="Folder of reports (d
         out: Path = typer.Option(None, "--out", help="Output folder (default: out/)."),
         strict: bool = typer.Option(False, "--strict", help="Exit 1 if any report fails."),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
-        wait: float = typer.Option(None, "--wait", help="Seconds to wait for another run on the same --out.")) -> None:
+        wait: float = typer.Option(None, "--wait", help="Seconds to wait for another run on the same --out."),
+        refit_themes: bool = typer.Option(False, "--refit-themes",
+                                          help="Cluster every category afresh instead of placing new sentences "
+                                               "in the existing themes.")) -> None:
     """Run the pipeline over a corpus folder: only new or changed reports are reprocessed."""
-    settings = load_settings(corpus_dir=corpus, out_dir=out)
+    settings = load_settings(corpus_dir=corpus, out_dir=out, refit_themes=refit_themes or None)
     if not settings.corpus_dir.is_dir():
         _fail(Errors.E023.format(path=settings.corpus_dir))
-    from flows.pipeline import run_pipeline
-
+    settings = settings.with_(lock_wait=wait)
     try:
-        summary = run_pipeline(settings.with_(lock_wait=wait), show_progress=progress and sys.stderr.isatty())
+        # Nothing changed since the last run: say so without starting Prefect (saves ~10 s).
+        summary = None if settings.refit_themes else _unchanged(settings)
+        if summary is None:
+            from flows.pipeline import run_pipeline
+
+            summary = run_pipeline(settings, show_progress=progress and sys.stderr.isatty())
     except CollabmineError as exc:
         _fail(str(exc))
     _print_summary(summary)
@@ -52,6 +59,17 @@ def run(corpus: Path = typer.Option(None, "--corpus", help="Folder of reports (d
         _fail(Errors.E020.format(corpus=settings.corpus_dir))
     if strict and (summary["errors"] or summary["duplicates"]):
         _fail("--strict: some reports failed (listed above).")
+
+
+def _unchanged(settings) -> dict | None:
+    from . import runs
+    from .lock import run_lock
+    from .themes import ThemeParams
+
+    if not settings.store_path.exists():
+        return None
+    with run_lock(settings.out_dir, wait=settings.lock_wait):
+        return runs.repeat_if_unchanged(settings, runs.inputs_fingerprint(settings, ThemeParams()), ThemeParams())
 
 
 def _print_summary(summary: dict) -> None:
@@ -63,10 +81,17 @@ def _print_summary(summary: dict) -> None:
         console.print(f"  [yellow]duplicate[/] {name}: {message}", highlight=False)
     for path in summary.get("removed", []):
         console.print(f"  [dim]removed[/] {path} (no longer in the corpus)")
+    if summary.get("unchanged_since"):
+        console.print(f"Nothing changed since run {summary['unchanged_since']} (corpus, citations, reviews, code, "
+                      "models and settings): its results and outputs stand.")
     console.print(f"Tags: {summary.get('tags', 0)}")
     if "themes" in summary:
         per_category = ", ".join(f"{c} {n}" for c, n in summary["themes"].items())
         console.print(f"Themes: {per_category}")
+        if summary.get("themes_fitted"):
+            refitted = summary.get("themes_refitted") or []
+            console.print(f"  clustered afresh: {', '.join(refitted) or 'none'}; "
+                          f"{summary.get('themes_placed', 0)} new sentences placed in existing themes")
         console.print(f"Claims: {summary['claims']} from {summary['ok']} reports, "
                       f"{summary['evidence_rows']} cited sentences; verified {summary['verified']['quotes']} quotes "
                       f"in {summary['verified']['reports']} reports")

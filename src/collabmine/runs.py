@@ -6,6 +6,8 @@ report without sharing one.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import resource
 import time
@@ -17,7 +19,11 @@ from pathlib import Path
 from . import store
 from .errors import Errors, StoreError
 from .settings import Settings
-from .versions import code_version, config_hash, model_versions
+from .ingest import IGNORED_NAMES, list_reports
+from .versions import code_version, config_hash, digest, model_versions
+
+#: State key: the last successful run, the fingerprint of its inputs and its summary.
+LAST_OK_RUN = "last_ok_run"
 
 
 def _now() -> str:
@@ -121,3 +127,71 @@ def last_changes(settings: Settings, *, run_id: str | None = None) -> tuple[dict
         return dict(run), changes
     finally:
         con.close()
+
+
+# --- the no-op fast path ---------------------------------------------------------------------
+
+def inputs_fingerprint(settings: Settings, *extra_config) -> str:
+    """Everything a run's results depend on: every corpus file's bytes (by path), the citation
+    files, code and model versions, the configuration and the analysts' reviews."""
+    files = []
+    for path in list_reports(settings.corpus_dir) + sorted(settings.corpus_dir / n for n in IGNORED_NAMES):
+        try:
+            files.append((path.name, hashlib.sha256(path.read_bytes()).hexdigest()))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # unreadable: the run reports it; the fingerprint notes it
+            files.append((path.name, f"unreadable {exc.errno}"))
+    # Settings that only change how a run executes, not what it produces, are left out.
+    results_settings = dataclasses.replace(settings, lock_wait=0.0, refit_themes=False, task_threads=1)
+    reviews = None
+    if settings.store_path.exists():
+        con = store.connect(settings.store_path, create=False)
+        try:
+            reviews = tuple(con.execute("SELECT COUNT(*), MAX(rowid) FROM reviews").fetchone())
+        finally:
+            con.close()
+    return digest({"files": files, "code": code_version(), "models": model_versions(settings.models_dir),
+                   "config": config_hash(results_settings, *extra_config), "reviews": reviews})
+
+
+def remember_inputs(settings: Settings, run: Run, fingerprint: str, summary: dict) -> None:
+    """After a successful run: what it was computed from, so an identical next run can be skipped."""
+    con = store.connect(settings.store_path)
+    try:
+        with store.transaction(con):
+            store.set_state(con, LAST_OK_RUN, json.dumps({"run_id": run.run_id, "fingerprint": fingerprint,
+                                                          "summary": summary}, default=str))
+    finally:
+        con.close()
+
+
+def repeat_if_unchanged(settings: Settings, fingerprint: str, *extra_config) -> dict | None:
+    """When nothing the last run depended on has changed and its outputs are all in place, record
+    a no-op run and return the last summary (with no work done); otherwise None. Call it holding
+    the run lock. It saves starting Prefect and checking every stage's cache."""
+    if not settings.store_path.exists():
+        return None
+    con = store.connect(settings.store_path, create=False)
+    try:
+        last = con.execute("SELECT run_id, status FROM runs ORDER BY started DESC, rowid DESC LIMIT 1").fetchone()
+        remembered = json.loads(store.get_state(con, LAST_OK_RUN) or "null")
+    finally:
+        con.close()
+    if (last is None or remembered is None or last["status"] != "ok" or remembered["run_id"] != last["run_id"]
+            or remembered["fingerprint"] != fingerprint):
+        return None
+    previous = remembered["summary"]
+    outputs = [previous.get("html"), *previous.get("outputs", [])]
+    if not all(p and Path(p).exists() for p in outputs):
+        return None  # an output was deleted: a full run rewrites it
+    run = start_run(settings, *extra_config)
+    run.stage("check")
+    summary = previous | {"run_id": run.run_id, "ingested": [], "removed": [], "embedded_texts": 0,
+                          "tagged_reports": 0, "themes_fitted": False, "themes_refitted": [], "themes_placed": 0,
+                          "changes": 0, "unchanged_since": last["run_id"]}
+    finish_run(run, status="ok", counts={k: summary[k] for k in ("reports", "ok", "tags", "claims", "evidence_rows",
+                                                                 "unchanged_since") if k in summary},
+               corpus_hash=summary.get("corpus_hash"))
+    remember_inputs(settings, run, fingerprint, summary)
+    return summary

@@ -37,6 +37,8 @@ class Settings:
     #: Threads for per-report tasks. One per core: Prefect's default (many more) made ×10 ingest
     #: slower (50.3 s vs 27.8 s) and held 1,542 MB against 584 MB with two (bench/scenarios.py).
     task_threads: int = max(1, os.cpu_count() or 1)
+    #: Cluster every category afresh, even where new sentences could join the existing themes.
+    refit_themes: bool = False
     dask_address: str = ""
     dask_workers: int = 2
 

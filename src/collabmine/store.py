@@ -16,7 +16,7 @@ from .errors import Errors, StoreError
 from .embed import text_hash
 from .segment import Span
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -209,6 +209,11 @@ _MIGRATIONS: dict[int, str] = {
     END;
     INSERT INTO spans_fts(spans_fts) VALUES ('rebuild');
     """,
+    6: """
+    -- 1: the sentence was in its category when the category's themes were last fitted; 0: a later
+    -- run placed it by nearest centroid (see theming.reuse_fit). Stores before v6 held full fits.
+    ALTER TABLE theme_members ADD COLUMN fitted INTEGER NOT NULL DEFAULT 1;
+    """,
 }
 
 
@@ -368,17 +373,20 @@ def tagged_spans(con: sqlite3.Connection) -> list[sqlite3.Row]:
 
 
 def write_themes(con: sqlite3.Connection, themes: list[dict], members: list[tuple], *,
-                 input_hash: str | None = None) -> None:
-    """Replace all themes and memberships (span_id, category, theme_id, similarity) in one transaction."""
+                 input_hash: str | None = None, fit_keys: dict[str, str] | None = None) -> None:
+    """Replace all themes and memberships (span_id, category, theme_id, similarity, fitted) in one
+    transaction; ``fit_keys`` records what each refitted category's fit depended on."""
     with transaction(con):
         if input_hash is not None:
             set_state(con, "themes_input", input_hash)
+        for category, key in (fit_keys or {}).items():
+            set_state(con, f"themes_fit:{category}", key)
         con.execute("DELETE FROM themes")
         con.execute("DELETE FROM theme_members")
         for t in themes:
             con.execute(f"INSERT INTO themes ({','.join(t)}) VALUES ({','.join('?' * len(t))})",
                         [json.dumps(v) if isinstance(v, list) else v for v in t.values()])
-        con.executemany("INSERT INTO theme_members VALUES (?,?,?,?)", members)
+        con.executemany("INSERT INTO theme_members VALUES (?,?,?,?,?)", members)
 
 
 def write_evidence(con: sqlite3.Connection, rows: list[dict], *, input_hash: str | None = None) -> None:

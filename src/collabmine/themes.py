@@ -56,6 +56,11 @@ class ThemeParams:
     #: nearest theme: UMAP/BERTopic memory grows with the input (a 148k-sentence category was
     #: OOM-killed at 10 GB), while themes are settled long before 20k sentences.
     max_fit_sentences: int = 20_000
+    #: A later run only places new sentences in the existing themes (nearest centroid) while the
+    #: sentences outside the last fit, plus those of the fit that are gone, are at most this share
+    #: of the fit; beyond it the category is refitted. One new report then costs in proportion to
+    #: its size instead of a full refit; `collabmine run --refit-themes` refits regardless.
+    refit_fraction: float = 0.1
 
 
 @dataclass
@@ -77,6 +82,8 @@ class CategoryThemes:
     n_sentences: int
     params: dict[str, Any] = field(default_factory=dict)
     model: Any = None               # the fitted BERTopic (None when not clustered)
+    #: Indices the themes were fitted on (None: all); the others were placed by nearest centroid.
+    fit_set: list[int] | None = None
 
 
 # --- stop words ----------------------------------------------------------------------------
@@ -122,14 +129,53 @@ def stop_words(names: Iterable[str]) -> list[str]:
 
 def fit_category(category: str, texts: list[str], vectors: np.ndarray, *, stop: list[str],
                  embedding_model: Any, params: ThemeParams = ThemeParams()) -> CategoryThemes:
-    """Cluster one category's sentences into themes (texts/vectors in a fixed order). Above
-    ``params.max_fit_sentences`` the model is fitted on a sample and the rest are assigned."""
+    """Cluster one category's sentences into themes (texts/vectors in a fixed order). Each
+    distinct text is clustered once and its repeats follow it; above ``params.max_fit_sentences``
+    distinct texts the model is fitted on a sample and the rest are assigned."""
+    first: dict[str, int] = {}
+    for i, text in enumerate(texts):
+        first.setdefault(text, i)
+    distinct = sorted(first.values())
+    if len(distinct) < len(texts):
+        # A sentence repeated across reports (a quoted passage, boilerplate, a re-issued report) is
+        # one piece of language: clustered 100 times over, its copies outweigh everything else and
+        # can leave HDBSCAN with only outliers (seen on a corpus of 100 shuffled copies).
+        fitted = fit_category(category, [texts[i] for i in distinct], vectors[distinct], stop=stop,
+                              embedding_model=embedding_model, params=params)
+        return _expand_repeats(fitted, texts, distinct, first)
     if len(texts) <= params.max_fit_sentences:
         return _fit(category, texts, vectors, stop=stop, embedding_model=embedding_model, params=params)
     sample = fit_sample(texts, params.max_fit_sentences)
     fitted = _fit(category, [texts[i] for i in sample], vectors[sample], stop=stop,
                   embedding_model=embedding_model, params=params)
     return assign_rest(fitted, sample, vectors, threshold=params.outlier_threshold)
+
+
+def _expand_repeats(fitted: CategoryThemes, texts: list[str], distinct: list[int], first: dict[str, int]) -> CategoryThemes:
+    """Map a fit over distinct texts back to every sentence: a repeat joins its text's theme
+    with the same similarity (or the outliers)."""
+    position = {index: k for k, index in enumerate(distinct)}   # input index -> row of the distinct fit
+    owner = [position[first[text]] for text in texts]           # every sentence -> its text's row
+    theme_of: dict[int, tuple[int, float]] = {}
+    for t, theme in enumerate(fitted.themes):
+        for row, similarity in zip(theme.members, theme.similarities):
+            theme_of[row] = (t, similarity)
+    members: list[list[tuple[int, float]]] = [[] for _ in fitted.themes]
+    outliers = []
+    for i, row in enumerate(owner):
+        if row in theme_of:
+            t, similarity = theme_of[row]
+            members[t].append((i, similarity))
+        else:
+            outliers.append(i)
+    for theme, pairs in zip(fitted.themes, members):
+        theme.members, theme.similarities = [i for i, _ in pairs], [s for _, s in pairs]
+    fitted.outliers = outliers
+    if fitted.fit_set is not None:
+        fitted.fit_set = [distinct[row] for row in fitted.fit_set]
+    fitted.n_sentences = len(texts)
+    fitted.params = fitted.params | {"distinct_texts": len(distinct)}
+    return fitted
 
 
 def fit_sample(texts: list[str], size: int) -> list[int]:
@@ -148,29 +194,37 @@ def assign_rest(fitted: CategoryThemes, sample: list[int], vectors: np.ndarray, 
     rest = [i for i in range(len(vectors)) if i not in in_sample]
     for theme in fitted.themes:
         theme.members = [sample[i] for i in theme.members]
-    outliers = [sample[i] for i in fitted.outliers]
-    if fitted.themes and rest:
-        centroids = np.stack([t.centroid for t in fitted.themes])
-        unit = vectors[rest] / np.maximum(np.linalg.norm(vectors[rest], axis=1, keepdims=True), 1e-12)
+    fitted.outliers = [sample[i] for i in fitted.outliers]
+    place_nearest(fitted, rest, vectors, threshold=threshold)
+    fitted.n_sentences = len(vectors)
+    fitted.params = fitted.params | {"fitted_on": len(sample), "assigned": len(rest)}
+    fitted.fit_set = list(sample)
+    return fitted
+
+
+def place_nearest(themes: CategoryThemes, rows: list[int], vectors: np.ndarray, *, threshold: float) -> None:
+    """Put each of ``rows`` (indices into ``vectors``) in the theme with the most similar centroid,
+    or among the outliers below ``threshold``; memberships stay sorted by index."""
+    outliers = list(themes.outliers)
+    if themes.themes and rows:
+        centroids = np.stack([t.centroid for t in themes.themes])
+        unit = vectors[rows] / np.maximum(np.linalg.norm(vectors[rows], axis=1, keepdims=True), 1e-12)
         similarity = unit @ centroids.T
         best = similarity.argmax(axis=1)
-        for row, i in enumerate(rest):
+        for row, i in enumerate(rows):
             score = float(similarity[row, best[row]])
             if score >= threshold:
-                fitted.themes[best[row]].members.append(i)
-                fitted.themes[best[row]].similarities.append(round(score, 6))
+                themes.themes[best[row]].members.append(i)
+                themes.themes[best[row]].similarities.append(round(score, 6))
             else:
                 outliers.append(i)
     else:
-        outliers += rest
-    for theme in fitted.themes:
+        outliers += rows
+    for theme in themes.themes:
         order = np.argsort(theme.members, kind="stable")
         theme.members = [theme.members[k] for k in order]
         theme.similarities = [theme.similarities[k] for k in order]
-    fitted.outliers = sorted(outliers)
-    fitted.n_sentences = len(vectors)
-    fitted.params = fitted.params | {"fitted_on": len(sample), "assigned": len(rest)}
-    return fitted
+    themes.outliers = sorted(outliers)
 
 
 def _fit(category: str, texts: list[str], vectors: np.ndarray, *, stop: list[str],
@@ -224,6 +278,9 @@ def _fit(category: str, texts: list[str], vectors: np.ndarray, *, stop: list[str
         members = np.flatnonzero(topics == topic)
         words = [w for w, _ in (model.get_topic(topic) or [])]
         themes.append(_theme(category, int(topic), members, vectors, words, params))
+    if not themes:
+        # HDBSCAN found no dense region at all: one theme says more than a category of outliers.
+        return _single_theme(category, texts, vectors, stop, params)
     outliers = np.flatnonzero(topics == -1).tolist()
     return CategoryThemes(category, themes, outliers, n, _recorded(params, min_size, max_size), model)
 

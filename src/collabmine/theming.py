@@ -4,7 +4,7 @@ write ``themes`` and ``theme_members`` and save the fitted models under ``OUT/th
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,8 @@ from .lexicon import CATEGORIES
 from .settings import Settings
 from .theme_identity import NewTheme, PreviousTheme, match_themes
 from .versions import digest, stage_code
-from .themes import CategoryThemes, ThemeParams, citation_names, claim_text, distinct_labels, fit_category, save_model, stop_words
+from .themes import (CategoryThemes, Theme, ThemeParams, citation_names, claim_text, distinct_labels, fit_category,
+                     place_nearest, save_model, stop_words)
 
 #: Strength of a claim by breadth of evidence: how many reports, then how many sentences.
 STRONG_REPORTS, STRONG_SENTENCES = 3, 10
@@ -51,11 +52,56 @@ class ThemesOutcome:
     events: list[tuple[str, str, str]]   # (kind, theme_id, detail): new, grown, shrunk, merged, split, retired
     skipped: bool                        # inputs unchanged since the themes in the store were built
     counts: dict[str, int]               # themes per category
+    refitted: list[str] = field(default_factory=list)   # categories clustered afresh this time
+    placed: int = 0                      # new sentences placed in the existing themes of the others
 
 
 def themes_input_hash(rows, params: ThemeParams, embedder_name: str, moves: list[tuple] = ()) -> str:
     return digest({"tags": [(r["span_id"], r["category"]) for r in rows], "params": asdict(params),
                    "code": stage_code("themes"), "embedder": embedder_name, "moves": [list(m) for m in moves]})
+
+
+def fit_key(params: ThemeParams, embedder_name: str) -> str:
+    """What a fit depends on besides its sentences: a change here refits every category."""
+    return digest({"params": asdict(params), "code": stage_code("themes"), "embedder": embedder_name})
+
+
+def reuse_fit(con, category: str, cat_rows, vectors: np.ndarray, key: str, params: ThemeParams) -> CategoryThemes | None:
+    """The stored themes of ``category`` with its new sentences placed by nearest centroid — or
+    None when the last fit no longer stands: another fit key, or more than
+    ``params.refit_fraction`` of the fit's size outside it (new since the fit, or gone from it).
+    The result's ``fit_set`` is the sentences that were in the category when it was fitted."""
+    if store.get_state(con, f"themes_fit:{category}") != key:
+        return None
+    previous = con.execute("SELECT span_id, theme_id, similarity, fitted FROM theme_members WHERE category=?",
+                           (category,)).fetchall()
+    fitted = {r["span_id"] for r in previous if r["fitted"]}
+    index_of = {r["span_id"]: i for i, r in enumerate(cat_rows)}
+    kept = sorted(index_of[span] for span in fitted if span in index_of)
+    drift = (len(cat_rows) - len(kept)) + (len(fitted) - len(kept))
+    if not fitted or drift > params.refit_fraction * len(fitted):
+        return None
+    members: dict[str, list[tuple[int, float]]] = {}
+    outliers, placed = [], set()
+    for r in previous:
+        i = index_of.get(r["span_id"])
+        if i is None:
+            continue  # no longer in this category (report changed or removed, label rejected)
+        placed.add(i)
+        if r["theme_id"] is None:
+            outliers.append(i)
+        else:
+            members.setdefault(r["theme_id"], []).append((i, r["similarity"]))
+    themes = []
+    for t in con.execute("SELECT theme_id, topic, label, keywords, centroid FROM themes WHERE category=? "
+                         "ORDER BY topic, theme_id", (category,)):
+        pairs = sorted(members.get(t["theme_id"], []))
+        themes.append(Theme(category, t["topic"], t["label"], json.loads(t["keywords"]), [i for i, _ in pairs],
+                            [s for _, s in pairs], np.frombuffer(t["centroid"], dtype=np.float32).copy()))
+    new = [i for i in range(len(cat_rows)) if i not in placed]
+    result = CategoryThemes(category, themes, sorted(outliers), len(cat_rows), {"placed": len(new)}, fit_set=kept)
+    place_nearest(result, new, vectors, threshold=params.outlier_threshold)
+    return result
 
 
 def previous_themes(con) -> dict[str, list[PreviousTheme]]:
@@ -73,7 +119,8 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
                  force: bool = False) -> ThemesOutcome:
     """Fit one theme model per category and write the results to the store. Themes keep the ids
     and labels of the previous run's themes they continue. Nothing is fitted (and no model is
-    loaded) when the tagged sentences are those the stored themes were built from."""
+    loaded) when the tagged sentences are those the stored themes were built from; a category
+    whose last fit still stands (``reuse_fit``) only has its new sentences placed."""
     con = store.connect(settings.store_path, create=False)
     try:
         rows = store.tagged_spans(con)  # reviewed labels over model labels
@@ -83,17 +130,27 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
             counts = dict(con.execute("SELECT category, COUNT(*) FROM themes GROUP BY category").fetchall())
             return ThemesOutcome({}, [], True, {c: counts.get(c, 0) for c in CATEGORIES})
         embedder = embedder or default_embedder()
-        stop = stop_words(corpus_names(con))
+        key = fit_key(params, embedder.name)
+        stop = None  # the corpus's names are only needed when a category is refitted
         vectors = embed_cached([r["text"] for r in rows], embedder=embedder, con=con) if rows else np.zeros((0, 384))
         before = previous_themes(con)
         results: dict[str, CategoryThemes] = {}
-        theme_rows, member_rows, events = [], [], []
+        theme_rows, member_rows, events, refitted, placed_new = [], [], [], [], 0
         for category in CATEGORIES:
             index = [i for i, r in enumerate(rows) if r["category"] == category]
             cat_rows = [rows[i] for i in index]
-            result = fit_category(category, [r["text"] for r in cat_rows], vectors[index], stop=stop,
-                                  embedding_model=getattr(embedder, "model", None), params=params)
-            save_model(result, themes_dir(settings) / category, embedder_name=embedder.name)
+            result = None if force else reuse_fit(con, category, cat_rows, vectors[index], key, params)
+            if result is None:
+                stop = stop if stop is not None else stop_words(corpus_names(con))
+                result = fit_category(category, [r["text"] for r in cat_rows], vectors[index], stop=stop,
+                                      embedding_model=getattr(embedder, "model", None), params=params)
+                save_model(result, themes_dir(settings) / category, embedder_name=embedder.name)
+                refitted.append(category)
+            else:
+                placed_new += result.params["placed"]
+            # fitted=1: in the category when it was last fitted (clustered, or assigned above the
+            # sample cap in that fit); 0: placed by a later run. The drift check counts the 0s.
+            in_fit = None if category in refitted else set(result.fit_set)
             results[category] = result
             ordered = sorted(result.themes, key=lambda t: (-len(t.members), t.topic))
             matching = match_themes(category, before.get(category, []), [
@@ -118,11 +175,14 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
                     "strength": strength(n_reports, len(members)), "single_report": int(n_reports == 1),
                     "representative_span_id": best["span_id"], "centroid": theme.centroid.tobytes(),
                 })
-                member_rows += [(m["span_id"], category, theme_id, s) for m, s in zip(members, theme.similarities)]
-            member_rows += [(cat_rows[i]["span_id"], category, None, None) for i in placed.outliers]
-        store.write_themes(con, theme_rows, member_rows, input_hash=input_hash)
+                member_rows += [(cat_rows[i]["span_id"], category, theme_id, s, int(in_fit is None or i in in_fit))
+                                for i, s in zip(member_index, similarities)]
+            member_rows += [(cat_rows[i]["span_id"], category, None, None, int(in_fit is None or i in in_fit))
+                            for i in placed.outliers]
+        store.write_themes(con, theme_rows, member_rows, input_hash=input_hash,
+                           fit_keys={c: key for c in refitted})
         counts = {c: sum(t["category"] == c for t in theme_rows) for c in CATEGORIES}
-        return ThemesOutcome(results, events, False, counts)
+        return ThemesOutcome(results, events, False, counts, refitted, placed_new)
     finally:
         con.close()
 
