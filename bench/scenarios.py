@@ -84,7 +84,13 @@ def main() -> None:
     print(f"{'scenario':44} {'wall s':>7} {'× first':>7} {'peak MB':>8} {'sent/s':>7}  stages (s)")
     for name, r in rows:
         stages = " ".join(f"{k} {v:.1f}" for k, v in r["stages"].items())
-        sentences = r["counts"].get("spans", 0)
+        counts = r["counts"]
+        if counts.get("unchanged_since"):
+            stages += " (inputs unchanged: recognised before Prefect started)"
+        elif counts.get("themes_fitted"):
+            stages += (f" (themes clustered afresh: {', '.join(counts.get('themes_refitted', [])) or 'none'}; "
+                       f"{counts.get('themes_placed', 0)} sentences placed)")
+        sentences = counts.get("spans", 0)
         print(f"{name:44} {r['wall']:7.1f} {r['wall'] / cold:7.2f} {r['peak_mb']:8.0f} "
               f"{sentences / r['wall']:7.0f}  {stages}")
     print("\npeak RSS (MB) of the run's process when each stage ended:")

@@ -27,7 +27,7 @@ from collabmine.metadata import load_sources, lookup  # noqa: E402
 from collabmine.settings import Settings, load_settings  # noqa: E402
 from collabmine.themes import ThemeParams  # noqa: E402
 from collabmine.versions import corpus_hash, embed_key, ingest_key, tag_key  # noqa: E402
-from collabmine.embed import MODEL_NAME  # noqa: E402
+from collabmine.embed import MODEL_NAME, preload_in_background  # noqa: E402
 
 
 def _given_key(context, parameters) -> str | None:
@@ -154,6 +154,9 @@ def task_runner(settings: Settings):
 
 def run_pipeline(settings: Settings, *, show_progress: bool = False) -> dict:
     """Run the flow with the task runner the settings ask for."""
+    # Nearly every run that gets this far needs the embedding model (new sentences, or a theme
+    # refit); load it while Prefect's temporary server starts (measured below in BENCHMARKS.md).
+    preload_in_background()
     flow_ = collabmine_flow.with_options(task_runner=task_runner(settings))
     return flow_(str(settings.corpus_dir), str(settings.out_dir), show_progress=show_progress,
                  lock_wait=settings.lock_wait)

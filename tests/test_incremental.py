@@ -37,6 +37,7 @@ def history(tmp_path_factory):
         shutil.copy(CORPUS / name, corpus / name)
     settings = load_settings(corpus_dir=corpus, out_dir=root / "out")
     steps = {"first": _run(settings)}
+    steps["first_again"] = _run(settings)
     steps["themes_before"] = _themes(settings)
     shutil.copy(CORPUS / R001, corpus / R001)
     steps["added"] = _run(settings)
@@ -68,8 +69,10 @@ def test_a_run_on_an_unchanged_corpus_does_no_model_work(history):
     assert calls == 0 and noop["embedded_texts"] == 0 and noop["ingested"] == [] and noop["tagged_reports"] == 0
     assert noop["themes_fitted"] is False and noop["changes"] == 0
     assert noop["evidence_rows"] == steps["added"][0]["evidence_rows"]
-    # Recognised before any stage ran (no Prefect flow): the inputs' fingerprint was unchanged.
+    # Recognised before any stage ran (no Prefect flow): the inputs' fingerprint was unchanged —
+    # also right after the first run into an empty output folder.
     assert noop["unchanged_since"] == steps["added"][0]["run_id"]
+    assert steps["first_again"][0]["unchanged_since"] == steps["first"][0]["run_id"]
 
 
 def test_a_deleted_output_is_rewritten_by_the_next_run(history):
@@ -104,4 +107,4 @@ def test_a_removed_report_disappears_from_themes_and_evidence(history):
     con.close()
     assert R004 not in paths and R004 not in cited and cited == {R000, R001} and members == 0
     assert ("report_removed", R004) in {(c["kind"], c["subject"]) for c in steps["removed_changes"][1]}
-    assert [r["status"] for r in list_runs(settings)] == ["ok"] * 5
+    assert [r["status"] for r in list_runs(settings)] == ["ok"] * 6

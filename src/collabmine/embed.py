@@ -86,11 +86,32 @@ class MiniLMEmbedder:
 
 
 _EMBED_PASS = threading.Lock()
+_LOADING = threading.Lock()
 
 
 @lru_cache(maxsize=1)
-def default_embedder() -> MiniLMEmbedder:
+def _load_default() -> MiniLMEmbedder:
     return MiniLMEmbedder()
+
+
+def default_embedder() -> MiniLMEmbedder:
+    """The model, loaded once per process (threads asking at the same time share one load)."""
+    with _LOADING:
+        return _load_default()
+
+
+def preload_in_background() -> threading.Thread:
+    """Start loading the model on a daemon thread, so its ~5 s overlap other start-up work (a
+    flow's temporary Prefect server). A failure is left for the first real use to report."""
+    def load() -> None:
+        try:
+            default_embedder()
+        except Exception:  # noqa: BLE001 - reported with its code where the model is needed
+            pass
+
+    thread = threading.Thread(target=load, name="collabmine-embedder-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def text_hash(text: str) -> str:

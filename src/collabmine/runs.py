@@ -144,7 +144,7 @@ def inputs_fingerprint(settings: Settings, *extra_config) -> str:
             files.append((path.name, f"unreadable {exc.errno}"))
     # Settings that only change how a run executes, not what it produces, are left out.
     results_settings = dataclasses.replace(settings, lock_wait=0.0, refit_themes=False, task_threads=1)
-    reviews = None
+    reviews = (0, None)  # as an empty store counts them, so a first run's fingerprint matches the next
     if settings.store_path.exists():
         con = store.connect(settings.store_path, create=False)
         try:
@@ -190,7 +190,7 @@ def repeat_if_unchanged(settings: Settings, fingerprint: str, *extra_config) -> 
     summary = previous | {"run_id": run.run_id, "ingested": [], "removed": [], "embedded_texts": 0,
                           "tagged_reports": 0, "themes_fitted": False, "themes_refitted": [], "themes_placed": 0,
                           "changes": 0, "unchanged_since": last["run_id"]}
-    finish_run(run, status="ok", counts={k: summary[k] for k in ("reports", "ok", "tags", "claims", "evidence_rows",
+    finish_run(run, status="ok", counts={k: summary[k] for k in ("reports", "ok", "spans", "tags", "claims", "evidence_rows",
                                                                  "unchanged_since") if k in summary},
                corpus_hash=summary.get("corpus_hash"))
     remember_inputs(settings, run, fingerprint, summary)
