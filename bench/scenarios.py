@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import make_corpus  # noqa: E402
+from corpus import make_corpus, shuffled_copy  # noqa: E402
 
 
 def run(corpus: Path, out: Path) -> dict:
@@ -78,6 +78,12 @@ def main() -> None:
         rows.append((f"x{times} cold ({times * len(reports)} reports, {size} KB)", run(scaled, work / f"out-x{times}")))
         print(f"  {rows[-1][0]}: {rows[-1][1]['wall']:.1f} s", flush=True)
         rows.append((f"x{times} no-op re-run", run(scaled, work / f"out-x{times}")))
+        # One more report on top of the scaled corpus: its cost should follow its own size.
+        newcomer = min(reports, key=lambda p: p.stat().st_size)
+        (scaled / f"new_{newcomer.name}").write_text(
+            shuffled_copy(newcomer.read_text(encoding="utf-8"), seed=999_999), encoding="utf-8")
+        rows.append((f"x{times} + one new report ({newcomer.stat().st_size // 1024} KB)",
+                     run(scaled, work / f"out-x{times}")))
 
     cold = rows[0][1]["wall"]
     print(f"corpus: {len(reports)} reports ({sum(p.stat().st_size for p in reports) // 1024} KB), {args.corpus}")

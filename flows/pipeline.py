@@ -53,16 +53,21 @@ def tag_report(doc_id: str, settings: Settings, cache_key: str, run_id: str) -> 
 
 
 @task(name="write-store", cache_policy=NO_CACHE)
-def write_store(results: list[pipeline.ReportResult], settings: Settings, run_id: str) -> tuple[list[str], list[tuple]]:
+def write_store(results: list[pipeline.ReportResult], settings: Settings,
+                run_id: str) -> tuple[list[str], list[tuple], set[str]]:
+    """Write new or changed reports; returns removed paths, change rows and the doc ids written
+    (their spans were replaced, so their tags must be written again)."""
     con = store.connect(settings.store_path)
     try:
         previous = {r["path"]: (r["doc_id"], r["status"]) for r in store.documents(con)}
+        written = set()
         for result in results:
             # Unchanged reports from the cache are not rewritten; anything computed in this run is.
             if result.run_id == run_id or previous.get(result.record["path"]) != (result.doc_id, result.status):
                 store.write_document(con, result.record, result.spans)
+                written.add(result.doc_id)
         removed = store.remove_missing(con, {r.record["path"] for r in results})
-        return removed, pipeline.report_changes(previous, results, removed)
+        return removed, pipeline.report_changes(previous, results, removed), written
     finally:
         con.close()
 
@@ -184,7 +189,7 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
     futures = [ingest.submit(p, settings, sources, _ingest_key(p, settings, sources), run.run_id) for p in paths]
     results = _collect(futures, len(paths), show_progress)
     pipeline.mark_duplicates(results)
-    removed, changes = write_store(results, settings, run.run_id)
+    removed, changes, rewritten = write_store(results, settings, run.run_id)
     summary.update(pipeline.summarise(results), removed=removed,
                    ingested=sorted(r.record["path"] for r in results if r.run_id == run.run_id))
     ok = sorted({r.doc_id for r in results if r.ok})
@@ -204,7 +209,12 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
     tagged = [f.result() for f in [tagger.submit(d, settings, tag_key(sha256=d, models_dir=settings.models_dir),
                                                  run.run_id) for d in ok]]
     summary["tagged_reports"] = sum(rid == run.run_id for rid, _ in tagged)
-    summary["tags"] = sum(write_tags(d, rows, settings) for d, (_, rows) in zip(ok, tagged))
+    # A report's tags are written when they were computed in this run or its spans were rewritten;
+    # otherwise the store already holds them (rewriting all of them cost ~20 s at ×100).
+    for doc_id, (rid, rows) in zip(ok, tagged):
+        if rid == run.run_id or doc_id in rewritten:
+            write_tags(doc_id, rows, settings)
+    summary["tags"] = sum(len(rows) for _, rows in tagged)
 
     run.stage("themes")
     summary["reviews"] = applied_reviews(settings)
