@@ -237,22 +237,23 @@ def _fit(category: str, texts: list[str], vectors: np.ndarray, *, stop: list[str
 
     from bertopic import BERTopic
     from hdbscan import HDBSCAN
-    from sklearn.feature_extraction.text import CountVectorizer
-    from umap import UMAP
 
     enable_numba_cache()
 
     min_size = max(params.min_cluster_size, int(params.min_cluster_frac * n))
     max_size = max(2 * min_size, int(params.max_cluster_frac * n))
     vectorizer = _vectorizer(stop)
+    representation = _representation(params)
     model = BERTopic(
         embedding_model=embedding_model,
-        umap_model=UMAP(n_neighbors=min(params.n_neighbors, n - 1), n_components=params.n_components,
-                        min_dist=0.0, metric="cosine", random_state=params.random_state),
+        umap_model=_umap(params, n),
         hdbscan_model=HDBSCAN(min_cluster_size=min_size, max_cluster_size=max_size, metric="euclidean",
                               cluster_selection_method=params.cluster_selection, prediction_data=True),
         vectorizer_model=vectorizer,
-        representation_model=_representation(params),
+        # No representation while fitting: the labels are computed once, below, from the final
+        # topics (after outlier reduction). Computing them in the fit too cost as much again
+        # (spaCy POS over every topic's sentences and MiniLM over its candidate words).
+        representation_model=None,
         seed_topic_list=SEED_TOPICS.get(category),
         top_n_words=params.top_n_words,
         calculate_probabilities=False,
@@ -263,15 +264,15 @@ def _fit(category: str, texts: list[str], vectors: np.ndarray, *, stop: list[str
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
         topics, _ = model.fit_transform(texts, embeddings=vectors.copy())
+    # BERTopic resets its logger's level while fitting, then warns on every outlier reduction (and
+    # topic update) that custom topic assignments may clash with later topic reduction; we never
+    # reduce topics afterwards, so the warning is noise.
+    logging.getLogger("BERTopic").setLevel(logging.ERROR)
     if -1 in topics and len(set(topics)) > 1:
-        # BERTopic resets its logger's level while fitting, then warns on every outlier reduction
-        # that custom topic assignments may clash with later topic reduction; we never reduce
-        # topics afterwards, so the warning is noise.
-        logging.getLogger("BERTopic").setLevel(logging.ERROR)
         topics = model.reduce_outliers(texts, topics, strategy="embeddings", embeddings=vectors,
                                        threshold=params.outlier_threshold)
-        model.update_topics(texts, topics=topics, vectorizer_model=vectorizer,
-                            representation_model=model.representation_model, top_n_words=params.top_n_words)
+    model.update_topics(texts, topics=topics, vectorizer_model=vectorizer, representation_model=representation,
+                        top_n_words=params.top_n_words)
     topics = np.asarray(topics)
     themes = []
     for topic in sorted(set(topics.tolist()) - {-1}):
@@ -283,6 +284,48 @@ def _fit(category: str, texts: list[str], vectors: np.ndarray, *, stop: list[str
         return _single_theme(category, texts, vectors, stop, params)
     outliers = np.flatnonzero(topics == -1).tolist()
     return CategoryThemes(category, themes, outliers, n, _recorded(params, min_size, max_size), model)
+
+
+#: Below this many sentences UMAP computes every pairwise distance (its "small data" path).
+UMAP_EXACT_LIMIT = 4096
+
+
+def _umap(params: ThemeParams, n: int):
+    """UMAP over cosine distances. Below ``UMAP_EXACT_LIMIT`` sentences UMAP computes all pairwise
+    distances itself, through scikit-learn calling its numba ``cosine`` once per pair from Python
+    (~4 s of the bundled corpus's themes stage); here numpy computes the same matrix in float64
+    (in milliseconds) and UMAP takes it as ``precomputed``. Above the limit UMAP's approximate
+    nearest neighbours are used as before."""
+    from umap import UMAP
+
+    options = dict(n_neighbors=min(params.n_neighbors, n - 1), n_components=params.n_components, min_dist=0.0,
+                   random_state=params.random_state)
+    if n >= UMAP_EXACT_LIMIT:
+        return UMAP(metric="cosine", **options)
+    return PrecomputedCosineUMAP(UMAP(metric="precomputed", **options))
+
+
+class PrecomputedCosineUMAP:
+    """A UMAP fitted on the cosine distance matrix of the vectors it is given (BERTopic only calls
+    ``fit_transform``)."""
+
+    def __init__(self, umap: Any) -> None:
+        self.umap = umap
+
+    def fit_transform(self, vectors: np.ndarray, y: Any = None) -> np.ndarray:
+        with warnings.catch_warnings():
+            # "using precomputed metric; inverse_transform will be unavailable": we never invert.
+            warnings.filterwarnings("ignore", message=".*precomputed metric.*", category=UserWarning)
+            return self.umap.fit_transform(cosine_distances(vectors), y=y)
+
+
+def cosine_distances(vectors: np.ndarray) -> np.ndarray:
+    """1 - cosine similarity of every pair, in float64, clipped to [0, 2], zero on the diagonal."""
+    unit = vectors.astype(np.float64)
+    unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+    distances = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
+    np.fill_diagonal(distances, 0.0)
+    return distances
 
 
 def _representation(params: ThemeParams):
@@ -304,15 +347,11 @@ def warm_numba_cache() -> None:
     """Compile (and cache on disk) UMAP's functions once, at install time (`make install`), so
     even the first run after installing does not compile them. Same dtypes and parameters as a
     real fit, on random vectors."""
-    from umap import UMAP
-
     enable_numba_cache()
     vectors = np.random.default_rng(0).normal(size=(300, 384)).astype(np.float32)
-    params = ThemeParams()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
-        UMAP(n_neighbors=params.n_neighbors, n_components=params.n_components, min_dist=0.0, metric="cosine",
-             random_state=params.random_state).fit_transform(vectors)
+        _umap(ThemeParams(), len(vectors)).fit_transform(vectors)
 
 
 @lru_cache(maxsize=1)
