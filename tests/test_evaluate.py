@@ -23,3 +23,18 @@ def test_gold_matched_by_largest_raw_overlap():
              {"start": 300, "end": 400, "labels": {"barrier"}}]
     assert predicted_labels(item, spans) == ({"impact"}, True)
     assert predicted_labels(GoldItem("b", "r.txt", 500, 600, "", set()), spans) == (set(), False)
+
+
+def test_bootstrap_intervals_bracket_the_figure_and_repeat():
+    gold = [GoldItem(str(i), "r.txt", 10 * i, 10 * i + 9, "x", {"impact"} if i % 2 else set()) for i in range(40)]
+    # Half the impact sentences found, one false alarm: impact F1 = 2·10 / (2·10 + 1 + 10) = 0.6452.
+    preds = {str(i): ({"impact"} if (i % 4 == 1 or i == 0) else set(), True) for i in range(40)}
+    report = evaluate(gold, preds)
+    lo, hi = report.intervals["impact"]
+    assert report.per_category["impact"]["f1"] == 0.6452
+    assert lo < 0.6452 < hi and hi - lo > 0.1          # 40 sentences cannot pin F1 down to a point
+    assert report.intervals["structure"] == (0.0, 0.0)  # nothing to find, nothing claimed
+    assert report.intervals == evaluate(gold, preds).intervals  # a fixed seed: the same figures
+    assert evaluate(gold, preds, bootstrap=0).intervals == {}
+    perfect = evaluate(gold, {g.id: (g.labels, True) for g in gold})
+    assert perfect.intervals["impact"] == (1.0, 1.0)

@@ -258,11 +258,14 @@ def eval_cmd(gold: Path = typer.Option(..., "--gold", help="Gold JSONL (source, 
         report = evaluate_store(load_settings(out_dir=out), gold)
     except CollabmineError as exc:
         _fail(str(exc))
-    table = Table("category", "precision", "recall", "F1", "support")
+    table = Table("category", "precision", "recall", "F1", "F1 95% interval", "support")
+    interval = {k: f"{lo:.2f}–{hi:.2f}" for k, (lo, hi) in report.intervals.items()}
     for c, v in report.per_category.items():
-        table.add_row(c, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
+        table.add_row(c, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", interval.get(c, ""),
+                      str(v["support"]))
     console.print(table)
-    console.print(f"macro-F1 {report.macro_f1:.3f} over {report.n} gold sentences"
+    console.print(f"macro-F1 {report.macro_f1:.3f} (95% bootstrap interval {interval.get('macro', '?')}) "
+                  f"over {report.n} gold sentences"
                   + (f" ({len(report.unmatched)} not matched to any span)" if report.unmatched else ""))
     if show_errors:
         for e in report.errors:
