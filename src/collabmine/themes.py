@@ -293,9 +293,10 @@ UMAP_EXACT_LIMIT = 4096
 def _umap(params: ThemeParams, n: int):
     """UMAP over cosine distances. Below ``UMAP_EXACT_LIMIT`` sentences UMAP computes all pairwise
     distances itself, through scikit-learn calling its numba ``cosine`` once per pair from Python
-    (~4 s of the bundled corpus's themes stage); here numpy computes the same matrix in float64
-    (in milliseconds) and UMAP takes it as ``precomputed``. Above the limit UMAP's approximate
-    nearest neighbours are used as before."""
+    (~4 s of the bundled corpus's themes stage); here numpy computes the same distances in float64
+    (in milliseconds; they differ from numba's float32 sums by ~1e-7, enough to move a few
+    memberships once, never between runs) and UMAP takes them as ``precomputed``. Above the limit
+    UMAP's approximate nearest neighbours are used as before."""
     from umap import UMAP
 
     options = dict(n_neighbors=min(params.n_neighbors, n - 1), n_components=params.n_components, min_dist=0.0,
