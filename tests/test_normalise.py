@@ -62,3 +62,20 @@ def test_offsets_are_python_string_indices_outside_bmp():
     mt = check_map(raw)
     assert mt.text == "x y z"
     assert mt.offsets[0] == 2  # code points, not UTF-16 units or bytes
+
+
+def test_plain_text_path_agrees_with_the_mapped_path_on_the_whole_corpus():
+    """``normalise_text`` takes each step's ``str -> str`` form; the offset-mapped steps must give
+    the same text on every paragraph, line and page-spanning pair of paragraphs of the corpus."""
+    import re
+
+    from conftest import CORPUS
+
+    pieces = 0
+    for path in sorted(CORPUS.glob("*.txt")):
+        raw = path.read_text(encoding="utf-8")
+        paragraphs = re.split(r"(?<=\n)[ \t]*\n", raw)
+        for piece in paragraphs + raw.splitlines() + [a + "\n\n" + b for a, b in zip(paragraphs, paragraphs[1:])]:
+            assert normalise_text(piece) == normalise(MappedText.from_raw(piece)).text, piece[:200]
+            pieces += 1
+    assert pieces > 5_000  # 6,936 on the bundled corpus
