@@ -18,6 +18,7 @@ from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.futures import as_completed  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
+from prefect.utilities.annotations import quote  # noqa: E402
 
 from collabmine import evidence, outputs, pipeline, review, runs, store, tagging, theming  # noqa: E402
 from collabmine.errors import ConfigError, Errors, EvidenceError  # noqa: E402
@@ -189,7 +190,9 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
     futures = [ingest.submit(p, settings, sources, _ingest_key(p, settings, sources), run.run_id) for p in paths]
     results = _collect(futures, len(paths), show_progress)
     pipeline.mark_duplicates(results)
-    removed, changes, rewritten = write_store(results, settings, run.run_id)
+    # quote(): Prefect would otherwise walk every span of every report looking for futures in the
+    # task's inputs (×10: 6 s of a one-new-report run; ×100: most of its 46 s ingest stage).
+    removed, changes, rewritten = write_store(quote(results), settings, run.run_id)
     summary.update(pipeline.summarise(results), removed=removed,
                    ingested=sorted(r.record["path"] for r in results if r.run_id == run.run_id))
     ok = sorted({r.doc_id for r in results if r.ok})
@@ -213,7 +216,7 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
     # otherwise the store already holds them (rewriting all of them cost ~20 s at ×100).
     for doc_id, (rid, rows) in zip(ok, tagged):
         if rid == run.run_id or doc_id in rewritten:
-            write_tags(doc_id, rows, settings)
+            write_tags(doc_id, quote(rows), settings)
     summary["tags"] = sum(len(rows) for _, rows in tagged)
 
     run.stage("themes")
