@@ -83,18 +83,19 @@ def evaluate(gold: list[GoldItem], predictions: dict[str, tuple[set[str], bool]]
             errors.append({"id": item.id, "source": item.source, "text": item.text,
                            "missed": sorted(item.labels - pred), "false": sorted(pred - item.labels)})
     per = {}
-    for k, c in enumerate(CATEGORIES):
-        tp, fp, fn = (int(x) for x in hits[:, k].sum(axis=0))
+    totals = hits.sum(axis=0)                                           # (categories, 3)
+    for k, (c, f1) in enumerate(zip(CATEGORIES, _f1(totals))):
+        tp, fp, fn = (int(x) for x in totals[k])
         p = tp / (tp + fp) if tp + fp else 0.0
         r = tp / (tp + fn) if tp + fn else 0.0
-        f = 2 * p * r / (p + r) if p + r else 0.0
-        per[c] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "support": tp + fn}
+        per[c] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(float(f1), 4), "support": tp + fn}
     macro = round(sum(v["f1"] for v in per.values()) / len(per), 4)
     return Report(per, macro, len(gold), unmatched, errors, _intervals(hits, bootstrap, seed))
 
 
 def _f1(counts: np.ndarray) -> np.ndarray:
-    """F1 from (..., 3) counts of tp, fp, fn (0 where there is nothing to find or claim)."""
+    """F1 = 2·tp / (2·tp + fp + fn) from (..., 3) counts of tp, fp, fn (0 where there is nothing
+    to find or claim)."""
     tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
     denominator = 2 * tp + fp + fn
     return np.divide(2 * tp, denominator, out=np.zeros(tp.shape), where=denominator > 0)
