@@ -40,7 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/scenarios.py
 
-# Scaled corpora (×10, ×100 shuffled copies of the bundled reports): long — ×100 takes hours here.
+# Scaled corpora (×10, ×100 shuffled copies of the bundled reports): ×100 takes ~12 min here.
 bench-scale: $(STAMP)
 	$(BIN)/python bench/scenarios.py --only-scale --scale 10 --scale 100
 
