@@ -91,5 +91,33 @@ def test_committed_tagger_manifest_is_complete():
 
     manifest = json.loads((ROOT / "models" / "tagger" / "manifest.json").read_text())
     assert manifest["tagger_version"] == tag.TAGGER_VERSION
-    for key in ("training_data_sha256", "embedder", "thresholds", "versions", "weak_label_counts"):
+    for key in ("training_data_sha256", "embedder", "thresholds", "versions", "weak_label_counts",
+                "heading_prototypes", "heading_min_similarity"):
         assert key in manifest
+
+
+def test_heading_cue_is_the_deepest_heading_close_to_a_prototype():
+    names = tag.prototype_texts()
+    model = _toy_model(dim=len(names))
+    model.heading_prototypes = np.eye(len(names), dtype=np.float32)  # prototype i is axis i
+    barrier = list(tag.prototype_classes()).index("barrier")
+    impact = list(tag.prototype_classes()).index("impact")
+    none = list(tag.prototype_classes()).index("none")
+
+    def axis(i, weight=1.0):
+        v = np.zeros(len(names), dtype=np.float32)
+        v[i] = weight
+        return v
+
+    vectors = {"Impact": axis(impact), "Hurdles": axis(barrier), "Faint": axis(barrier, 0.5), "Methods": axis(none)}
+    cues = model.heading_cues([["Impact", "Hurdles"], ["Impact", "Faint"], ["Methods"], []], vectors)
+    assert cues[0][:3] == ("barrier", "Hurdles", names[barrier])      # the deepest heading decides
+    assert cues[1][:2] == ("impact", "Impact")                         # too faint: its parent decides
+    assert cues[2][0] == "none" and cues[3] is None
+    texts, paths = ["x"] * 3, [["Impact", "Hurdles"], ["Methods"], []]
+    scored = tag.raw_scores(texts, paths, np.zeros((3, 8), dtype=np.float32), _toy_model(),
+                            heading_vectors=None)
+    model8 = _toy_model()
+    model8.heading_prototypes = model.heading_prototypes
+    with_cues = tag.raw_scores(texts, paths, np.zeros((3, 8), dtype=np.float32), model8, heading_vectors=None)
+    assert np.array_equal(scored, with_cues)  # no heading vectors: no cues

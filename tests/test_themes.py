@@ -115,7 +115,9 @@ def test_large_category_is_fitted_on_a_sample_and_the_rest_assigned(tagged_store
     placed = [i for t in result.themes for i in t.members] + result.outliers
     assert sorted(placed) == list(range(len(texts)))  # every sentence exactly once
     assert len(texts) > 800 and result.fit_set == sample
-    assert result.params["fitted_on"] == 400 and result.params["assigned"] == len(texts) - 400
+    # Repeated sentences are clustered once (fit_category), so the sample and the assigned rest
+    # count distinct texts (the impact tags of tagger v5 include two sentences twice).
+    assert result.params["fitted_on"] == 400 and result.params["assigned"] == len(set(texts)) - 400
     for theme in result.themes:
         for i, similarity in zip(theme.members, theme.similarities):
             if i not in set(sample):

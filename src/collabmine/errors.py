@@ -37,8 +37,9 @@ class Errors:
             "sentence-transformers` (or `make install`).")
     E042 = ("E042 the tagger in {directory} is stale (version {found}, code expects {expected}). "
             "Rebuild it with `collabmine train-tagger`.")
-    E043 = ("E043 the tagger in {directory} was trained with different codebook examples "
-            "(collabmine/lexicon.py CODEBOOK_EXAMPLES changed). Rebuild it with `collabmine train-tagger`.")
+    E043 = ("E043 the tagger in {directory} was trained with different codebook examples or heading "
+            "prototypes (collabmine/lexicon.py CODEBOOK_EXAMPLES or HEADING_PROTOTYPES changed). Rebuild it "
+            "with `collabmine train-tagger`.")
     E030 = ("E030 {path}: sources.yaml could not be parsed ({detail}). Fix the YAML; metadata is inferred "
             "from the reports until then.")
 

@@ -32,10 +32,10 @@ def train_tagger(settings: Settings, *, gold_path: Path | None = None) -> tag.Ta
         embedder = default_embedder()
         vectors = embed_cached(texts, embedder=embedder, con=con)
         model = tag.train(texts, paths, vectors, example_vectors=embedder.encode(tag.example_texts()),
-                          embedder_name=embedder.name)
+                          prototype_vectors=embedder.encode(tag.prototype_texts()), embedder_name=embedder.name)
         if gold_path is not None:
             gold = load_gold(gold_path)
-            scores = tag.raw_scores(texts, paths, vectors, model)
+            scores = tag.raw_scores(texts, paths, vectors, model, heading_vectors=_heading_vectors(paths, con))
             spans_by_file = _spans_by_file(con, rows, scores)
             gold_scores, gold_labels = [], []
             for item in gold:
@@ -50,6 +50,11 @@ def train_tagger(settings: Settings, *, gold_path: Path | None = None) -> tag.Ta
         con.close()
 
 
+def _heading_vectors(paths: list[list[str]], con=None) -> dict:
+    """Each heading's embedding (cached in the store like the sentences', when ``con`` is given)."""
+    return tag.heading_vector_map(paths, lambda headings: embed_cached(headings, con=con))
+
+
 def _spans_by_file(con, rows, scores) -> dict[str, list[dict]]:
     names = {r["doc_id"]: r["path"] for r in store.documents(con) if r["status"] == "ok"}
     out: dict[str, list[dict]] = {}
@@ -60,11 +65,12 @@ def _spans_by_file(con, rows, scores) -> dict[str, list[dict]]:
 
 
 def embed_report(settings: Settings, doc_id: str) -> int:
-    """Embed one report's taggable sentences (cached by text hash); returns how many were new."""
+    """Embed one report's taggable sentences and section headings (cached by text hash); returns
+    how many were new."""
     con = store.connect(settings.store_path, create=False)
     try:
-        _, texts, _ = taggable_texts(con, doc_id=doc_id)
-        return embed_missing(texts, con=con)
+        _, texts, paths = taggable_texts(con, doc_id=doc_id)
+        return embed_missing(texts + tag.headings_to_embed(paths), con=con)
     finally:
         con.close()
 
@@ -76,9 +82,10 @@ def report_tags(settings: Settings, doc_id: str, *, model: tag.TaggerModel | Non
     try:
         rows, texts, paths = taggable_texts(con, doc_id=doc_id)
         vectors = embed_cached(texts, con=con)
+        headings = _heading_vectors(paths, con)
     finally:
         con.close()
-    results = tag.score_spans(texts, paths, vectors, model)
+    results = tag.score_spans(texts, paths, vectors, model, heading_vectors=headings)
     return [(row["span_id"], t.category, t.score, t.method, t.explanation) for row, tags in zip(rows, results) for t in tags]
 
 
@@ -102,8 +109,8 @@ def tag_store(settings: Settings, *, model: tag.TaggerModel | None = None) -> in
 def tag_text(text: str, *, heading: str | None, settings: Settings) -> list[tag.Tag]:
     """Tag one piece of text (the `collabmine tag` command); threshold-free tags are not shown."""
     model = load_tagger(settings)
-    vectors = embed_cached([text])
-    return tag.score_spans([text], [[heading] if heading else []], vectors, model)[0]
+    paths = [[heading] if heading else []]
+    return tag.score_spans([text], paths, embed_cached([text]), model, heading_vectors=_heading_vectors(paths))[0]
 
 
 def evaluate_store(settings: Settings, gold_path: Path) -> Report:
