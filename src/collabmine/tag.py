@@ -98,7 +98,6 @@ class TaggerModel:
         k4 = len(CATEGORIES)
         return p[:, :k4], nearest[:, :k4], best[:, :k4]
 
-
     def heading_cues(self, section_paths: list[list[str]],
                      heading_vectors: dict[str, np.ndarray] | None) -> list[tuple[str, str, str, float] | None]:
         """Per span: (class, heading, prototype, cosine) of the deepest heading with a prototype at
@@ -123,12 +122,21 @@ class TaggerModel:
         return out
 
 
+def _texts(table: dict[str, list[str]]) -> list[str]:
+    """A lexicon table's texts, class by class in ``EXAMPLE_CLASSES`` order (the stored vectors' order)."""
+    return [text for name in EXAMPLE_CLASSES for text in table[name]]
+
+
+def _classes(table: dict[str, list[str]]) -> np.ndarray:
+    return np.array([name for name in EXAMPLE_CLASSES for _ in table[name]])
+
+
 def prototype_texts() -> list[str]:
-    return [text for name in EXAMPLE_CLASSES for text in HEADING_PROTOTYPES[name]]
+    return _texts(HEADING_PROTOTYPES)
 
 
 def prototype_classes() -> np.ndarray:
-    return np.array([name for name in EXAMPLE_CLASSES for _ in HEADING_PROTOTYPES[name]])
+    return _classes(HEADING_PROTOTYPES)
 
 
 def headings_to_embed(section_paths: list[list[str]]) -> list[str]:
@@ -148,11 +156,11 @@ def heading_vector_map(section_paths: list[list[str]],
 
 
 def example_texts() -> list[str]:
-    return [text for name in EXAMPLE_CLASSES for text in CODEBOOK_EXAMPLES[name]]
+    return _texts(CODEBOOK_EXAMPLES)
 
 
 def example_classes() -> np.ndarray:
-    return np.array([name for name in EXAMPLE_CLASSES for _ in CODEBOOK_EXAMPLES[name]])
+    return _classes(CODEBOOK_EXAMPLES)
 
 
 def examples_hash() -> str:
