@@ -5,7 +5,7 @@ import pytest
 
 from collabmine import tag
 from collabmine.errors import ModelError
-from collabmine.lexicon import heading_categories
+from collabmine.lexicon import CATEGORIES, heading_categories
 
 
 @pytest.mark.parametrize("text,category", [
@@ -79,7 +79,7 @@ def test_example_evidence_picks_the_nearest_example_of_each_category():
     model.examples = np.eye(len(tag.example_texts()), dtype=np.float32)  # example i is axis i
     first_barrier = list(tag.example_classes()).index("barrier")
     p, nearest, similarity = model.example_evidence(model.examples[[first_barrier]])
-    k = tag.CATEGORIES.index("barrier")
+    k = CATEGORIES.index("barrier")
     assert nearest[0, k] == first_barrier and similarity[0, k] == 1.0
     assert p[0].argmax() == k and 0.99 < p[0, k] <= 1.0
     none_row = model.examples[[len(tag.example_texts()) - 1]]  # the last example is "none"
@@ -121,3 +121,21 @@ def test_heading_cue_is_the_deepest_heading_close_to_a_prototype():
     model8.heading_prototypes = model.heading_prototypes
     with_cues = tag.raw_scores(texts, paths, np.zeros((3, 8), dtype=np.float32), model8, heading_vectors=None)
     assert np.array_equal(scored, with_cues)  # no heading vectors: no cues
+
+
+def test_held_out_labels_never_use_the_held_out_reports_gold():
+    """Each item is judged at thresholds tuned on the other reports' items only: flipping the
+    held-out report's own gold labels cannot change its predictions."""
+    rng = np.random.default_rng(0)
+    groups = ["a"] * 6 + ["b"] * 6 + ["c"] * 6
+    gold = rng.integers(0, 2, size=(18, 4))
+    scores = {g: np.clip(gold * 0.6 + rng.random((18, 4)) * 0.5, 0, 1) for g in ("a", "b", "c")}
+    first = tag.held_out_labels(scores, gold, groups)
+    flipped = gold.copy()
+    flipped[:6] = 1 - flipped[:6]                      # report "a"'s own labels
+    again = tag.held_out_labels(scores, flipped, groups)
+    assert first[:6] == again[:6]
+    thresholds = tag.tune_thresholds(scores["a"][6:], gold[6:])
+    assert first[0] == {c for k, c in enumerate(CATEGORIES) if scores["a"][0, k] >= thresholds[c]}
+    # A report without a fold of its own gets no labels (not the full-data model's).
+    assert tag.held_out_labels({"a": scores["a"]}, gold, groups)[6:] == [set()] * 12

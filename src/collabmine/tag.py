@@ -337,6 +337,23 @@ def tune_thresholds(scores: np.ndarray, gold: np.ndarray) -> dict[str, float]:
     return thresholds
 
 
+def held_out_labels(fold_scores: dict[str, np.ndarray], gold: np.ndarray, groups: list[str]) -> list[set[str]]:
+    """Leave-one-group-out predictions for gold items. ``fold_scores[g]`` scores every item (n, 4)
+    with the tagger trained without group ``g`` (a report); an item of ``g`` is tagged with
+    thresholds tuned only on the *other* groups' items, so neither its words nor its label reach
+    the model that judges it. Items of a group missing from ``fold_scores`` get no labels."""
+    labels: list[set[str]] = [set() for _ in groups]
+    members = np.array(groups, dtype=object)
+    for group, scores in fold_scores.items():
+        inside = members == group
+        if not inside.any() or inside.all():
+            continue
+        thresholds = tune_thresholds(scores[~inside], gold[~inside])
+        for i in np.flatnonzero(inside):
+            labels[i] = {c for k, c in enumerate(CATEGORIES) if scores[i, k] >= thresholds[c]}
+    return labels
+
+
 # --- artefacts -----------------------------------------------------------------------------
 
 def save(model: TaggerModel, directory: Path) -> None:

@@ -36,13 +36,8 @@ def train_tagger(settings: Settings, *, gold_path: Path | None = None) -> tag.Ta
         if gold_path is not None:
             gold = load_gold(gold_path)
             scores = tag.raw_scores(texts, paths, vectors, model, heading_vectors=_heading_vectors(paths, con))
-            spans_by_file = _spans_by_file(con, rows, scores)
-            gold_scores, gold_labels = [], []
-            for item in gold:
-                best = best_span(item, spans_by_file.get(item.source, []))
-                gold_scores.append(best["scores"] if best is not None else np.zeros(len(CATEGORIES)))
-                gold_labels.append([int(c in item.labels) for c in CATEGORIES])
-            model.thresholds = tag.tune_thresholds(np.array(gold_scores), np.array(gold_labels))
+            gold_scores = _gold_scores(_spans_by_file(con, rows, scores), gold)
+            model.thresholds = tag.tune_thresholds(gold_scores, _gold_matrix(gold))
             model.manifest["thresholds_tuned_on"] = {"file": gold_path.name, "sentences": len(gold)}
         tag.save(model, tagger_dir(settings))
         return model
@@ -62,6 +57,53 @@ def _spans_by_file(con, rows, scores) -> dict[str, list[dict]]:
         out.setdefault(Path(names[row["doc_id"]]).name, []).append(
             {"start": row["start"], "end": row["end"], "scores": score})
     return out
+
+
+def _gold_scores(spans_by_file: dict[str, list[dict]], gold: list) -> np.ndarray:
+    """Each gold sentence's scores: those of its best-overlapping taggable span (zeros where none)."""
+    scores = []
+    for item in gold:
+        best = best_span(item, spans_by_file.get(item.source, []))
+        scores.append(best["scores"] if best is not None else np.zeros(len(CATEGORIES)))
+    return np.array(scores, dtype=float).reshape(len(gold), len(CATEGORIES))
+
+
+def _gold_matrix(gold: list) -> np.ndarray:
+    return np.array([[int(c in item.labels) for c in CATEGORIES] for item in gold]).reshape(len(gold), len(CATEGORIES))
+
+
+def evaluate_held_out(settings: Settings, gold_path: Path) -> Report:
+    """Leave-one-report-out estimate of how the tagger does on a report it has not seen: for each
+    report with gold sentences, the classifier is retrained on the weak labels of the *other*
+    reports and the thresholds are tuned on the other reports' gold sentences, then that report's
+    sentences are tagged. The codebook examples and heading prototypes are the committed model's
+    (they are written from the codebook, not from any report). Reads the store's embedding cache;
+    the store is not changed."""
+    committed = load_tagger(settings)
+    con = store.connect(settings.store_path, create=False)
+    try:
+        gold = load_gold(gold_path)
+        rows, texts, paths = taggable_texts(con)
+        vectors = embed_cached(texts, con=con)
+        headings = _heading_vectors(paths, con)
+        names = {Path(r["path"]).name: r["doc_id"] for r in store.documents(con) if r["status"] == "ok"}
+        docs = np.array([r["doc_id"] for r in rows], dtype=object)
+        # Matched as in ``evaluate_store``: to any span, excluded ones (which carry no tags) too.
+        all_spans = {name: [dict(r) for r in con.execute('SELECT start, "end" FROM spans WHERE doc_id=?', (doc_id,))]
+                     for name, doc_id in names.items()}
+        matched = [best_span(item, all_spans.get(item.source, [])) is not None for item in gold]
+        fold_scores = {}
+        for source in sorted({item.source for item in gold} & set(names)):
+            keep = docs != names[source]
+            model = tag.train([t for t, k in zip(texts, keep) if k], [p for p, k in zip(paths, keep) if k],
+                              vectors[keep], example_vectors=committed.examples,
+                              prototype_vectors=committed.heading_prototypes, embedder_name=committed.manifest.get("embedder", ""))
+            scores = tag.raw_scores(texts, paths, vectors, model, heading_vectors=headings)
+            fold_scores[source] = _gold_scores(_spans_by_file(con, rows, scores), gold)
+    finally:
+        con.close()
+    labels = tag.held_out_labels(fold_scores, _gold_matrix(gold), [item.source for item in gold])
+    return evaluate(gold, {item.id: (pred, hit) for item, pred, hit in zip(gold, labels, matched)})
 
 
 def embed_report(settings: Settings, doc_id: str) -> int:
