@@ -31,3 +31,18 @@ def test_numbered_headings_nest_and_references_are_back_matter():
     body = next(u for u in st.units if u.text.startswith("Staff gained"))
     assert body.section_path == ["1 Benefits", "1.1 Staff development"] and not body.excluded
     assert all(u.excluded for u in st.units if u.start > raw.index("References"))
+
+
+def test_markdown_underlined_headings_nest_and_keep_their_offsets():
+    """Setext headings (=== / --- under the line) are headings of level 1 and 2; the underline is
+    not part of any unit, and a --- inside a longer block is not an underline."""
+    raw = ("Partnership report\n==================\n\nThe study followed six partnerships for two years.\n\n"
+           "Barriers to collaboration\n-------------------------\n\nSchools found it hard to release staff.\n\n"
+           "A table rule\n---\nand more text below it.")
+    st = build_structure(raw)
+    barrier = next(u for u in st.units if u.text.startswith("Schools found"))
+    assert barrier.section_path == ["Partnership report", "Barriers to collaboration"]
+    heading = next(u for u in st.units if u.kind == "heading" and u.text == "Barriers to collaboration")
+    assert raw[heading.start:heading.end] == "Barriers to collaboration"
+    assert not any("===" in raw[u.start:u.end] or raw[u.start:u.end].startswith("---") for u in st.units)
+    assert next(u for u in st.units if u.text.startswith("A table rule")).kind == "paragraph"

@@ -22,6 +22,8 @@ from .normalise import SUPERSCRIPT_DIGITS, normalise_span, normalise_text
 
 _BLANK_LINE = re.compile(r"\n[ \t]*(?:\n[ \t]*)+")
 _MD_HEADING = re.compile(r"^[ \t]*(#{1,6})[ \t]+\S")
+#: A Markdown "setext" heading's underline: === for level 1, --- for level 2.
+_SETEXT_UNDERLINE = re.compile(r"^[ \t]*(={3,}|-{3,})[ \t]*$")
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?[ \t]+(?=[A-Z])")
 _PART = re.compile(r"^(?:part|chapter|section|account of practice|case study|appendix|annex|module|unit)"
                    r"\s+(?:\d{1,2}|[ivxlc]{1,5}|[a-z])\b", re.I)
@@ -61,6 +63,8 @@ class Block:
     kind: str = "paragraph"
     level: int = 0
     text: str = ""
+    #: For a Markdown heading: its depth (the number of #, or 1/2 for an === / --- underline).
+    md_depth: int = 0
 
 
 @dataclass
@@ -164,7 +168,8 @@ def _heading_level_hint(block: Block) -> str | None:
     if len(raw_lines) != 1:
         return None
     text = block.text
-    if _MD_HEADING.match(block.raw):
+    if (atx := _MD_HEADING.match(block.raw)) is not None:
+        block.md_depth = len(atx.group(1))
         return "md" if text else None
     words = text.split()
     if not words or len(words) > 14 or len(text) > 120:
@@ -182,6 +187,19 @@ def _heading_level_hint(block: Block) -> str | None:
     if text.count("(") != text.count(")"):
         return None
     return "numbered" if _NUMBERED.match(text) else "plain"
+
+
+def _setext_heading(block: Block) -> Block | None:
+    """A heading line underlined with === or --- (Markdown), as a block without its underline."""
+    lines = block.raw.split("\n")
+    if len(lines) != 2 or not (underline := _SETEXT_UNDERLINE.match(lines[1])):
+        return None
+    head = Block(block.start, block.start + len(lines[0].rstrip()), lines[0].rstrip())
+    head.text = normalise_text(head.raw)
+    if not head.text or _BULLET_LINE.match(head.raw) or _heading_level_hint(head) is None:
+        return None
+    head.kind, head.md_depth = "heading:md", 1 if underline.group(1)[0] == "=" else 2
+    return head
 
 
 def _glued_heading(block: Block) -> int | None:
@@ -212,6 +230,9 @@ def classify(blocks: list[Block]) -> list[Block]:
             block.kind = "footnote"
         elif _PAGE_NUMBER.match(block.raw):
             block.kind = "page_number"
+        elif (setext := _setext_heading(block)) is not None:
+            out.append(setext)
+            continue
         elif _is_junk(block):
             block.kind = "junk"
         elif all(_CONTENTS_LINE.match(l.strip()) for l in lines) and not _MD_HEADING.match(block.raw):
@@ -315,7 +336,7 @@ def _assign_levels(blocks: list[Block], contents_keys: set[str]) -> None:
     headings = [b for b in blocks if b.kind.startswith("heading")]
     # Appendices are numbered like parts but sit beside the body, not above it.
     has_parts = any(_PART.match(b.text) and not re.match(r"(?i)append|annex", b.text) for b in headings)
-    md_counts = sorted({len(_MD_HEADING.match(b.raw).group(1)) for b in headings if b.kind == "heading:md"})
+    md_counts = sorted({b.md_depth for b in headings if b.kind == "heading:md"})
     md_rank = {count: rank + 1 + (1 if has_parts else 0) for rank, count in enumerate(md_counts)}
     base = 2 if has_parts else 1
     for b in headings:
@@ -324,7 +345,7 @@ def _assign_levels(blocks: list[Block], contents_keys: set[str]) -> None:
         elif b.kind == "heading:numbered":
             b.level = _NUMBERED.match(b.text).group(1).count(".") + 1
         elif b.kind == "heading:md":
-            b.level = md_rank[len(_MD_HEADING.match(b.raw).group(1))]
+            b.level = md_rank[b.md_depth]
         elif _ROMAN_ITEM.match(b.text):
             b.level = base + 1
         elif not contents_keys or contents_key(b.text) in contents_keys:
