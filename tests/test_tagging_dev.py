@@ -1,7 +1,7 @@
 """The real tagger on the real corpus, measured on the dev gold (regression floor)."""
 
 from collabmine import store, tagging
-from conftest import GOLD
+from conftest import GOLD, R001
 
 #: Measured with the committed model (v5, heading prototypes): macro-F1 0.675 (structure 0.706,
 #: impact 0.595, condition 0.615, barrier 0.786). The floor is that minus a small margin.
@@ -32,6 +32,18 @@ def test_held_out_regression_floor(tagged_store):
         assert values["f1"] >= HELD_OUT_CATEGORY_FLOOR, (category, values)
     # Held out is harder than in-sample; were it not, the folds would be leaking.
     assert report.macro_f1 < tagging.evaluate_store(tagged_store, GOLD).macro_f1
+
+
+def test_held_out_needs_gold_from_two_reports(tagged_store, tmp_path):
+    import pytest
+
+    from collabmine.errors import ModelError
+
+    one_report = tmp_path / "one.jsonl"
+    lines = GOLD.read_text(encoding="utf-8").splitlines()
+    one_report.write_text("\n".join(l for l in lines if R001 in l) + "\n", encoding="utf-8")
+    with pytest.raises(ModelError, match="E044"):
+        tagging.evaluate_held_out(tagged_store, one_report)
 
 
 def test_tagging_is_deterministic(tagged_store):

@@ -40,6 +40,9 @@ class Errors:
     E043 = ("E043 the tagger in {directory} was trained with different codebook examples or heading "
             "prototypes (collabmine/lexicon.py CODEBOOK_EXAMPLES or HEADING_PROTOTYPES changed). Rebuild it "
             "with `collabmine train-tagger`.")
+    E044 = ("E044 a held-out evaluation needs gold sentences from at least two reports in the store; "
+            "{gold} has them from {found}. Add gold sentences from another report, or run `collabmine eval` "
+            "without --held-out.")
     E030 = ("E030 {path}: sources.yaml could not be parsed ({detail}). Fix the YAML; metadata is inferred "
             "from the reports until then.")
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import store, tag
 from .embed import default_embedder, embed_cached, embed_missing
+from .errors import Errors, ModelError
 from .evaluate import Report, best_span, evaluate, load_gold, predicted_labels
 from .lexicon import CATEGORIES
 from .settings import Settings
@@ -92,8 +93,11 @@ def evaluate_held_out(settings: Settings, gold_path: Path) -> Report:
         all_spans = {name: [dict(r) for r in con.execute('SELECT start, "end" FROM spans WHERE doc_id=?', (doc_id,))]
                      for name, doc_id in names.items()}
         matched = [best_span(item, all_spans.get(item.source, [])) is not None for item in gold]
+        sources = sorted({item.source for item in gold} & set(names))
+        if len(sources) < 2:  # with one report there is nothing to tune its thresholds on
+            raise ModelError(Errors.E044.format(gold=gold_path, found=", ".join(sources) or "none"))
         fold_scores = {}
-        for source in sorted({item.source for item in gold} & set(names)):
+        for source in sources:
             keep = docs != names[source]
             model = tag.train([t for t, k in zip(texts, keep) if k], [p for p, k in zip(paths, keep) if k],
                               vectors[keep], example_vectors=committed.examples,
