@@ -227,6 +227,11 @@ def train_tagger(out: Path = typer.Option(None, "--out", help="Output folder hol
         _fail(str(exc))
     console.print(f"Wrote {tagger_dir(settings)}: {model.manifest['training_examples']} weakly labelled sentences; "
                   f"thresholds {model.thresholds}")
+    measured = model.manifest.get("measured")
+    if measured:
+        console.print(f"On {measured['gold']}: macro-F1 {measured['macro_f1']:.3f} in-sample"
+                      + (f", {measured['macro_f1_each_report_held_out']:.3f} with each report held out"
+                         if "macro_f1_each_report_held_out" in measured else ""))
 
 
 @app.command("tag")

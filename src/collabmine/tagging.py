@@ -41,9 +41,24 @@ def train_tagger(settings: Settings, *, gold_path: Path | None = None) -> tag.Ta
             model.thresholds = tag.tune_thresholds(gold_scores, _gold_matrix(gold))
             model.manifest["thresholds_tuned_on"] = {"file": gold_path.name, "sentences": len(gold)}
         tag.save(model, tagger_dir(settings))
-        return model
     finally:
         con.close()
+    if gold_path is not None:
+        # The model card says how well it does: in-sample (its thresholds were tuned on this gold)
+        # and with each report held out (the estimate for a report it has not seen).
+        in_sample = evaluate(gold, {item.id: ({c for k, c in enumerate(CATEGORIES) if score[k] >= model.thresholds[c]}, True)
+                                    for item, score in zip(gold, gold_scores)}, bootstrap=0)
+        measured = {"gold": gold_path.name, "macro_f1": in_sample.macro_f1,
+                    "f1": {c: v["f1"] for c, v in in_sample.per_category.items()}}
+        try:
+            held_out = evaluate_held_out(settings, gold_path)
+            measured |= {"macro_f1_each_report_held_out": held_out.macro_f1,
+                         "f1_each_report_held_out": {c: v["f1"] for c, v in held_out.per_category.items()}}
+        except ModelError:  # gold from a single report: nothing to hold out
+            pass
+        model.manifest["measured"] = measured
+        tag.save(model, tagger_dir(settings))
+    return model
 
 
 def _heading_vectors(paths: list[list[str]], con=None) -> dict:
