@@ -124,13 +124,97 @@ def heading_key(text: str) -> str:
 
 # --- blocks --------------------------------------------------------------------------------
 
+#: A block of at least this many lines between blank lines is checked for paragraphs run
+#: together by single line breaks (as some PDF-to-text tools write them); the bundled reports'
+#: longest prose blocks have under 20 lines.
+RUN_TOGETHER_MIN_LINES = 20
+
+
 def split_blocks(raw: str) -> list[Block]:
-    blocks, pos = [], 0
+    """Blocks of text between blank lines: paragraphs, headings, lists, tables. A long block of
+    prose whose paragraphs are separated by single line breaks is split where they end."""
+    blocks: list[Block] = []
+    pos = 0
     for match in _BLANK_LINE.finditer(raw):
         _add_block(raw, pos, match.start(), blocks)
         pos = match.end()
     _add_block(raw, pos, len(raw), blocks)
-    return blocks
+    out: list[Block] = []
+    for block in blocks:
+        if _run_together(block):
+            for start, end in _line_blocks(block.raw):
+                _add_block(raw, block.start + start, block.start + end, out)
+        else:
+            out.append(block)
+    return out
+
+
+def _run_together(block: Block) -> bool:
+    lines = [l for l in block.raw.split("\n") if l.strip()]
+    return (len(lines) >= RUN_TOGETHER_MIN_LINES and not _is_table(block)
+            and not all(_CONTENTS_LINE.match(l.strip()) for l in lines))
+
+
+def _line_blocks(raw: str) -> list[tuple[int, int]]:
+    """Paragraph ranges in text whose paragraphs are separated by single line breaks. A break
+    falls around a line that reads as a heading (short, no closing punctuation, after a finished
+    line and before a fresh one) and after a line that ends a sentence well short of the text's
+    usual width (the last line of a wrapped paragraph) or ends a list; lists, tables and contents
+    lines stay together as they would between blank lines. Ranges are offsets into ``raw``."""
+    spans, pos = [], 0
+    for line in raw.split("\n"):
+        spans.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    lines = [(s, e, raw[s:e].strip()) for s, e in spans if raw[s:e].strip()]
+    if not lines:
+        return []
+    lengths = sorted(len(text) for _, _, text in lines)
+    width = max(40, lengths[int(0.9 * (len(lengths) - 1))])
+
+    def fresh(text: str) -> bool:
+        return text[0].isupper() or text[0].isdigit() or text[0] in "\"'‘“(*" or bool(_BULLET_LINE.match(text))
+
+    def finished(text: str) -> bool:
+        return bool(_TERMINAL.search(text)) or len(text) < 0.6 * width
+
+    def reads_as_heading(i: int) -> bool:
+        s, e, text = lines[i]
+        if _MD_HEADING.match(text):
+            return True
+        line = Block(s, e, raw[s:e], text=normalise_text(raw[s:e]))
+        # (a short last line of a quotation or sentence is not a heading; a question may be)
+        closes = bool(_TERMINAL.search(text)) and not text.endswith("?")
+        return (len(text) < 0.6 * width and not closes and _heading_level_hint(line) is not None
+                and (i == 0 or finished(texts[i - 1])) and (i + 1 == len(texts) or fresh(texts[i + 1])))
+
+    texts = [text for _, _, text in lines]
+    heading = [reads_as_heading(i) for i in range(len(lines))]
+    out, start = [], lines[0][0]
+    for i in range(len(lines) - 1):
+        a, b = texts[i], texts[i + 1]
+        if _same_block_kind(a, b):
+            continue
+        short = len(a) < 0.85 * width
+        closed = bool(_TERMINAL.search(a))
+        in_list, b_item = bool(_BULLET_LINE.match(raw[start:lines[i][1]].lstrip())), bool(_BULLET_LINE.match(b))
+        ends_paragraph = short and closed
+        introduces_list = closed and b.endswith(":") and i + 2 < len(texts) and bool(_BULLET_LINE.match(texts[i + 2]))
+        starts_list = b_item and not in_list
+        ends_list = in_list and not b_item and (closed or short)   # an item's own next line starts in lower case
+        if heading[i] or heading[i + 1] or (fresh(b) and (ends_paragraph or introduces_list or starts_list or ends_list)):
+            out.append((start, lines[i][1]))
+            start = lines[i + 1][0]
+    out.append((start, lines[-1][1]))
+    return out
+
+
+def _same_block_kind(a: str, b: str) -> bool:
+    """Consecutive contents lines, table rows or list items belong to one block."""
+    if _CONTENTS_LINE.match(a) and _CONTENTS_LINE.match(b):
+        return True
+    if a.count("\t") >= 2 and b.count("\t") >= 2:
+        return True
+    return bool(_BULLET_LINE.match(a) and _BULLET_LINE.match(b))
 
 
 def _add_block(raw: str, start: int, end: int, blocks: list[Block]) -> None:
