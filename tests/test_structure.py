@@ -99,3 +99,14 @@ def test_bundled_reports_laid_out_without_blank_lines_keep_their_sections(raw_te
             a, b = unit_at(before, item["start"], item["end"]), unit_at(after, found.start(), found.end())
             kept += b is not None and a.section_path[-1:] == b.section_path[-1:] and a.excluded == b.excluded
     assert kept >= 0.88 * len(gold), kept
+
+
+def test_crlf_line_ends_give_the_same_structure_and_offsets(raw_texts):
+    """A report saved with Windows line ends is read as the same units (its blank lines are
+    "\\r\\n\\r\\n"), and each unit's text still re-opens from the CRLF file's own offsets."""
+    for name, lf in raw_texts.items():
+        crlf = lf.replace("\n", "\r\n")
+        expected = [(u.kind, u.text, u.section_path, u.excluded, u.reason) for u in build_structure(lf).units]
+        units = build_structure(crlf).units
+        assert [(u.kind, u.text, u.section_path, u.excluded, u.reason) for u in units] == expected, name
+        assert all(normalise_text(crlf[u.start:u.end]) == u.text for u in units), name

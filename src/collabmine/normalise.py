@@ -140,12 +140,13 @@ def compose(*steps: Step) -> Step:
 
 # --- the steps, in the order they run ------------------------------------------------------
 
+# (\r in the blank-space classes: a CRLF file's blank line is "\r\n\r\n")
 _FOOTNOTE_LINE = rf"[ \t]*(?:- )?[{SUPERSCRIPT_DIGITS}]+[^\n]*"
-_PAGE_NUMBER_LINE = r"[ \t]*\d{1,3}[ \t]*"
+_PAGE_NUMBER_LINE = r"[ \t]*\d{1,3}[ \t\r]*"
 #: A paragraph gap inside one span can only be a page break that split a paragraph; a footnote
 #: or page number that landed in the gap is moved out (it becomes its own excluded unit).
 join_page_break_gaps = regex_step(
-    rf"[ \t]*\n[ \t]*\n(?:\s*(?:{_FOOTNOTE_LINE}|{_PAGE_NUMBER_LINE})\n[ \t]*\n)*\s*", " ")
+    rf"[ \t\r]*\n[ \t\r]*\n(?:\s*(?:{_FOOTNOTE_LINE}|{_PAGE_NUMBER_LINE})\n[ \t\r]*\n)*\s*", " ")
 
 #: PDF-to-markdown artefacts: curly quote glyphs extracted as bold "66"/"99", emoji.
 drop_junk_tokens = compose(

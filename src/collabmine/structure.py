@@ -465,6 +465,8 @@ def _starts_continuation(text: str) -> bool:
 
 
 def build_structure(raw: str, *, pdf_pages: list | None = None) -> Structure:
+    # Windows (CRLF) and old Mac (CR) line ends read as LF; the same length, so offsets hold.
+    raw = raw.replace("\r\n", " \n").replace("\r", "\n")
     blocks = classify(split_blocks(raw))
     contents = find_contents(blocks)
     contents_pages: dict[str, str] = {}
