@@ -31,7 +31,7 @@ from sklearn.model_selection import GroupKFold, cross_val_predict  # noqa: E402
 
 from collabmine import store, tag, tagging  # noqa: E402
 from collabmine.embed import embed_cached  # noqa: E402
-from collabmine.evaluate import best_span, load_gold  # noqa: E402
+from collabmine.evaluate import load_gold  # noqa: E402
 from collabmine.lexicon import CATEGORIES  # noqa: E402
 from collabmine.settings import load_settings  # noqa: E402
 
@@ -59,7 +59,8 @@ def main() -> None:
     rows, texts, paths = tagging.taggable_texts(con)
     vectors = embed_cached(texts, con=con)
     headings = tag.heading_vector_map(paths, lambda h: embed_cached(h, con=con))
-    names = {r["doc_id"]: Path(r["path"]).name for r in store.documents(con)}
+    gold = load_gold(args.gold)
+    rows_of_gold = tagging._gold_rows(con, rows, gold)
     con.close()
 
     parts = list(tag._score_parts(texts, paths, vectors, model, headings))
@@ -68,12 +69,9 @@ def main() -> None:
                          + [rules, np.array([[p[k][5] is not None for k in range(len(CATEGORIES))] for p in parts], float)])
     shipped = np.array([[p[k][0] for k in range(len(CATEGORIES))] for p in parts])
 
-    by_file: dict[str, list[dict]] = {}
-    for i, row in enumerate(rows):
-        by_file.setdefault(names[row["doc_id"]], []).append({"start": row["start"], "end": row["end"], "i": i})
-    gold_items = [(g, best_span(g, by_file.get(g.source, []))) for g in load_gold(args.gold)]
-    gold_items = [(g, b) for g, b in gold_items if b is not None]   # the rest are excluded spans (none)
-    index = np.array([b["i"] for _, b in gold_items])
+    # Gold sentences on no taggable span are excluded material (none): left out here.
+    gold_items = [(g, i) for g, i in zip(gold, rows_of_gold) if i is not None]
+    index = np.array([i for _, i in gold_items])
     y = np.array([[int(c in g.labels) for c in CATEGORIES] for g, _ in gold_items])
     groups = np.array([g.source for g, _ in gold_items])
 

@@ -337,6 +337,11 @@ def tune_thresholds(scores: np.ndarray, gold: np.ndarray) -> dict[str, float]:
     return thresholds
 
 
+def above_thresholds(scores: np.ndarray, thresholds: dict[str, float]) -> list[set[str]]:
+    """The categories each row of ``scores`` (n, 4) reaches at ``thresholds``."""
+    return [{c for k, c in enumerate(CATEGORIES) if row[k] >= thresholds[c]} for row in scores]
+
+
 def held_out_labels(fold_scores: dict[str, np.ndarray], gold: np.ndarray, groups: list[str]) -> list[set[str]]:
     """Leave-one-group-out predictions for gold items. ``fold_scores[g]`` scores every item (n, 4)
     with the tagger trained without group ``g`` (a report); an item of ``g`` is tagged with
@@ -349,8 +354,8 @@ def held_out_labels(fold_scores: dict[str, np.ndarray], gold: np.ndarray, groups
         if not inside.any() or inside.all():
             continue
         thresholds = tune_thresholds(scores[~inside], gold[~inside])
-        for i in np.flatnonzero(inside):
-            labels[i] = {c for k, c in enumerate(CATEGORIES) if scores[i, k] >= thresholds[c]}
+        for i, predicted in zip(np.flatnonzero(inside), above_thresholds(scores[inside], thresholds)):
+            labels[i] = predicted
     return labels
 
 

@@ -36,28 +36,27 @@ def train_tagger(settings: Settings, *, gold_path: Path | None = None) -> tag.Ta
                           prototype_vectors=embedder.encode(tag.prototype_texts()), embedder_name=embedder.name)
         if gold_path is not None:
             gold = load_gold(gold_path)
-            scores = tag.raw_scores(texts, paths, vectors, model, heading_vectors=_heading_vectors(paths, con))
-            gold_scores = _gold_scores(_spans_by_file(con, rows, scores), gold)
+            index = _gold_rows(con, rows, gold)
+            gold_scores = _gold_scores(texts, paths, vectors, model, index, _heading_vectors(paths, con))
             model.thresholds = tag.tune_thresholds(gold_scores, _gold_matrix(gold))
             model.manifest["thresholds_tuned_on"] = {"file": gold_path.name, "sentences": len(gold)}
-        tag.save(model, tagger_dir(settings))
     finally:
         con.close()
     if gold_path is not None:
         # The model card says how well it does: in-sample (its thresholds were tuned on this gold)
         # and with each report held out (the estimate for a report it has not seen).
-        in_sample = evaluate(gold, {item.id: ({c for k, c in enumerate(CATEGORIES) if score[k] >= model.thresholds[c]}, True)
-                                    for item, score in zip(gold, gold_scores)}, bootstrap=0)
+        labels = tag.above_thresholds(gold_scores, model.thresholds)
+        in_sample = evaluate(gold, {item.id: (pred, True) for item, pred in zip(gold, labels)}, bootstrap=0)
         measured = {"gold": gold_path.name, "macro_f1": in_sample.macro_f1,
                     "f1": {c: v["f1"] for c, v in in_sample.per_category.items()}}
         try:
-            held_out = evaluate_held_out(settings, gold_path)
+            held_out = evaluate_held_out(settings, gold_path, model=model)
             measured |= {"macro_f1_each_report_held_out": held_out.macro_f1,
                          "f1_each_report_held_out": {c: v["f1"] for c, v in held_out.per_category.items()}}
         except ModelError:  # gold from a single report: nothing to hold out
             pass
         model.manifest["measured"] = measured
-        tag.save(model, tagger_dir(settings))
+    tag.save(model, tagger_dir(settings))
     return model
 
 
@@ -66,36 +65,44 @@ def _heading_vectors(paths: list[list[str]], con=None) -> dict:
     return tag.heading_vector_map(paths, lambda headings: embed_cached(headings, con=con))
 
 
-def _spans_by_file(con, rows, scores) -> dict[str, list[dict]]:
-    names = {r["doc_id"]: r["path"] for r in store.documents(con) if r["status"] == "ok"}
-    out: dict[str, list[dict]] = {}
-    for row, score in zip(rows, scores):
-        out.setdefault(Path(names[row["doc_id"]]).name, []).append(
-            {"start": row["start"], "end": row["end"], "scores": score})
+def _gold_rows(con, rows, gold: list) -> list[int | None]:
+    """For each gold sentence, the index in ``rows`` of the taggable span overlapping it most (None
+    where no taggable span does)."""
+    names = {r["doc_id"]: Path(r["path"]).name for r in store.documents(con) if r["status"] == "ok"}
+    by_file: dict[str, list[dict]] = {}
+    for i, row in enumerate(rows):
+        by_file.setdefault(names[row["doc_id"]], []).append({"start": row["start"], "end": row["end"], "row": i})
+    return [best["row"] if (best := best_span(item, by_file.get(item.source, []))) is not None else None
+            for item in gold]
+
+
+def _gold_scores(texts: list[str], paths: list[list[str]], vectors: np.ndarray, model: tag.TaggerModel,
+                 index: list[int | None], headings: dict) -> np.ndarray:
+    """Each gold sentence's scores: those of its span in ``index`` (zeros where none). Only those
+    spans are scored — a span's scores do not depend on the others."""
+    rows = sorted({i for i in index if i is not None})
+    scores = tag.raw_scores([texts[i] for i in rows], [paths[i] for i in rows], vectors[rows], model,
+                            heading_vectors=headings)
+    at = {i: scores[k] for k, i in enumerate(rows)}
+    out = np.zeros((len(index), len(CATEGORIES)))
+    for k, i in enumerate(index):
+        if i is not None:
+            out[k] = at[i]
     return out
-
-
-def _gold_scores(spans_by_file: dict[str, list[dict]], gold: list) -> np.ndarray:
-    """Each gold sentence's scores: those of its best-overlapping taggable span (zeros where none)."""
-    scores = []
-    for item in gold:
-        best = best_span(item, spans_by_file.get(item.source, []))
-        scores.append(best["scores"] if best is not None else np.zeros(len(CATEGORIES)))
-    return np.array(scores, dtype=float).reshape(len(gold), len(CATEGORIES))
 
 
 def _gold_matrix(gold: list) -> np.ndarray:
     return np.array([[int(c in item.labels) for c in CATEGORIES] for item in gold]).reshape(len(gold), len(CATEGORIES))
 
 
-def evaluate_held_out(settings: Settings, gold_path: Path) -> Report:
+def evaluate_held_out(settings: Settings, gold_path: Path, *, model: tag.TaggerModel | None = None) -> Report:
     """Leave-one-report-out estimate of how the tagger does on a report it has not seen: for each
     report with gold sentences, the classifier is retrained on the weak labels of the *other*
     reports and the thresholds are tuned on the other reports' gold sentences, then that report's
-    sentences are tagged. The codebook examples and heading prototypes are the committed model's
-    (they are written from the codebook, not from any report). Reads the store's embedding cache;
-    the store is not changed."""
-    committed = load_tagger(settings)
+    sentences are tagged. The codebook examples and heading prototypes are those of ``model`` (by
+    default the committed tagger; they are written from the codebook, not from any report). Reads
+    the store's embedding cache; the store is not changed."""
+    model = model or load_tagger(settings)
     con = store.connect(settings.store_path, create=False)
     try:
         gold = load_gold(gold_path)
@@ -108,17 +115,17 @@ def evaluate_held_out(settings: Settings, gold_path: Path) -> Report:
         all_spans = {name: [dict(r) for r in con.execute('SELECT start, "end" FROM spans WHERE doc_id=?', (doc_id,))]
                      for name, doc_id in names.items()}
         matched = [best_span(item, all_spans.get(item.source, [])) is not None for item in gold]
+        index = _gold_rows(con, rows, gold)
         sources = sorted({item.source for item in gold} & set(names))
         if len(sources) < 2:  # with one report there is nothing to tune its thresholds on
             raise ModelError(Errors.E044.format(gold=gold_path, found=", ".join(sources) or "none"))
         fold_scores = {}
         for source in sources:
             keep = docs != names[source]
-            model = tag.train([t for t, k in zip(texts, keep) if k], [p for p, k in zip(paths, keep) if k],
-                              vectors[keep], example_vectors=committed.examples,
-                              prototype_vectors=committed.heading_prototypes, embedder_name=committed.manifest.get("embedder", ""))
-            scores = tag.raw_scores(texts, paths, vectors, model, heading_vectors=headings)
-            fold_scores[source] = _gold_scores(_spans_by_file(con, rows, scores), gold)
+            fold = tag.train([t for t, k in zip(texts, keep) if k], [p for p, k in zip(paths, keep) if k],
+                             vectors[keep], example_vectors=model.examples,
+                             prototype_vectors=model.heading_prototypes, embedder_name=model.manifest.get("embedder", ""))
+            fold_scores[source] = _gold_scores(texts, paths, vectors, fold, index, headings)
     finally:
         con.close()
     labels = tag.held_out_labels(fold_scores, _gold_matrix(gold), [item.source for item in gold])
