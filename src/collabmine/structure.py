@@ -63,7 +63,7 @@ class Block:
     kind: str = "paragraph"
     level: int = 0
     text: str = ""
-    #: For a Markdown heading: its depth (the number of #, or 1/2 for an === / --- underline).
+    #: For a Markdown underlined heading: 1 (===) or 2 (---); a # heading's depth is its #s.
     md_depth: int = 0
 
 
@@ -152,7 +152,7 @@ def split_blocks(raw: str) -> list[Block]:
 def _run_together(block: Block) -> bool:
     lines = [l for l in block.raw.split("\n") if l.strip()]
     return (len(lines) >= RUN_TOGETHER_MIN_LINES and not _is_table(block)
-            and not all(_CONTENTS_LINE.match(l.strip()) for l in lines))
+            and not _all_contents_lines(lines))
 
 
 def _line_blocks(raw: str) -> list[tuple[int, int]]:
@@ -168,7 +168,8 @@ def _line_blocks(raw: str) -> list[tuple[int, int]]:
     lines = [(s, e, raw[s:e].strip()) for s, e in spans if raw[s:e].strip()]
     if not lines:
         return []
-    lengths = sorted(len(text) for _, _, text in lines)
+    texts = [text for _, _, text in lines]
+    lengths = sorted(len(text) for text in texts)
     width = max(40, lengths[int(0.9 * (len(lengths) - 1))])
 
     def fresh(text: str) -> bool:
@@ -187,7 +188,6 @@ def _line_blocks(raw: str) -> list[tuple[int, int]]:
         return (len(text) < 0.6 * width and not closes and _heading_level_hint(line) is not None
                 and (i == 0 or finished(texts[i - 1])) and (i + 1 == len(texts) or fresh(texts[i + 1])))
 
-    texts = [text for _, _, text in lines]
     heading = [reads_as_heading(i) for i in range(len(lines))]
     out, start = [], lines[0][0]
     for i in range(len(lines) - 1):
@@ -240,10 +240,15 @@ def _is_junk(block: Block) -> bool:
     return not re.search(r"[A-Za-z]{2}", block.text)
 
 
+def _all_contents_lines(lines: list[str]) -> bool:
+    """Every line reads as a contents entry ("Title<tab>12")."""
+    return all(_CONTENTS_LINE.match(l.strip()) for l in lines)
+
+
 def _is_table(block: Block) -> bool:
     lines = [l for l in block.raw.split("\n") if l.strip()]
     tabbed = [l for l in lines if l.strip("\t ").count("\t") >= 2 or re.search(r"\t\s*$", l) and not _CONTENTS_LINE.match(l)]
-    return bool(lines) and len(tabbed) >= max(1, len(lines) // 2) and not all(_CONTENTS_LINE.match(l.strip()) for l in lines)
+    return bool(lines) and len(tabbed) >= max(1, len(lines) // 2) and not _all_contents_lines(lines)
 
 
 def _heading_level_hint(block: Block) -> str | None:
@@ -252,8 +257,7 @@ def _heading_level_hint(block: Block) -> str | None:
     if len(raw_lines) != 1:
         return None
     text = block.text
-    if (atx := _MD_HEADING.match(block.raw)) is not None:
-        block.md_depth = len(atx.group(1))
+    if _MD_HEADING.match(block.raw):
         return "md" if text else None
     words = text.split()
     if not words or len(words) > 14 or len(text) > 120:
@@ -319,7 +323,7 @@ def classify(blocks: list[Block]) -> list[Block]:
             continue
         elif _is_junk(block):
             block.kind = "junk"
-        elif all(_CONTENTS_LINE.match(l.strip()) for l in lines) and not _MD_HEADING.match(block.raw):
+        elif _all_contents_lines(lines) and not _MD_HEADING.match(block.raw):
             block.kind = "contents_lines"
         elif _is_table(block):
             block.kind = "table"
@@ -416,11 +420,15 @@ def _non_argument_reason(key: str) -> str | None:
     return None
 
 
+def _md_depth(block: Block) -> int:
+    return block.md_depth or len(_MD_HEADING.match(block.raw).group(1))
+
+
 def _assign_levels(blocks: list[Block], contents_keys: set[str]) -> None:
     headings = [b for b in blocks if b.kind.startswith("heading")]
     # Appendices are numbered like parts but sit beside the body, not above it.
     has_parts = any(_PART.match(b.text) and not re.match(r"(?i)append|annex", b.text) for b in headings)
-    md_counts = sorted({b.md_depth for b in headings if b.kind == "heading:md"})
+    md_counts = sorted({_md_depth(b) for b in headings if b.kind == "heading:md"})
     md_rank = {count: rank + 1 + (1 if has_parts else 0) for rank, count in enumerate(md_counts)}
     base = 2 if has_parts else 1
     for b in headings:
@@ -429,7 +437,7 @@ def _assign_levels(blocks: list[Block], contents_keys: set[str]) -> None:
         elif b.kind == "heading:numbered":
             b.level = _NUMBERED.match(b.text).group(1).count(".") + 1
         elif b.kind == "heading:md":
-            b.level = md_rank[b.md_depth]
+            b.level = md_rank[_md_depth(b)]
         elif _ROMAN_ITEM.match(b.text):
             b.level = base + 1
         elif not contents_keys or contents_key(b.text) in contents_keys:
