@@ -49,7 +49,7 @@ def embed_report(doc_id: str, settings: Settings, cache_key: str, run_id: str) -
 
 
 @task(name="tag-report", cache_key_fn=_given_key, persist_result=True)
-def tag_report(doc_id: str, settings: Settings, cache_key: str, run_id: str) -> tuple[str, list[tuple]]:
+def tag_report(doc_id: str, settings: Settings, cache_key: str, run_id: str) -> tuple[str, tagging.ReportTags]:
     return run_id, tagging.report_tags(settings, doc_id)
 
 
@@ -74,11 +74,11 @@ def write_store(results: list[pipeline.ReportResult], settings: Settings,
 
 
 @task(name="write-tags", cache_policy=NO_CACHE)
-def write_tags(doc_id: str, rows: list[tuple], settings: Settings) -> int:
+def write_tags(doc_id: str, result: tagging.ReportTags, settings: Settings) -> int:
     con = store.connect(settings.store_path)
     try:
-        store.replace_report_tags(con, doc_id, rows)
-        return len(rows)
+        store.replace_report_tags(con, doc_id, result.tags, result.probabilities)
+        return len(result.tags)
     finally:
         con.close()
 
@@ -214,10 +214,10 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
     summary["tagged_reports"] = sum(rid == run.run_id for rid, _ in tagged)
     # A report's tags are written when they were computed in this run or its spans were rewritten;
     # otherwise the store already holds them (rewriting all of them cost ~20 s at ×100).
-    for doc_id, (rid, rows) in zip(ok, tagged):
+    for doc_id, (rid, result) in zip(ok, tagged):
         if rid == run.run_id or doc_id in rewritten:
-            write_tags(doc_id, quote(rows), settings)
-    summary["tags"] = sum(len(rows) for _, rows in tagged)
+            write_tags(doc_id, quote(result), settings)
+    summary["tags"] = sum(len(result.tags) for _, result in tagged)
 
     run.stage("themes")
     summary["reviews"] = applied_reviews(settings)

@@ -39,17 +39,26 @@ def raw_texts():
 
 
 @pytest.fixture(scope="session")
-def tagged_store(tmp_path_factory, corpus_results):
-    """The bundled corpus ingested and tagged by the committed model, in a temporary store."""
-    from collabmine import store, tagging
+def ingested_store(tmp_path_factory, corpus_results):
+    """The bundled corpus ingested (not tagged) in a temporary store (read-only: copy to change)."""
+    from collabmine import store
     from collabmine.settings import load_settings
 
-    out = tmp_path_factory.mktemp("tagged")
+    out = tmp_path_factory.mktemp("ingested")
     settings = load_settings(corpus_dir=CORPUS, out_dir=out, models_dir=ROOT / "models")
     con = store.connect(settings.store_path)
     for result in corpus_results.values():
         store.write_document(con, result.record, result.spans)
     con.close()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def tagged_store(tmp_path_factory, ingested_store):
+    """The bundled corpus ingested and tagged by the committed model, in a temporary store."""
+    from collabmine import tagging
+
+    settings = copy_store(ingested_store, tmp_path_factory.mktemp("tagged"))
     tagging.tag_store(settings)
     return settings
 

@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 from collabmine import evidence, store, theming
-from collabmine.lexicon import CATEGORIES
+from collabmine.categories import CATEGORIES
 from collabmine.themes import citation_names, claim_text, distinct_labels, fit_category, stop_words
 from conftest import copy_store
 

@@ -9,7 +9,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from .errors import Errors, NotFoundError
-from .lexicon import CATEGORIES
+from .categories import CATEGORIES
 from .report_html import bar_chart
 
 SPANS_PER_PAGE = 300

@@ -214,62 +214,98 @@ def documents(out: Path = typer.Option(None, "--out")) -> None:
     console.print(table)
 
 
+LABELS_HELP = ("Coded sentences: JSONL (source, start, end, labels — as ../shared/gold/train.jsonl) or CSV "
+               "(source,start,end,labels with labels separated by ';'). Repeat for several files.")
+
+
+def _progress(message: str) -> None:
+    err.print(f"[dim]{message}[/]", highlight=False)
+
+
 @app.command("train-tagger")
-def train_tagger(out: Path = typer.Option(None, "--out", help="Output folder holding the ingested corpus."),
-                 gold: Optional[Path] = typer.Option(None, "--gold", help="Gold JSONL to tune thresholds on (never trained on).")) -> None:
-    """Train the tagger on weak labels from the corpus headings; write models/tagger/."""
+def train_tagger(labels: list[Path] = typer.Option(..., "--labels", help=LABELS_HELP),
+                 out: Path = typer.Option(None, "--out", help="Output folder holding the ingested corpus."),
+                 gold: Optional[Path] = typer.Option(None, "--gold", help="Gold JSONL to measure on (never trained "
+                                                     "or tuned on): its figures go into the model card."),
+                 reviews: bool = typer.Option(True, "--reviews/--no-reviews",
+                                              help="Train on analysts' decisions in the store too (they override "
+                                                   "a coded label for the same sentence).")) -> None:
+    """Fine-tune the tagger on coded sentences (and analysts' reviews); write models/tagger/ with its card."""
     from .tagging import tagger_dir, train_tagger as train
 
     settings = load_settings(out_dir=out)
     try:
-        model = train(settings, gold_path=gold)
+        outcome = train(settings, labels, gold_path=gold, use_reviews=reviews, progress=_progress)
     except CollabmineError as exc:
         _fail(str(exc))
-    console.print(f"Wrote {tagger_dir(settings)}: {model.manifest['training_examples']} weakly labelled sentences; "
-                  f"thresholds {model.thresholds}")
-    measured = model.manifest.get("measured")
-    if measured:
-        console.print(f"On {measured['gold']}: macro-F1 {measured['macro_f1']:.3f} in-sample"
-                      + (f", {measured['macro_f1_each_report_held_out']:.3f} with each report held out"
-                         if "macro_f1_each_report_held_out" in measured else ""))
+    card = outcome.tagger.manifest
+    trained = card["training_data"]
+    console.print(f"Wrote {tagger_dir(settings)} in {outcome.seconds / 60:.1f} min: {trained['sentences']} sentences "
+                  f"({trained['from_reviews']} with analysts' decisions); positives "
+                  + ", ".join(f"{c} {v['positive']}" for c, v in trained["per_category"].items()))
+    _print_unmatched(outcome.unmatched)
+    for name, figures in card["measured"].items():
+        console.print(f"{name}: macro-F1 {figures['macro_f1']:.3f} ("
+                      + ", ".join(f"{c} {f:.3f}" for c, f in figures["f1"].items())
+                      + (f"); ECE {figures['ece']:.3f}" if "ece" in figures else ")"))
+
+
+def _print_unmatched(unmatched: list) -> None:
+    from .tagging.data import SHOW_UNMATCHED
+
+    if unmatched:
+        err.print(f"[yellow]{len(unmatched)} coded rows match no taggable sentence in the store[/] (not trained on); "
+                  "first ones:", highlight=False)
+        for row in unmatched[:SHOW_UNMATCHED]:
+            err.print(f"  {row.origin}: {row.source} {row.start}–{row.end} {row.text[:80]!r}", highlight=False)
 
 
 @app.command("tag")
 def tag_cmd(text: str = typer.Argument(..., help="A sentence to tag."),
-            heading: Optional[str] = typer.Option(None, "--heading", help="Its section heading (context).")) -> None:
-    """Tag one sentence: categories, scores and reasons."""
+            heading: Optional[str] = typer.Option(None, "--heading", help="Its section heading (context)."),
+            previous: Optional[str] = typer.Option(None, "--previous", help="The sentence before it (context).")) -> None:
+    """Tag one sentence: categories, calibrated probabilities and the coded sentences it resembles."""
     from .tagging import tag_text
 
     try:
-        tags = tag_text(text, heading=heading, settings=load_settings())
+        tags = tag_text(text, heading=heading, previous=previous, settings=load_settings())
     except CollabmineError as exc:
         _fail(str(exc))
     if not tags:
         console.print("none (no category reaches its threshold)")
-    for t in tags:
-        console.print(f"[bold]{t.category}[/] {t.score:.2f}  [dim]{t.method}[/]  {t.explanation}", highlight=False)
+    for category, score, explanation in tags:
+        console.print(f"[bold]{category}[/] {score:.2f}  {explanation}", highlight=False)
 
 
 @app.command("eval")
-def eval_cmd(gold: Path = typer.Option(..., "--gold", help="Gold JSONL (source, start, end, labels)."),
+def eval_cmd(gold: Optional[Path] = typer.Option(None, "--gold", help="Gold JSONL (source, start, end, labels)."),
              out: Path = typer.Option(None, "--out"),
              show_errors: bool = typer.Option(True, "--errors/--no-errors"),
              held_out: bool = typer.Option(False, "--held-out",
-                                           help="Leave one report out: retrain the classifier without each "
-                                                "report and tune thresholds on the other reports' gold — the "
-                                                "estimate for a report the tagger has not seen.")) -> None:
-    """Per-category precision, recall and F1 against gold sentences, with the missed and false ones."""
+                                           help="Leave one report out: fine-tune on the other reports' coded "
+                                                "sentences and score each report's coded (and gold) sentences — "
+                                                "the estimate for a report the tagger has not seen (~20 min)."),
+             labels: list[Path] = typer.Option([], "--labels", help="With --held-out: " + LABELS_HELP)) -> None:
+    """Per-category precision, recall and F1 with bootstrap intervals, and the calibration table."""
     from .tagging import evaluate_held_out, evaluate_store
 
-    if not gold.exists():
-        _fail(f"gold file {gold} not found.")
+    settings = load_settings(out_dir=out)
     try:
-        report = (evaluate_held_out if held_out else evaluate_store)(load_settings(out_dir=out), gold)
+        if held_out:
+            coded, on_gold = evaluate_held_out(settings, labels, gold_path=gold, progress=_progress)
+            _print_report("coded sentences, each report held out", coded, show_errors=False)
+            if on_gold is not None:
+                _print_report(f"{gold.name}, each report held out", on_gold, show_errors=show_errors)
+            return
+        if gold is None:
+            _fail("pass --gold FILE (or --held-out --labels FILE).")
+        _print_report(f"{gold.name}, stored tags", evaluate_store(settings, gold), show_errors=show_errors)
     except CollabmineError as exc:
         _fail(str(exc))
-    if held_out:
-        console.print("each report held out: tagged by a classifier trained without it, at thresholds "
-                      "tuned on the other reports' gold sentences")
+
+
+def _print_report(title: str, report, *, show_errors: bool) -> None:
+    console.rule(title)
     table = Table("category", "precision", "recall", "F1", "F1 95% interval", "support")
     interval = {k: f"{lo:.2f}–{hi:.2f}" for k, (lo, hi) in report.intervals.items()}
     for c, v in report.per_category.items():
@@ -277,8 +313,16 @@ def eval_cmd(gold: Path = typer.Option(..., "--gold", help="Gold JSONL (source, 
                       str(v["support"]))
     console.print(table)
     console.print(f"macro-F1 {report.macro_f1:.3f} (95% bootstrap interval {interval.get('macro', '?')}) "
-                  f"over {report.n} gold sentences"
+                  f"over {report.n} sentences"
                   + (f" ({len(report.unmatched)} not matched to any span)" if report.unmatched else ""))
+    if report.calibration is not None:
+        calibration = Table("probability", "pairs", "mean probability", "observed share")
+        for b in report.calibration.bins:
+            calibration.add_row(f"{b['from']:.1f}–{b['to']:.1f}", str(b["pairs"]), f"{b['mean_probability']:.3f}",
+                                f"{b['observed']:.3f}")
+        console.print(calibration)
+        console.print(f"expected calibration error {report.calibration.ece:.3f} "
+                      "(sentence × category pairs; mean |probability − observed share| over bins)")
     if show_errors:
         for e in report.errors:
             console.print(f"  {e['id']} missed={e['missed']} false={e['false']}: {e['text'][:120]}", highlight=False)
@@ -296,7 +340,7 @@ def _open(out: Path | None):
 
 
 def _category_option(category: Optional[str]) -> Optional[str]:
-    from .lexicon import CATEGORIES
+    from .categories import CATEGORIES
 
     if category is not None and category not in CATEGORIES:
         _fail(Errors.E082.format(category=category, categories=", ".join(CATEGORIES)))
@@ -382,13 +426,17 @@ def review(out: Path = typer.Option(None, "--out"),
                                         help="Your name, recorded with every decision."),
            category: Optional[str] = typer.Option(None, "--category", "-c"),
            theme_id: Optional[str] = typer.Option(None, "--theme", help="Only sentences of this theme."),
-           limit: int = typer.Option(20, "--limit", help="Items in this session.")) -> None:
+           limit: int = typer.Option(20, "--limit", help="Items in this session."),
+           learn: bool = typer.Option(False, "--learn", help="Teach the tagger: sentences it is least sure "
+                                      "about first; code each one fully (kept out of the precision estimate).")) -> None:
     """Review queue in the terminal: accept or reject each tag, change categories, move to another
     theme or comment. Decisions are kept for good and applied on every later run."""
     from . import review as rv
-    from .lexicon import CATEGORIES
+    from .categories import CATEGORIES
 
     category = _category_option(category)
+    if learn:
+        return _teach(out, reviewer, category, limit)
     with _open(out) as cm:
         con = cm._con
         try:
@@ -441,6 +489,41 @@ def review(out: Path = typer.Option(None, "--out"),
                 break
         console.print(f"{done} decisions recorded; they apply from the next `collabmine run`.")
         _print_progress(rv.progress(con))
+
+
+def _teach(out: Path | None, reviewer: str, category: str | None, limit: int) -> None:
+    """The active-learning loop: the model's least certain sentences, each coded fully."""
+    from . import review as rv
+    from .categories import CATEGORIES
+
+    with _open(out) as cm:
+        con = cm._con
+        items = rv.learning_queue(con, category=category, limit=limit)
+        if not items:
+            console.print("Nothing left to teach here (every tagged sentence has a decision, or no run yet).")
+        done = 0
+        for n, item in enumerate(items, start=1):
+            console.rule(f"{n}/{len(items)}  margin {item.margin:.2f}")
+            console.print(item.text, highlight=False)
+            console.print("[dim]" + item.citation + " — model: " + ", ".join(
+                f"{c} {p:.2f}" for c, p in item.probabilities.items()) + "[/]", highlight=False)
+            answer = typer.prompt(f"categories (comma-separated from {', '.join(CATEGORIES)}; '-' for none; "
+                                  f"Enter keeps {', '.join(item.categories) or 'none'}; s skips; q quits)",
+                                  default="", show_default=False).strip().lower()
+            if answer == "q":
+                break
+            if answer == "s":
+                continue
+            chosen = (set(item.categories) if not answer else
+                      set() if answer == "-" else {c.strip() for c in answer.split(",") if c.strip()})
+            try:
+                rv.label_sentence(con, span_id=item.span_id, categories=chosen, reviewer=reviewer)
+            except CollabmineError as exc:
+                err.print(str(exc), highlight=False)
+                continue
+            done += 1
+        console.print(f"{done} sentences coded; `collabmine train-tagger --labels ...` learns from them "
+                      "(reviews are training data by default).")
 
 
 def _print_progress(progress) -> None:

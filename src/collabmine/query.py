@@ -20,7 +20,7 @@ from . import store
 from .embed import Embedder, default_embedder
 from .errors import Errors, ReviewError
 from .evidence import format_citation
-from .lexicon import CATEGORIES
+from .categories import CATEGORIES
 
 MODES = ("hybrid", "lexical", "semantic")
 #: Candidates taken from each retriever before fusion.

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from .lexicon import CATEGORIES
+from .categories import CATEGORIES
 
 QUOTES_SHOWN = 5
 #: Quotes per theme in the report's "more quotes" list. A ×100 corpus put 261,416 quotes (76 MB)

@@ -20,9 +20,12 @@ import pandas as pd
 from . import store
 from .errors import Errors, NotFoundError, ReviewError
 from .evidence import format_citation
-from .lexicon import CATEGORIES
+from .categories import CATEGORIES
 
 ACTIONS = ("accept", "reject", "move", "comment")
+#: 'random': the default queue order, whose decisions estimate precision without bias; 'learn':
+#: the active-learning order (uncertain sentences first), kept out of the precision estimate.
+QUEUES = ("random", "learn")
 MAX_REVIEWER = 100
 MAX_COMMENT = 2000
 
@@ -48,11 +51,14 @@ def _clean_reviewer(reviewer: str | None) -> str:
 
 
 def record_review(con: sqlite3.Connection, *, span_id: str, action: str, reviewer: str,
-                  category: str | None = None, theme_id: str | None = None, comment: str | None = None) -> int:
+                  category: str | None = None, theme_id: str | None = None, comment: str | None = None,
+                  queue: str = "random") -> int:
     """Validate and append one decision; returns its review id. Raises ``ReviewError`` (with a
     code and what to do) on anything invalid, and then writes nothing."""
     if action not in ACTIONS:
         raise ReviewError(Errors.E081.format(action=action, actions=", ".join(ACTIONS)))
+    if queue not in QUEUES:
+        raise ReviewError(Errors.E094.format(queue=queue, queues=", ".join(QUEUES)))
     reviewer = _clean_reviewer(reviewer)
     comment = (comment or "").strip() or None
     if comment is not None and len(comment) > MAX_COMMENT:
@@ -73,9 +79,9 @@ def record_review(con: sqlite3.Connection, *, span_id: str, action: str, reviewe
     with store.transaction(con):
         cursor = con.execute(
             'INSERT INTO reviews (doc_sha, start, "end", text_hash, span_id, file, action, category, theme_id,'
-            " comment, reviewer, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " comment, reviewer, created, queue) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (span["doc_id"], span["start"], span["end"], span["text_hash"], span_id, span["path"], action, category,
-             theme_id, comment, reviewer, _now()))
+             theme_id, comment, reviewer, _now(), queue))
     return int(cursor.lastrowid)
 
 
@@ -99,6 +105,58 @@ def set_categories(con: sqlite3.Connection, *, span_id: str, categories: set[str
     ids += [record_review(con, span_id=span_id, action="reject", category=c, reviewer=reviewer, comment=comment)
             for c in CATEGORIES if c in now - wanted]
     return ids
+
+
+def label_sentence(con: sqlite3.Connection, *, span_id: str, categories: set[str] | list[str], reviewer: str,
+                   queue: str = "learn") -> list[int]:
+    """Teach: code the sentence fully — accept each category in ``categories`` and reject every
+    other one (a rejected category the model never gave has no effect on the tags, but tells
+    the next `train-tagger` that it does not apply). Returns the review ids written."""
+    wanted = set(categories)
+    unknown = wanted - set(CATEGORIES)
+    if unknown:
+        raise ReviewError(Errors.E082.format(category=", ".join(sorted(unknown)), categories=", ".join(CATEGORIES)))
+    _clean_reviewer(reviewer)
+    _span(con, span_id)
+    return [record_review(con, span_id=span_id, action="accept" if c in wanted else "reject", category=c,
+                          reviewer=reviewer, queue=queue) for c in CATEGORIES]
+
+
+# --- the active-learning queue -----------------------------------------------------------------
+
+@dataclass
+class LearnItem:
+    span_id: str
+    text: str
+    probabilities: dict[str, float]   # calibrated, per category
+    margin: float                     # smallest distance of a probability from its threshold
+    categories: list[str]             # current (effective) categories
+    citation: str
+    file: str
+    doc_id: str
+
+
+def learning_queue(con: sqlite3.Connection, *, category: str | None = None, limit: int = 20,
+                   offset: int = 0) -> list[LearnItem]:
+    """Sentences no analyst has coded yet, the model's least certain first (smallest margin;
+    with ``category``, that category's probability closest to its threshold). Decisions made
+    from this queue are training data, not a sample: they stay out of the precision estimate."""
+    if category is not None and category not in CATEGORIES:
+        raise ReviewError(Errors.E082.format(category=category, categories=", ".join(CATEGORIES)))
+    order = "p.margin" if category is None else f"ABS(p.{category} - 0.5)"
+    rows = con.execute(
+        "SELECT p.*, s.text, s.doc_id, s.section_path, s.page_start, s.page_end, doc.path AS file, doc.citation,"
+        " doc.file_name FROM tag_probabilities p JOIN spans s USING (span_id)"
+        " JOIN documents doc ON doc.doc_id = s.doc_id AND doc.status = 'ok'"
+        " WHERE NOT EXISTS (SELECT 1 FROM label_decisions d WHERE d.span_id = p.span_id)"
+        f" ORDER BY {order}, collabmine_text_hash(p.span_id) LIMIT ? OFFSET ?",
+        (max(0, int(limit)), max(0, int(offset)))).fetchall()
+    return [LearnItem(
+        span_id=r["span_id"], text=r["text"], probabilities={c: r[c] for c in CATEGORIES}, margin=r["margin"],
+        categories=sorted(current_categories(con, r["span_id"]), key=CATEGORIES.index),
+        citation=format_citation(r["citation"] or r["file_name"], json.loads(r["section_path"] or "[]"),
+                                 r["page_start"], r["page_end"]),
+        file=r["file"], doc_id=r["doc_id"]) for r in rows]
 
 
 # --- the queue ---------------------------------------------------------------------------------
@@ -210,11 +268,15 @@ class CategoryProgress:
 
 
 def progress(con: sqlite3.Connection) -> list[CategoryProgress]:
+    """Per category: model tags, and the decisions on them from the random-order queue (the
+    unbiased sample precision is measured on; the learning queue's decisions are left out)."""
     rows = {r["category"]: r for r in con.execute(
-        "SELECT t.category, COUNT(*) AS n, SUM(d.action IS NOT NULL) AS reviewed, SUM(d.action = 'accept') AS accepted,"
-        " SUM(d.action = 'reject') AS rejected FROM tags t JOIN spans s USING (span_id)"
+        "SELECT t.category, COUNT(*) AS n, SUM(r.queue = 'random') AS reviewed,"
+        " SUM(r.queue = 'random' AND d.action = 'accept') AS accepted,"
+        " SUM(r.queue = 'random' AND d.action = 'reject') AS rejected FROM tags t JOIN spans s USING (span_id)"
         " JOIN documents doc ON doc.doc_id = s.doc_id AND doc.status = 'ok'"
-        " LEFT JOIN label_decisions d ON d.span_id = t.span_id AND d.category = t.category GROUP BY t.category")}
+        " LEFT JOIN label_decisions d ON d.span_id = t.span_id AND d.category = t.category"
+        " LEFT JOIN reviews r ON r.review_id = d.review_id GROUP BY t.category")}
     added = dict(con.execute(
         "SELECT category, COUNT(*) FROM effective_tags WHERE review = 'added' GROUP BY category").fetchall())
     return [CategoryProgress(c, rows[c]["n"] if c in rows else 0, (rows[c]["reviewed"] or 0) if c in rows else 0,

@@ -16,7 +16,7 @@ from .errors import Errors, StoreError
 from .embed import text_hash
 from .segment import Span
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -214,6 +214,23 @@ _MIGRATIONS: dict[int, str] = {
     -- run placed it by nearest centroid (see theming.reuse_fit). Stores before v6 held full fits.
     ALTER TABLE theme_members ADD COLUMN fitted INTEGER NOT NULL DEFAULT 1;
     """,
+    7: """
+    -- Tagger v6: every taggable sentence's calibrated probability for each category (tags hold
+    -- only those at or above a threshold) and its margin, the smallest distance of any category's
+    -- probability from its threshold: the active-learning queue asks about small margins first.
+    CREATE TABLE tag_probabilities (
+        span_id TEXT PRIMARY KEY,
+        structure REAL NOT NULL,
+        impact REAL NOT NULL,
+        condition REAL NOT NULL,
+        barrier REAL NOT NULL,
+        margin REAL NOT NULL
+    );
+    CREATE INDEX tag_probabilities_margin ON tag_probabilities(margin);
+    -- Which queue a decision came from: 'random' (the default order, whose decisions measure
+    -- precision without bias) or 'learn' (uncertain sentences first: training data, not a sample).
+    ALTER TABLE reviews ADD COLUMN queue TEXT NOT NULL DEFAULT 'random';
+    """,
 }
 
 
@@ -302,6 +319,7 @@ def _delete_doc_spans_if_orphan(con: sqlite3.Connection, doc_id: str, except_pat
 def _delete_doc_rows(con: sqlite3.Connection, doc_id: str) -> None:
     """A report's spans and the tags on them."""
     con.execute("DELETE FROM tags WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)", (doc_id,))
+    con.execute("DELETE FROM tag_probabilities WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)", (doc_id,))
     con.execute("DELETE FROM spans WHERE doc_id=?", (doc_id,))
 
 
@@ -333,24 +351,21 @@ def taggable_spans(con: sqlite3.Connection, *, doc_id: str | None = None) -> lis
     """Spans eligible for tagging (argument sentences plus ``TAGGABLE_EXCLUSIONS``), of every
     report or of one, in a deterministic order."""
     one = "AND s.doc_id=? " if doc_id else ""
-    return con.execute('SELECT span_id, doc_id, start, "end", text, section_path FROM spans s '
+    return con.execute('SELECT span_id, doc_id, start, "end", text, section_path, page_start, page_end FROM spans s '
                        f"WHERE {TAGGABLE_WHERE} {one}"
                        "AND EXISTS (SELECT 1 FROM documents d WHERE d.doc_id=s.doc_id AND d.status='ok') "
                        "ORDER BY doc_id, start", (doc_id,) if doc_id else ()).fetchall()
 
 
-def write_tags(con: sqlite3.Connection, rows: list[tuple]) -> None:
-    """Replace all tags (span_id, category, score, method, explanation) in one transaction."""
+def replace_report_tags(con: sqlite3.Connection, doc_id: str, rows: list[tuple],
+                        probabilities: list[tuple] = ()) -> None:
+    """Replace the tags on one report's spans (span_id, category, score, method, explanation)
+    and their probabilities (span_id, p per category, margin), in one transaction."""
     with transaction(con):
-        con.execute("DELETE FROM tags")
+        for table in ("tags", "tag_probabilities"):
+            con.execute(f"DELETE FROM {table} WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)", (doc_id,))
         con.executemany("INSERT INTO tags VALUES (?,?,?,?,?)", rows)
-
-
-def replace_report_tags(con: sqlite3.Connection, doc_id: str, rows: list[tuple]) -> None:
-    """Replace the tags on one report's spans (span_id, category, score, method, explanation)."""
-    with transaction(con):
-        con.execute("DELETE FROM tags WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)", (doc_id,))
-        con.executemany("INSERT INTO tags VALUES (?,?,?,?,?)", rows)
+        con.executemany("INSERT INTO tag_probabilities VALUES (?,?,?,?,?,?)", probabilities)
 
 
 def get_state(con: sqlite3.Connection, key: str) -> str | None:

@@ -2,7 +2,7 @@
 
 Each category (structure, impact, condition, barrier) gets its own topic model so that a theme
 such as "time and workload" means a barrier in one model and a condition in another. The model
-is seeded with the codebook's vocabulary (``lexicon.SEED_TOPICS``) but free to find themes the
+is seeded with the codebook's vocabulary (``theme_vocabulary.SEED_TOPICS``) but free to find themes the
 codebook lacks. Determinism: UMAP has a fixed ``random_state`` (which also makes it single-
 threaded), HDBSCAN is deterministic, and inputs are sorted by span id.
 
@@ -27,7 +27,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .lexicon import CATEGORIES, GENERIC_WORDS, PATTERNS, SEED_TOPICS
+from .categories import CATEGORIES
+from .theme_vocabulary import GENERIC_WORDS, PATTERNS, SEED_TOPICS
 
 
 @dataclass(frozen=True)

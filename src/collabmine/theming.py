@@ -12,7 +12,7 @@ import numpy as np
 from . import store
 from .review import theme_moves
 from .embed import MODEL_NAME, Embedder, default_embedder, embed_cached
-from .lexicon import CATEGORIES
+from .categories import CATEGORIES
 from .settings import Settings
 from .theme_identity import NewTheme, PreviousTheme, match_themes
 from .versions import digest, stage_code

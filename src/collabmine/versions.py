@@ -20,8 +20,8 @@ _PACKAGE = Path(__file__).resolve().parent
 STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "ingest": ("ingest", "normalise", "structure", "segment", "metadata", "pipeline"),
     "embed": ("embed",),
-    "tag": ("tag", "lexicon", "tagging"),
-    "themes": ("themes", "theming", "theme_identity", "lexicon"),
+    "tag": ("tagging", "categories"),
+    "themes": ("themes", "theming", "theme_identity", "theme_vocabulary", "categories"),
     "evidence": ("evidence",),
 }
 
@@ -34,12 +34,14 @@ def digest(value: Any) -> str:
 
 @lru_cache(maxsize=None)
 def stage_code(stage: str) -> str:
-    """Fingerprint of the source of a stage's modules."""
+    """Fingerprint of the source of a stage's modules (a package: every module in it)."""
     h = hashlib.sha256()
     for name in STAGE_MODULES[stage]:
-        path = _PACKAGE / f"{name}.py"
-        h.update(name.encode())
-        h.update(path.read_bytes() if path.exists() else b"")
+        folder = _PACKAGE / name
+        paths = sorted(folder.glob("*.py")) if folder.is_dir() else [_PACKAGE / f"{name}.py"]
+        for path in paths:
+            h.update(str(path.relative_to(_PACKAGE)).encode())
+            h.update(path.read_bytes() if path.exists() else b"")
     return h.hexdigest()[:12]
 
 
@@ -55,12 +57,10 @@ def _package_version(name: str) -> str | None:
 
 
 def tagger_fingerprint(models_dir: Path) -> str:
-    """The tagger artefact in use: its manifest and weights (retraining changes it)."""
-    h = hashlib.sha256()
-    for name in ("manifest.json", "tagger.safetensors"):
-        path = models_dir / "tagger" / name
-        h.update(path.read_bytes() if path.exists() else b"missing")
-    return h.hexdigest()[:12]
+    """The tagger artefact in use: its card, weights and neighbours (retraining changes it)."""
+    from .tagging.model import fingerprint
+
+    return fingerprint(models_dir / "tagger")
 
 
 def model_versions(models_dir: Path) -> dict[str, str | None]:

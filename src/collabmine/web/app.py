@@ -20,7 +20,7 @@ from .. import browse, store
 from .. import query as search_lib
 from .. import review as review_lib
 from ..errors import CollabmineError, Errors, NotFoundError, StoreError
-from ..lexicon import CATEGORIES
+from ..categories import CATEGORIES
 from ..settings import Settings
 from .security import SecurityHeaders, TokenGate, new_csrf_token, safe_next
 
@@ -40,7 +40,7 @@ class ReviewIn(BaseModel):
     """A decision posted as JSON to /api/reviews."""
 
     span_id: str = Field(pattern=SPAN_ID)
-    action: str = Field(pattern=r"^(accept|reject|move|comment|categories)$")
+    action: str = Field(pattern=r"^(accept|reject|move|comment|categories|teach)$")
     reviewer: str = Field(min_length=1, max_length=review_lib.MAX_REVIEWER)
     category: str | None = None
     theme_id: str | None = Field(default=None, max_length=100)
@@ -127,6 +127,13 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
                         options=browse.theme_options(con), category=category, status=status, theme=theme,
                         offset=offset, page_size=QUEUE_PAGE, statuses=review_lib.STATUSES)
 
+    @app.get("/review/teach", response_class=HTMLResponse)
+    def teach_queue(request: Request, category: str = "", offset: int = Query(0, ge=0)) -> HTMLResponse:
+        with connection() as con:
+            items = review_lib.learning_queue(con, category=category or None, limit=QUEUE_PAGE, offset=offset)
+            return page(request, "teach.html.j2", items=items, category=category, offset=offset,
+                        page_size=QUEUE_PAGE)
+
     @app.post("/review")
     def post_review(request: Request, csrf: str = Form(""), span_id: str = Form(...), action: str = Form(...),
                     reviewer: str = Form(""), category: str = Form(""), theme_id: str = Form(""),
@@ -193,6 +200,9 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
 
 
 def _apply(con: sqlite3.Connection, body: ReviewIn) -> list[int]:
+    if body.action == "teach":
+        return review_lib.label_sentence(con, span_id=body.span_id, categories=body.categories or [],
+                                         reviewer=body.reviewer)
     if body.action == "categories":
         return review_lib.set_categories(con, span_id=body.span_id, categories=body.categories or [],
                                          reviewer=body.reviewer, comment=body.comment)

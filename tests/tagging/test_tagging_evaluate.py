@@ -1,4 +1,11 @@
-from collabmine.evaluate import GoldItem, evaluate, predicted_labels
+import numpy as np
+
+from collabmine.tagging.data import CodedRow
+from collabmine.tagging.evaluate import calibration_table, evaluate
+
+
+def GoldItem(id, source, start, end, text, labels):  # noqa: N802 - reads like the rows it builds
+    return CodedRow(source, start, end, frozenset(labels), f"gold:{id}", text, id)
 
 
 def test_precision_recall_f1_on_tiny_gold():
@@ -16,15 +23,6 @@ def test_precision_recall_f1_on_tiny_gold():
     assert next(e for e in report.errors if e["id"] == "b")["missed"] == ["condition"]
 
 
-def test_gold_matched_by_largest_raw_overlap():
-    item = GoldItem("a", "r.txt", 100, 200, "x", {"impact"})
-    spans = [{"start": 50, "end": 110, "labels": {"structure"}},
-             {"start": 110, "end": 205, "labels": {"impact"}},
-             {"start": 300, "end": 400, "labels": {"barrier"}}]
-    assert predicted_labels(item, spans) == ({"impact"}, True)
-    assert predicted_labels(GoldItem("b", "r.txt", 500, 600, "", set()), spans) == (set(), False)
-
-
 def test_bootstrap_intervals_bracket_the_figure_and_repeat():
     gold = [GoldItem(str(i), "r.txt", 10 * i, 10 * i + 9, "x", {"impact"} if i % 2 else set()) for i in range(40)]
     # Half the impact sentences found, one false alarm: impact F1 = 2·10 / (2·10 + 1 + 10) = 0.6452.
@@ -38,3 +36,21 @@ def test_bootstrap_intervals_bracket_the_figure_and_repeat():
     assert evaluate(gold, preds, bootstrap=0).intervals == {}
     perfect = evaluate(gold, {g.id: (g.labels, True) for g in gold})
     assert perfect.intervals["impact"] == (1.0, 1.0)
+
+
+def test_calibration_table_and_expected_error():
+    # 10 pairs at p=0.9 of which 9 true, 10 at p=0.1 of which 1 true: perfectly calibrated.
+    p = np.array([0.9] * 10 + [0.1] * 10)
+    y = np.array([1] * 9 + [0] + [1] + [0] * 9)
+    table = calibration_table(p, y)
+    assert table.ece == 0.0 and [b["pairs"] for b in table.bins] == [10, 10]
+    # Always 0.9 but true half the time: off by 0.4.
+    assert calibration_table(np.full(20, 0.9), np.array([1, 0] * 10)).ece == 0.4
+
+
+def test_report_carries_calibration_when_given_probabilities():
+    gold = [GoldItem("a", "r.txt", 0, 10, "x", {"structure"}), GoldItem("b", "r.txt", 10, 20, "y", set())]
+    report = evaluate(gold, {"a": ({"structure"}, True), "b": (set(), True)},
+                      probabilities={"a": np.array([0.8, 0.1, 0.1, 0.1]), "b": np.array([0.3, 0.1, 0.1, 0.1])})
+    assert report.calibration is not None and sum(b["pairs"] for b in report.calibration.bins) == 8
+    assert evaluate(gold, {}).calibration is None

@@ -1,24 +1,29 @@
-"""Evaluation against double-coded gold sentences, matched to spans by raw-offset overlap."""
+"""Measuring the tagger against coded sentences: per-category precision, recall and F1 with
+bootstrap intervals, and how well its probabilities are calibrated."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from .lexicon import CATEGORIES
+from ..categories import CATEGORIES
+from .data import CodedRow
+
+#: Equal-width probability bins of the calibration table.
+CALIBRATION_BINS = 10
 
 
 @dataclass
-class GoldItem:
-    id: str
-    source: str
-    start: int
-    end: int
-    text: str
-    labels: set[str]
+class Calibration:
+    """Reliability of probabilities over every (sentence, category) pair: per bin, how many pairs,
+    their mean probability and how often the category was really coded; and the expected
+    calibration error (the pair-weighted mean gap)."""
+    bins: list[dict]
+    ece: float
+
+    def as_dict(self) -> dict:
+        return {"bins": self.bins, "ece": self.ece}
 
 
 @dataclass
@@ -31,45 +36,20 @@ class Report:
     #: 95% bootstrap interval of each category's F1 and of macro-F1 (key "macro"): with a gold set
     #: of ~140 sentences (15 of them barriers), F1 moves by several points with the sample.
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    calibration: Calibration | None = None
 
     def as_dict(self) -> dict:
         return {"per_category": self.per_category, "macro_f1": self.macro_f1, "n": self.n,
                 "unmatched": self.unmatched, "errors": self.errors,
-                "intervals": {k: list(v) for k, v in self.intervals.items()}}
+                "intervals": {k: list(v) for k, v in self.intervals.items()},
+                "calibration": self.calibration.as_dict() if self.calibration else None}
 
 
-def load_gold(path: Path) -> list[GoldItem]:
-    items = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            d = json.loads(line)
-            items.append(GoldItem(d["id"], d["source"], int(d["start"]), int(d["end"]), d["text"], set(d["labels"])))
-    return items
-
-
-def match_spans(item: GoldItem, spans: list[dict]) -> list[dict]:
-    """Spans of the same report that overlap the gold sentence's raw range."""
-    return [s for s in spans if s["start"] < item.end and s["end"] > item.start]
-
-
-def best_span(item: GoldItem, spans: list[dict]) -> dict | None:
-    """The span overlapping the gold sentence most, if any."""
-    overlapping = match_spans(item, spans)
-    if not overlapping:
-        return None
-    return max(overlapping, key=lambda s: min(s["end"], item.end) - max(s["start"], item.start))
-
-
-def predicted_labels(item: GoldItem, spans: list[dict]) -> tuple[set[str], bool]:
-    """Labels of the best-overlapping span (excluded spans carry none)."""
-    best = best_span(item, spans)
-    return (set(best.get("labels", ())), True) if best is not None else (set(), False)
-
-
-def evaluate(gold: list[GoldItem], predictions: dict[str, tuple[set[str], bool]], *,
-             bootstrap: int = 1000, seed: int = 0) -> Report:
-    """Per-category precision, recall and F1, macro-F1, the errors, and ``bootstrap`` resamples
-    of the gold sentences (fixed ``seed``: the same figures every time) for 95% intervals."""
+def evaluate(gold: list[CodedRow], predictions: dict[str, tuple[set[str], bool]], *,
+             probabilities: dict[str, np.ndarray] | None = None, bootstrap: int = 1000, seed: int = 0) -> Report:
+    """Per-category precision, recall and F1, macro-F1, the errors, ``bootstrap`` resamples of the
+    gold sentences (fixed ``seed``: the same figures every time) for 95% intervals, and — given
+    each sentence's (4,) ``probabilities`` — the calibration table."""
     errors, unmatched = [], []
     hits = np.zeros((len(gold), len(CATEGORIES), 3), dtype=np.int64)   # per sentence: tp, fp, fn
     for i, item in enumerate(gold):
@@ -79,9 +59,9 @@ def evaluate(gold: list[GoldItem], predictions: dict[str, tuple[set[str], bool]]
         for k, c in enumerate(CATEGORIES):
             hits[i, k] = (c in pred and c in item.labels, c in pred and c not in item.labels,
                           c not in pred and c in item.labels)
-        if pred != item.labels:
+        if pred != set(item.labels):
             errors.append({"id": item.id, "source": item.source, "text": item.text,
-                           "missed": sorted(item.labels - pred), "false": sorted(pred - item.labels)})
+                           "missed": sorted(set(item.labels) - pred), "false": sorted(pred - set(item.labels))})
     per = {}
     totals = hits.sum(axis=0)                                           # (categories, 3)
     for k, (c, f1) in enumerate(zip(CATEGORIES, _f1(totals))):
@@ -90,7 +70,29 @@ def evaluate(gold: list[GoldItem], predictions: dict[str, tuple[set[str], bool]]
         r = tp / (tp + fn) if tp + fn else 0.0
         per[c] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(float(f1), 4), "support": tp + fn}
     macro = round(sum(v["f1"] for v in per.values()) / len(per), 4)
-    return Report(per, macro, len(gold), unmatched, errors, _intervals(hits, bootstrap, seed))
+    calibration = None
+    if probabilities is not None:
+        scored = [item for item in gold if item.id in probabilities]
+        if scored:
+            calibration = calibration_table(np.array([probabilities[item.id] for item in scored]),
+                                            np.array([[c in item.labels for c in CATEGORIES] for item in scored]))
+    return Report(per, macro, len(gold), unmatched, errors, _intervals(hits, bootstrap, seed), calibration)
+
+
+def calibration_table(probabilities: np.ndarray, truth: np.ndarray, *, bins: int = CALIBRATION_BINS) -> Calibration:
+    p, y = probabilities.ravel(), truth.ravel().astype(float)
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    rows, gap = [], 0.0
+    for b in range(bins):
+        inside = which == b
+        n = int(inside.sum())
+        if not n:
+            continue
+        mean_p, observed = float(p[inside].mean()), float(y[inside].mean())
+        gap += n * abs(mean_p - observed)
+        rows.append({"from": b / bins, "to": (b + 1) / bins, "pairs": n, "mean_probability": round(mean_p, 4),
+                     "observed": round(observed, 4)})
+    return Calibration(rows, round(gap / max(1, len(p)), 4))
 
 
 def _f1(counts: np.ndarray) -> np.ndarray:

