@@ -77,7 +77,7 @@ def main() -> None:
                             "--no-progress"], check=True, capture_output=True)
             result = subprocess.run([*cli, "eval", "--gold", str(folder / "gold.jsonl"), "--out", str(folder / "out"),
                                      "--no-errors"], check=True, capture_output=True, text=True)
-            summary = " ".join(result.stdout.split()[-20:])
+            summary = " ".join(result.stdout.split())
             macro = re.search(r"macro-F1 ([\d.]+)", summary)
             lost = re.search(r"\((\d+) not matched", summary)
             print(f"{name:32s} macro-F1 {macro.group(1) if macro else '?'}  gold sentences {len(moved)}"

@@ -121,6 +121,23 @@ def test_review_forms_and_audit_log(site):
     assert client.post("/api/reviews", json=body | {"category": "bogus"}, headers=headers).status_code == 422
 
 
+def test_teach_mode_orders_by_uncertainty_and_codes_fully(site):
+    settings, app, client = site
+    page = client.get("/review/teach").text
+    assert "Teach the tagger" in page and "least sure" in page
+    margins = [float(m) for m in re.findall(r"\(margin ([\d.]+)\)", page)]
+    assert margins and margins == sorted(margins)
+    span = re.search(r'id="t-([0-9a-f]{20})"', page).group(1)
+    done = client.post("/review", data={"csrf": app.state.csrf, "span_id": span, "action": "teach",
+                                        "reviewer": "Ana Analyst", "categories": ["impact"], "next": "/review/teach"},
+                       follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/review/teach"
+    assert f'id="t-{span}"' not in client.get("/review/teach").text          # coded: it leaves the queue
+    log = client.get("/reviews.csv").text
+    assert sum(span in line and "Ana Analyst" in line for line in log.splitlines()) == 4   # all four categories
+    assert "teach it" in client.get("/review").text
+
+
 def test_token_and_binding(site):
     settings = site[0]
     with pytest.raises(ConfigError, match="E088"):

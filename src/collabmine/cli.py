@@ -285,7 +285,8 @@ def eval_cmd(gold: Optional[Path] = typer.Option(None, "--gold", help="Gold JSON
                                            help="Leave one report out: fine-tune on the other reports' coded "
                                                 "sentences and score each report's coded (and gold) sentences — "
                                                 "the estimate for a report the tagger has not seen (~20 min)."),
-             labels: list[Path] = typer.Option([], "--labels", help="With --held-out: " + LABELS_HELP)) -> None:
+             labels: list[Path] = typer.Option([], "--labels", help="With --held-out: " + LABELS_HELP + " Default: "
+                                               "the files the committed tagger was trained on.")) -> None:
     """Per-category precision, recall and F1 with bootstrap intervals, and the calibration table."""
     from .tagging import evaluate_held_out, evaluate_store
 
@@ -491,6 +492,12 @@ def review(out: Path = typer.Option(None, "--out"),
         _print_progress(rv.progress(con))
 
 
+def _thresholds(settings) -> dict[str, float] | None:
+    from .tagging import model, tagger_dir
+
+    return model.read_card(tagger_dir(settings)).get("thresholds")
+
+
 def _teach(out: Path | None, reviewer: str, category: str | None, limit: int) -> None:
     """The active-learning loop: the model's least certain sentences, each coded fully."""
     from . import review as rv
@@ -498,7 +505,7 @@ def _teach(out: Path | None, reviewer: str, category: str | None, limit: int) ->
 
     with _open(out) as cm:
         con = cm._con
-        items = rv.learning_queue(con, category=category, limit=limit)
+        items = rv.learning_queue(con, category=category, limit=limit, thresholds=_thresholds(load_settings(out_dir=out)))
         if not items:
             console.print("Nothing left to teach here (every tagged sentence has a decision, or no run yet).")
         done = 0

@@ -89,16 +89,23 @@ def current_categories(con: sqlite3.Connection, span_id: str) -> set[str]:
     return {r[0] for r in con.execute("SELECT category FROM effective_tags WHERE span_id = ?", (span_id,))}
 
 
-def set_categories(con: sqlite3.Connection, *, span_id: str, categories: set[str] | list[str], reviewer: str,
-                   comment: str | None = None) -> list[int]:
-    """Make ``categories`` the sentence's labels: accept the added ones, reject the dropped ones
-    (each a separate, logged decision). Returns the review ids written."""
+def _checked_labelling(con: sqlite3.Connection, span_id: str, categories: set[str] | list[str],
+                       reviewer: str) -> set[str]:
+    """The categories, once the whole decision is known to be valid (nothing is written before)."""
     wanted = set(categories)
     unknown = wanted - set(CATEGORIES)
     if unknown:
         raise ReviewError(Errors.E082.format(category=", ".join(sorted(unknown)), categories=", ".join(CATEGORIES)))
     _clean_reviewer(reviewer)
     _span(con, span_id)
+    return wanted
+
+
+def set_categories(con: sqlite3.Connection, *, span_id: str, categories: set[str] | list[str], reviewer: str,
+                   comment: str | None = None) -> list[int]:
+    """Make ``categories`` the sentence's labels: accept the added ones, reject the dropped ones
+    (each a separate, logged decision). Returns the review ids written."""
+    wanted = _checked_labelling(con, span_id, categories, reviewer)
     now = current_categories(con, span_id)
     ids = [record_review(con, span_id=span_id, action="accept", category=c, reviewer=reviewer, comment=comment)
            for c in CATEGORIES if c in wanted - now]
@@ -112,12 +119,7 @@ def label_sentence(con: sqlite3.Connection, *, span_id: str, categories: set[str
     """Teach: code the sentence fully — accept each category in ``categories`` and reject every
     other one (a rejected category the model never gave has no effect on the tags, but tells
     the next `train-tagger` that it does not apply). Returns the review ids written."""
-    wanted = set(categories)
-    unknown = wanted - set(CATEGORIES)
-    if unknown:
-        raise ReviewError(Errors.E082.format(category=", ".join(sorted(unknown)), categories=", ".join(CATEGORIES)))
-    _clean_reviewer(reviewer)
-    _span(con, span_id)
+    wanted = _checked_labelling(con, span_id, categories, reviewer)
     return [record_review(con, span_id=span_id, action="accept" if c in wanted else "reject", category=c,
                           reviewer=reviewer, queue=queue) for c in CATEGORIES]
 
@@ -137,13 +139,16 @@ class LearnItem:
 
 
 def learning_queue(con: sqlite3.Connection, *, category: str | None = None, limit: int = 20,
-                   offset: int = 0) -> list[LearnItem]:
+                   offset: int = 0, thresholds: dict[str, float] | None = None) -> list[LearnItem]:
     """Sentences no analyst has coded yet, the model's least certain first (smallest margin;
-    with ``category``, that category's probability closest to its threshold). Decisions made
-    from this queue are training data, not a sample: they stay out of the precision estimate."""
+    with ``category``, that category's probability closest to its threshold in ``thresholds``,
+    the tagger's). Decisions made from this queue are training data, not a sample: they stay out
+    of the precision estimate."""
     if category is not None and category not in CATEGORIES:
         raise ReviewError(Errors.E082.format(category=category, categories=", ".join(CATEGORIES)))
-    order = "p.margin" if category is None else f"ABS(p.{category} - 0.5)"
+    # ``category`` is one of CATEGORIES (checked above), so it can name a column.
+    order = ("p.margin" if category is None
+             else f"ABS(p.{category} - {float((thresholds or {}).get(category, 0.5))!r})")
     rows = con.execute(
         "SELECT p.*, s.text, s.doc_id, s.section_path, s.page_start, s.page_end, doc.path AS file, doc.citation,"
         " doc.file_name FROM tag_probabilities p JOIN spans s USING (span_id)"
@@ -288,7 +293,7 @@ def progress(con: sqlite3.Connection) -> list[CategoryProgress]:
 # --- reading and exporting ---------------------------------------------------------------------
 
 LOG_SQL = ('SELECT r.review_id, r.created, r.reviewer, r.action, r.category, r.theme_id, r.comment, r.span_id,'
-           ' r.file, r.doc_sha, r.start, r."end", r.text_hash,'
+           ' r.file, r.doc_sha, r.start, r."end", r.text_hash, r.queue,'
            ' EXISTS (SELECT 1 FROM spans s WHERE s.doc_id = r.doc_sha AND s.start = r.start AND s."end" = r."end"'
            '   AND s.text_hash = r.text_hash) AS applies'
            ' FROM reviews r ORDER BY r.review_id')

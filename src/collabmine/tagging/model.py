@@ -177,7 +177,36 @@ def fit_temperatures(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out
 
 
+def tune_thresholds(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per category, the probability threshold (0.05–0.95 by 0.01) with the best F1 on predictions
+    for unseen reports (``labels`` may hold -1 for unknown); of equally good ones, the nearest 0.5."""
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
+    out = np.full(len(CATEGORIES), 0.5)
+    for k in range(len(CATEGORIES)):
+        known = labels[:, k] >= 0
+        p, y = probabilities[known, k], labels[known, k] == 1
+        if not y.any():
+            continue
+        predicted = p[None, :] >= grid[:, None]                       # (thresholds, rows)
+        tp = (predicted & y).sum(1)
+        f1 = 2 * tp / np.maximum(2 * tp + (predicted & ~y).sum(1) + (~predicted & y).sum(1), 1)
+        best = np.flatnonzero(f1 >= f1.max() - 1e-12)
+        out[k] = float(grid[best[np.argmin(np.abs(grid[best] - 0.5))]])
+    return out
+
+
 # --- artefact ------------------------------------------------------------------------------------
+
+def as_stored(network):
+    """The network with its weights rounded to float16 as ``save`` stores them, so that what is
+    measured before saving is exactly what a later ``load`` predicts."""
+    torch = _torch()
+    with torch.no_grad():
+        for tensor in network.state_dict().values():
+            if tensor.dtype.is_floating_point:
+                tensor.copy_(tensor.half().float())
+    return network
+
 
 def save(model: TaggerModel, directory: Path) -> None:
     """Weights as float16 (half the size in git; predictions measured unchanged on the gold),
@@ -219,6 +248,12 @@ def _fingerprint(stats: tuple) -> str:
     for path, size, _ in stats:
         h.update(Path(path).read_bytes() if size is not None else b"missing")
     return h.hexdigest()[:12]
+
+
+def read_card(directory: Path) -> dict:
+    """The model card alone (no weights loaded); empty when there is none."""
+    path = directory / MANIFEST_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def load(directory: Path) -> TaggerModel:

