@@ -28,7 +28,8 @@ from collabmine.metadata import load_sources, lookup  # noqa: E402
 from collabmine.settings import Settings, load_settings  # noqa: E402
 from collabmine.themes import ThemeParams  # noqa: E402
 from collabmine.versions import corpus_hash, embed_key, ingest_key, tag_key  # noqa: E402
-from collabmine.embed import MODEL_NAME, preload_in_background  # noqa: E402
+from collabmine.embed import MODEL_NAME, default_embedder  # noqa: E402
+from collabmine.runtime import preload_in_background  # noqa: E402
 
 
 def _given_key(context, parameters) -> str | None:
@@ -161,8 +162,8 @@ def task_runner(settings: Settings):
 def run_pipeline(settings: Settings, *, show_progress: bool = False) -> dict:
     """Run the flow with the task runner the settings ask for."""
     # Nearly every run that gets this far needs the embedding model (new sentences, or a theme
-    # refit); load it while Prefect's temporary server starts (measured below in BENCHMARKS.md).
-    preload_in_background()
+    # refit) and most the tagger; load them while Prefect's temporary server starts (BENCHMARKS.md).
+    preload_in_background(default_embedder, lambda: tagging.load_tagger(settings))
     flow_ = collabmine_flow.with_options(task_runner=task_runner(settings))
     return flow_(str(settings.corpus_dir), str(settings.out_dir), show_progress=show_progress,
                  lock_wait=settings.lock_wait)

@@ -100,20 +100,6 @@ def default_embedder() -> MiniLMEmbedder:
         return _load_default()
 
 
-def preload_in_background() -> threading.Thread:
-    """Start loading the model on a daemon thread, so its ~5 s overlap other start-up work (a
-    flow's temporary Prefect server). A failure is left for the first real use to report."""
-    def load() -> None:
-        try:
-            default_embedder()
-        except Exception:  # noqa: BLE001 - reported with its code where the model is needed
-            pass
-
-    thread = threading.Thread(target=load, name="collabmine-embedder-preload", daemon=True)
-    thread.start()
-    return thread
-
-
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 

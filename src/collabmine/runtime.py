@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
+from typing import Callable
 
 from .settings import PROJECT_ROOT
 
@@ -29,3 +31,18 @@ def configure_environment() -> None:
     os.environ.setdefault("PREFECT_HOME", str(PROJECT_ROOT / ".work" / "prefect"))
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
 
+
+
+def preload_in_background(*loaders: Callable[[], object]) -> threading.Thread:
+    """Run model loaders on a daemon thread, so their seconds overlap other start-up work (a
+    flow's temporary Prefect server). A failure is left for the first real use to report."""
+    def load() -> None:
+        for loader in loaders:
+            try:
+                loader()
+            except Exception:  # noqa: BLE001 - reported with its code where the model is needed
+                pass
+
+    thread = threading.Thread(target=load, name="collabmine-preload", daemon=True)
+    thread.start()
+    return thread

