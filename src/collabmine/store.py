@@ -316,11 +316,19 @@ def _delete_doc_spans_if_orphan(con: sqlite3.Connection, doc_id: str, except_pat
         _delete_doc_rows(con, doc_id)
 
 
+#: Per-span tables a report's tagging writes (cleared with its spans or when it is re-tagged).
+_TAG_TABLES = ("tags", "tag_probabilities")
+
+
 def _delete_doc_rows(con: sqlite3.Connection, doc_id: str) -> None:
     """A report's spans and the tags on them."""
-    con.execute("DELETE FROM tags WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)", (doc_id,))
-    con.execute("DELETE FROM tag_probabilities WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)", (doc_id,))
+    _delete_doc_tags(con, doc_id)
     con.execute("DELETE FROM spans WHERE doc_id=?", (doc_id,))
+
+
+def _delete_doc_tags(con: sqlite3.Connection, doc_id: str) -> None:
+    for table in _TAG_TABLES:
+        con.execute(f"DELETE FROM {table} WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)", (doc_id,))
 
 
 def remove_missing(con: sqlite3.Connection, present_paths: set[str]) -> list[str]:
@@ -362,8 +370,7 @@ def replace_report_tags(con: sqlite3.Connection, doc_id: str, rows: list[tuple],
     """Replace the tags on one report's spans (span_id, category, score, method, explanation)
     and their probabilities (span_id, p per category, margin), in one transaction."""
     with transaction(con):
-        for table in ("tags", "tag_probabilities"):
-            con.execute(f"DELETE FROM {table} WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)", (doc_id,))
+        _delete_doc_tags(con, doc_id)
         con.executemany("INSERT INTO tags VALUES (?,?,?,?,?)", rows)
         con.executemany("INSERT INTO tag_probabilities VALUES (?,?,?,?,?,?)", probabilities)
 
