@@ -17,6 +17,10 @@ TABLES: dict[str, str] = {
              " excluded, exclude_reason FROM spans ORDER BY doc_id, start",
     "tags": "SELECT t.span_id, s.doc_id, t.category, t.score, t.method, t.explanation, s.text FROM tags t"
             " JOIN spans s USING (span_id) ORDER BY s.doc_id, s.start, t.category",
+    # Every taggable sentence's calibrated probability per category (tags hold those at or above
+    # the tagger's thresholds) and its margin from the nearest threshold.
+    "probabilities": "SELECT p.span_id, s.doc_id, p.structure, p.impact, p.condition, p.barrier, p.margin, s.text"
+                     " FROM tag_probabilities p JOIN spans s USING (span_id) ORDER BY s.doc_id, s.start",
     # The labels every later stage uses: model tags with analysts' decisions applied.
     "labels": "SELECT t.span_id, s.doc_id, t.category, t.score, t.method, t.review, s.text FROM effective_tags t"
               " JOIN spans s USING (span_id) ORDER BY s.doc_id, s.start, t.category",
