@@ -492,22 +492,18 @@ def review(out: Path = typer.Option(None, "--out"),
         _print_progress(rv.progress(con))
 
 
-def _thresholds(settings) -> dict[str, float] | None:
-    from .tagging import model, tagger_dir
-
-    return model.read_card(tagger_dir(settings)).get("thresholds")
-
-
 def _teach(out: Path | None, reviewer: str, category: str | None, limit: int) -> None:
     """The active-learning loop: the model's least certain sentences, each coded fully."""
     from . import review as rv
     from .categories import CATEGORIES
+    from .tagging import tagger_thresholds
 
     with _open(out) as cm:
         con = cm._con
-        items = rv.learning_queue(con, category=category, limit=limit, thresholds=_thresholds(load_settings(out_dir=out)))
+        items = rv.learning_queue(con, category=category, limit=limit,
+                                  thresholds=tagger_thresholds(load_settings(out_dir=out)))
         if not items:
-            console.print("Nothing left to teach here (every tagged sentence has a decision, or no run yet).")
+            console.print("Nothing left to teach here (every sentence has a decision, or no run yet).")
         done = 0
         for n, item in enumerate(items, start=1):
             console.rule(f"{n}/{len(items)}  margin {item.margin:.2f}")

@@ -32,6 +32,11 @@ def load_tagger(settings: Settings) -> TaggerModel:
     return model_lib.load(tagger_dir(settings))
 
 
+def tagger_thresholds(settings: Settings) -> dict[str, float] | None:
+    """The committed tagger's thresholds, read from its card alone (no weights loaded)."""
+    return model_lib.read_card(tagger_dir(settings)).get("thresholds")
+
+
 def _spans(settings: Settings, *, doc_id: str | None = None) -> Spans:
     con = store.connect(settings.store_path, create=False)
     try:

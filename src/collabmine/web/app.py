@@ -21,7 +21,7 @@ from .. import query as search_lib
 from .. import review as review_lib
 from ..errors import CollabmineError, Errors, NotFoundError, StoreError
 from ..categories import CATEGORIES
-from ..tagging import model as tagger_model, tagger_dir
+from ..tagging import tagger_thresholds
 from ..settings import Settings
 from .security import SecurityHeaders, TokenGate, new_csrf_token, safe_next
 
@@ -131,9 +131,8 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
     @app.get("/review/teach", response_class=HTMLResponse)
     def teach_queue(request: Request, category: str = "", offset: int = Query(0, ge=0)) -> HTMLResponse:
         with connection() as con:
-            thresholds = tagger_model.read_card(tagger_dir(settings)).get("thresholds")
             items = review_lib.learning_queue(con, category=category or None, limit=QUEUE_PAGE, offset=offset,
-                                              thresholds=thresholds)
+                                              thresholds=tagger_thresholds(settings))
             return page(request, "teach.html.j2", items=items, category=category, offset=offset,
                         page_size=QUEUE_PAGE)
 
