@@ -14,6 +14,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
@@ -169,20 +170,24 @@ def taggable_spans(con: sqlite3.Connection, *, doc_id: str | None = None) -> Spa
                  [r["end"] for r in rows], [r["text"] for r in rows], contexts, citations)
 
 
+def best_overlap(row: CodedRow, candidates: Iterable[tuple]):
+    """The key of the (key, start, end) candidate overlapping the row's raw range most (the
+    first of equals), or None where none overlaps."""
+    best, overlap = None, 0
+    for key, start, end in candidates:
+        o = min(end, row.end) - max(start, row.start)
+        if o > overlap:
+            best, overlap = key, o
+    return best
+
+
 def match_rows(rows: list[CodedRow], spans: Spans) -> tuple[list[int | None], list[CodedRow]]:
     """For each coded row, the span (index into ``spans``) overlapping its raw range most, or None;
     and the rows that match none."""
-    by_file: dict[str, list[int]] = {}
+    by_file: dict[str, list[tuple[int, int, int]]] = {}
     for i, name in enumerate(spans.files):
-        by_file.setdefault(name, []).append(i)
-    found: list[int | None] = []
-    for row in rows:
-        best, overlap = None, 0
-        for i in by_file.get(row.source, ()):
-            o = min(spans.ends[i], row.end) - max(spans.starts[i], row.start)
-            if o > overlap:
-                best, overlap = i, o
-        found.append(best)
+        by_file.setdefault(name, []).append((i, spans.starts[i], spans.ends[i]))
+    found = [best_overlap(row, by_file.get(row.source, ())) for row in rows]
     return found, [row for row, i in zip(rows, found) if i is None]
 
 

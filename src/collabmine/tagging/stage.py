@@ -261,9 +261,10 @@ def _measured(tagger: TaggerModel, spans: Spans, training: TrainingSet, folds: F
     scored by the fold model trained without it), and on the gold, if given, with the final
     model and with each report held out."""
     measured: dict = {}
+    held_out_gold = None
     if folds is not None:
-        report = _coded_report(tagger, spans, training, folds)
-        measured["coded_each_report_held_out"] = {"sentences": report.n, **_f1_figures(report)}
+        coded, held_out_gold = _held_out_reports(tagger, spans, training, folds, gold, gold_index)
+        measured["coded_each_report_held_out"] = {"sentences": coded.n, **_f1_figures(coded)}
     if gold:
         matched = [i for i in gold_index if i is not None]
         prediction = tagger.predict([spans.texts[i] for i in matched], [spans.contexts[i] for i in matched])
@@ -271,23 +272,32 @@ def _measured(tagger: TaggerModel, spans: Spans, training: TrainingSet, folds: F
         shipped = np.array([tagger.thresholds[c] for c in CATEGORIES])
         measured["gold"] = {"sentences": len(gold), **_f1_figures(
             _gold_report(gold, gold_index, at, lambda source: shipped))}
-        if folds is not None:
-            held = {i: model_lib.calibrate(z, tagger.temperatures) for i, z in folds.extra.items()}
-            per_report = _fold_thresholds(folds, spans, training, tagger.temperatures)
-            measured["gold_each_report_held_out"] = {"sentences": len(gold), **_f1_figures(
-                _gold_report(gold, gold_index, held, lambda source: per_report.get(source, shipped)))}
+        if held_out_gold is not None:
+            measured["gold_each_report_held_out"] = {"sentences": len(gold), **_f1_figures(held_out_gold)}
     return measured
+
+
+def _held_out_reports(tagger: TaggerModel, spans: Spans, training: TrainingSet, folds: Folds,
+                      gold: list[CodedRow], gold_index: list[int | None]) -> tuple[Report, Report | None]:
+    """The coded rows and (if any) the gold rows, each scored by the fold model trained without
+    its report, at thresholds chosen on the other reports' fold predictions."""
+    per_report = _fold_thresholds(folds, spans, training, tagger.temperatures)
+    coded = _coded_report(tagger, spans, training, folds, per_report)
+    if not gold:
+        return coded, None
+    held = {i: model_lib.calibrate(z, tagger.temperatures) for i, z in folds.extra.items()}
+    return coded, _gold_report(gold, gold_index, held, lambda source: per_report[source])
 
 
 def _labels_of(decided: np.ndarray) -> set[str]:
     return {c for k, c in enumerate(CATEGORIES) if decided[k]}
 
 
-def _coded_report(tagger: TaggerModel, spans: Spans, training: TrainingSet, folds: Folds) -> Report:
+def _coded_report(tagger: TaggerModel, spans: Spans, training: TrainingSet, folds: Folds,
+                  per_report: dict[str, np.ndarray]) -> Report:
     """Training rows (those with every category known), each scored by the fold model trained
-    without its report, at thresholds chosen on the other reports' fold predictions."""
+    without its report, at its report's thresholds in ``per_report``."""
     known = (training.labels >= 0).all(axis=1)
-    per_report = _fold_thresholds(folds, spans, training, tagger.temperatures)
     predictions, probabilities, coded = {}, {}, []
     for n, i in enumerate(training.index):
         if not known[n]:
@@ -341,11 +351,7 @@ def evaluate_store(settings: Settings, gold_path: Path) -> Report:
                 continue
             if doc_id not in cache:
                 cache[doc_id] = con.execute('SELECT span_id, start, "end" FROM spans WHERE doc_id=?', (doc_id,)).fetchall()
-            best, overlap = None, 0
-            for span_id, start, end in cache[doc_id]:
-                o = min(end, item.end) - max(start, item.start)
-                if o > overlap:
-                    best, overlap = span_id, o
+            best = data.best_overlap(item, cache[doc_id])
             predictions[item.id] = (labels.get(best, set()), best is not None)
             if best in stored:
                 probabilities[item.id] = stored[best]
@@ -370,10 +376,4 @@ def evaluate_held_out(settings: Settings, label_files: list[Path], *, gold_path:
     gold_index = _gold_index(gold, spans)
     folds = leave_one_report_out(spans, training, extra=[i for i in gold_index if i is not None], config=config,
                                  progress=progress)
-    coded_report = _coded_report(tagger, spans, training, folds)
-    gold_report = None
-    if gold:
-        held = {i: model_lib.calibrate(z, tagger.temperatures) for i, z in folds.extra.items()}
-        per_report = _fold_thresholds(folds, spans, training, tagger.temperatures)
-        gold_report = _gold_report(gold, gold_index, held, lambda source: per_report[source])
-    return coded_report, gold_report
+    return _held_out_reports(tagger, spans, training, folds, gold, gold_index)
