@@ -20,7 +20,7 @@ from prefect.futures import as_completed  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 
-from collabmine import evidence, outputs, pipeline, review, runs, store, tagging, theming  # noqa: E402
+from collabmine import evidence, outputs, pipeline, review, runs, store, tagging, themes  # noqa: E402
 from collabmine.errors import ConfigError, Errors, EvidenceError  # noqa: E402
 from collabmine.ingest import sha256_bytes  # noqa: E402
 from collabmine.lock import run_lock  # noqa: E402
@@ -85,8 +85,8 @@ def write_tags(doc_id: str, result: tagging.ReportTags, settings: Settings) -> i
 
 
 @task(name="build-themes", cache_policy=NO_CACHE)
-def build_themes(settings: Settings) -> theming.ThemesOutcome:
-    outcome = theming.build_themes(settings, force=settings.refit_themes)
+def build_themes(settings: Settings) -> themes.ThemesOutcome:
+    outcome = themes.build_themes(settings, force=settings.refit_themes)
     outcome.results = {}  # fitted models stay out of Prefect's result store
     return outcome
 
@@ -222,10 +222,10 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
 
     run.stage("themes")
     summary["reviews"] = applied_reviews(settings)
-    themes = build_themes(settings)
-    summary.update(themes=themes.counts, themes_fitted=not themes.skipped, themes_refitted=themes.refitted,
-                   themes_placed=themes.placed)
-    changes += themes.events
+    themed = build_themes(settings)
+    summary.update(themes=themed.counts, themes_fitted=not themed.skipped, themes_refitted=themed.refitted,
+                   themes_placed=themed.placed)
+    changes += themed.events
 
     run.stage("evidence")
     built = build_evidence(settings)
@@ -239,7 +239,7 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
 
     run.stage("outputs")
     written = write_outputs(settings)
-    summary.update(claims=sum(themes.counts.values()), html=str(written.html),
+    summary.update(claims=sum(themed.counts.values()), html=str(written.html),
                    outputs=[str(p) for p in written.files])
     runs.record_changes(run, changes)
     summary["changes"] = len(changes)

@@ -34,6 +34,14 @@ def corpus_results():
 
 
 @pytest.fixture(scope="session")
+def embedder():
+    """The sentence encoder (all-MiniLM-L6-v2 from its package), loaded once."""
+    from collabmine.embed import default_embedder
+
+    return default_embedder()
+
+
+@pytest.fixture(scope="session")
 def raw_texts():
     return {p.name: p.read_text(encoding="utf-8") for p in CORPUS.glob("*.txt")}
 
@@ -75,9 +83,9 @@ def copy_store(settings, destination: Path):
 @pytest.fixture(scope="session")
 def themed(tagged_store, tmp_path_factory):
     """The tagged corpus with themes and evidence built (read-only for tests: copy to change)."""
-    from collabmine import evidence, theming
+    from collabmine import evidence, themes
 
     settings = copy_store(tagged_store, tmp_path_factory.mktemp("themed"))
-    theming.build_themes(settings)
+    themes.build_themes(settings)
     evidence.build_evidence(settings)
     return settings

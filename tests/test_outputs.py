@@ -31,7 +31,12 @@ def test_every_output_file_is_written_and_consistent(written):
     claims = pd.read_csv(written.directory / "evidence.csv")
     themes = pd.read_csv(written.directory / "themes.csv")
     assert len(claims) == len(themes) and claims["citation"].notna().all()
-    assert pd.read_parquet(written.directory / "evidence.parquet").equals(claims)
+    # Parquet keeps the confidence reasons and supporting reports as lists; CSV joins them with "; ".
+    parquet = pd.read_parquet(written.directory / "evidence.parquet")
+    for column in ("confidence_reasons", "supporting"):
+        parquet[column] = parquet[column].map("; ".join)
+    assert parquet.equals(claims)
+    assert claims["confidence"].isin(["high", "moderate", "low", "very low"]).all()
     sheets = pd.read_excel(written.directory / "evidence.xlsx", sheet_name=None)
     assert {"claims", "evidence", "themes", "matrix"} <= set(sheets) and len(sheets["claims"]) == len(claims)
     matrix = pd.read_csv(written.directory / "matrix.csv")
@@ -42,7 +47,11 @@ def test_every_output_file_is_written_and_consistent(written):
     bib = (written.directory / "sources.bib").read_text()
     assert bib.count("@techreport{") == 4 and "sha256" in bib
     md = (written.directory / "evidence.md").read_text()
-    assert md.count("\n| ") == len(claims) + 1
+    # Every claim under its name, with its confidence and reasons, then its key quotes and citations.
+    assert md.count("\n### ") == len(claims) and md.count("**Confidence: ") == len(claims)
+    for claim in claims.itertuples():
+        assert " ".join(claim.claim.split()) in md
+    assert md.count("\n> — ") == (pd.read_csv(written.directory / "evidence_rows.csv")["key_quote"] == 1).sum()
 
 
 def test_html_report_renders_in_headless_chromium(written, tmp_path):
@@ -104,18 +113,19 @@ def test_a_huge_theme_lists_a_bounded_number_of_quotes_and_points_to_the_tables(
 
 
 def _hostile_frames() -> dict:
-    claim = {"theme_id": "barrier-01", "category": "barrier", "label": HOSTILE, "claim": f"The report names {HOSTILE}.",
-             "quote": HOSTILE, "citation": "Evil (2020)", "n_sentences": 1, "n_reports": 1, "strength": "limited",
-             "single_report": 1}
-    row = {"theme_id": "barrier-01", "category": "barrier", "label": HOSTILE, "rank": 1, "span_id": "s1",
+    claim = {"theme_id": "barrier-01", "category": "barrier", "kind": "emergent", "label": HOSTILE,
+             "claim": f"{HOSTILE} is reported as a barrier.", "confidence": "low", "confidence_reasons": [HOSTILE],
+             "supporting": ["Evil (2020)"], "quote": HOSTILE, "citation": "Evil (2020)", "n_sentences": 1,
+             "n_reports": 1, "single_report": 1}
+    row = {"theme_id": "barrier-01", "category": "barrier", "label": HOSTILE, "rank": 1, "key_quote": 1, "span_id": "s1",
            "quote": HOSTILE, "citation": "Evil (2020), “<b>x</b>”", "file": "<evil>.txt", "start": 0, "end": 10,
            "section": None, "page": None}
     report = {"doc_id": "d", "path": "<evil>.txt", "file_name": "<evil>.txt", "citation": "Evil (2020)",
               "title": HOSTILE, "authors": "[]", "year": 2020, "publisher": None, "isbn": None, "url": None}
     matrix = {"theme_id": "barrier-01", "category": "barrier", "label": HOSTILE, "file": "<evil>.txt",
               "citation": "Evil (2020)", "n_sentences": 1, "quote": HOSTILE, "quote_citation": "Evil (2020)"}
-    themes = {k: claim[k] for k in ("theme_id", "category", "label", "claim", "n_sentences", "n_reports", "strength",
-                                    "single_report")}
+    themes = {k: claim[k] for k in ("theme_id", "category", "kind", "label", "claim", "n_sentences", "n_reports",
+                                    "confidence", "single_report")}
     return dict(themes=pd.DataFrame([themes]), claims=pd.DataFrame([claim]), rows=pd.DataFrame([row]),
                 reports=pd.DataFrame([report]), matrix=pd.DataFrame([matrix]))
 

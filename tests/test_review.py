@@ -8,7 +8,7 @@ import pytest
 from collabmine import review, store
 from collabmine.embed import MODEL_NAME
 from collabmine.errors import NotFoundError, ReviewError
-from collabmine.theming import _apply_moves, themes_input_hash
+from collabmine.themes.stage import _apply_moves, themes_input_hash
 from collabmine.themes import Theme, ThemeParams
 from conftest import copy_store
 

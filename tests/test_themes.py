@@ -3,9 +3,10 @@
 import re
 
 import numpy as np
-from collabmine import evidence, store, theming
+from collabmine import evidence, store
+from collabmine import themes as theming
 from collabmine.categories import CATEGORIES
-from collabmine.themes import citation_names, claim_text, distinct_labels, fit_category, stop_words
+from collabmine.themes import citation_names, fit_category, stop_words
 from conftest import copy_store
 
 
@@ -13,8 +14,8 @@ def _snapshot(settings):
     con = store.connect(settings.store_path, create=False)
     try:
         themes = [tuple(r) for r in con.execute(
-            "SELECT theme_id, label, keywords, claim, n_sentences, n_reports, strength, representative_span_id"
-            " FROM themes ORDER BY theme_id")]
+            "SELECT theme_id, kind, label, keywords, claim, n_sentences, n_reports, confidence, confidence_reasons,"
+            " representative_span_id FROM themes ORDER BY theme_id")]
         members = [tuple(r) for r in con.execute("SELECT * FROM theme_members ORDER BY span_id, category")]
         rows = [tuple(r) for r in con.execute('SELECT * FROM evidence ORDER BY theme_id, "rank"')]
     finally:
@@ -84,15 +85,6 @@ def test_small_category_becomes_one_theme_without_clustering():
     result = fit_category("barrier", texts, vectors, stop=stop_words(set()), embedding_model=None)
     assert len(result.themes) == 1 and result.themes[0].members == [0, 1, 2] and not result.outliers
     assert "time" in result.themes[0].label
-
-
-def test_distinct_labels_and_claims():
-    labels = distinct_labels([["officer", "role", "authority", "link"], ["role", "officer", "authority", "support"]],
-                             words=3)
-    assert labels == ["officer, role, authority", "role, officer, support"]
-    assert claim_text("condition", "trust, time", n_reports=1) == \
-        "The report names trust, time as a condition for successful collaboration."
-    assert claim_text("impact", "attainment", n_reports=3).startswith("The reports describe an impact")
 
 
 def test_large_category_is_fitted_on_a_sample_and_the_rest_assigned(tagged_store):

@@ -3,7 +3,7 @@ DataFrames and the same queries and reviews as the CLI and the web app.
 
     >>> import collabmine
     >>> cm = collabmine.open("out")
-    >>> cm.themes.query("category == 'condition'")[["label", "n_sentences", "strength"]]
+    >>> cm.themes.query("category == 'condition'")[["label", "kind", "n_sentences", "confidence"]]
     >>> cm.query("what makes collaboration sustainable", category="condition", top=5)
 """
 
@@ -55,7 +55,8 @@ class Collabmine:
 
     @property
     def claims(self) -> pd.DataFrame:
-        """One row per theme: claim, representative quote, citation, counts and strength."""
+        """One row per theme: name, kind, claim, confidence with its reasons, supporting reports,
+        first key quote and its citation, counts."""
         return claims(self._con)
 
     @property

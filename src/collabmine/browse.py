@@ -17,27 +17,39 @@ SPANS_PER_PAGE = 300
 
 def overview(con: sqlite3.Connection) -> list[dict]:
     """Per category: its themes (largest first), sentence total and a bar chart of theme sizes."""
-    themes = con.execute("SELECT theme_id, category, label, n_sentences, n_reports, strength, single_report"
+    themes = con.execute("SELECT theme_id, category, kind, label, n_sentences, n_reports, confidence, single_report"
                          " FROM themes ORDER BY category, n_sentences DESC, theme_id").fetchall()
     out = []
     for category in CATEGORIES:
         rows = [dict(t) for t in themes if t["category"] == category]
+        chart = bar_chart([(t["label"], t["n_sentences"]) for t in rows], label_width=LABEL_WIDTH)
+        for bar, t in zip(chart["bars"], rows):
+            bar["theme_id"] = t["theme_id"]   # each bar links to its theme
         out.append({"name": category, "themes": rows, "n_sentences": sum(t["n_sentences"] for t in rows),
-                    "chart": bar_chart([(t["label"][:28], t["n_sentences"]) for t in rows])})
+                    "chart": chart})
     return out
 
 
-def theme_detail(con: sqlite3.Connection, theme_id: str) -> dict:
-    """The theme, its evidence rows (best first) each with the current decision on the theme's
-    category, and the other themes of the category (move targets)."""
+#: Pixels for a bar's label: theme names are shown whole (the longest frame name is ~45 characters).
+LABEL_WIDTH = 330
+
+
+def theme_detail(con: sqlite3.Connection, theme_id: str, *, report: str | None = None) -> dict:
+    """The theme, its evidence rows (key quotes first, interleaved across reports; only
+    ``report``'s when given) each with the current decision on the theme's category, the
+    supporting reports (for the filter) and the other themes of the category (move targets)."""
     theme = con.execute("SELECT * FROM themes WHERE theme_id = ?", (theme_id,)).fetchone()
     if theme is None:
         raise NotFoundError(Errors.E089.format(theme_id=theme_id))
     rows = [dict(r) for r in con.execute(
-        'SELECT e.rank, e.span_id, e.doc_id, e.file, e.start, e."end", e.quote, e.citation, d.action AS decision,'
+        'SELECT e.rank, e.key_quote, e.span_id, e.doc_id, e.file, e.start, e."end", e.quote, e.citation, d.action AS decision,'
         " d.reviewer, d.created AS reviewed_at FROM evidence e LEFT JOIN label_decisions d"
-        " ON d.span_id = e.span_id AND d.category = ? WHERE e.theme_id = ? ORDER BY e.rank",
-        (theme["category"], theme_id))]
+        " ON d.span_id = e.span_id AND d.category = ? WHERE e.theme_id = ? AND (? IS NULL OR e.doc_id = ?)"
+        " ORDER BY e.rank", (theme["category"], theme_id, report, report))]
+    supporting = [dict(r) for r in con.execute(
+        "SELECT e.doc_id, COALESCE(d.citation, d.file_name) AS citation, COUNT(*) AS n FROM evidence e"
+        " JOIN documents d ON d.doc_id = e.doc_id AND d.path = e.file WHERE e.theme_id = ?"
+        " GROUP BY e.doc_id ORDER BY citation", (theme_id,))]
     labels: dict[str, list[str]] = {}
     for span_id, category in con.execute("SELECT t.span_id, t.category FROM effective_tags t JOIN evidence e"
                                          " ON e.span_id = t.span_id AND e.theme_id = ?", (theme_id,)):
@@ -46,8 +58,9 @@ def theme_detail(con: sqlite3.Connection, theme_id: str) -> dict:
         r["categories"] = sorted(labels.get(r["span_id"], []), key=CATEGORIES.index)
     others = [dict(r) for r in con.execute("SELECT theme_id, label FROM themes WHERE category = ? AND theme_id <> ?"
                                            " ORDER BY theme_id", (theme["category"], theme_id))]
-    return {"theme": {k: theme[k] for k in theme.keys() if k != "centroid"} | {"keywords": json.loads(theme["keywords"])},
-            "rows": rows, "others": others}
+    lists = {k: json.loads(theme[k] or "[]") for k in ("keywords", "confidence_reasons", "supporting")}
+    return {"theme": {k: theme[k] for k in theme.keys() if k != "centroid"} | lists,
+            "rows": rows, "others": others, "reports": supporting, "report": report}
 
 
 def reports(con: sqlite3.Connection) -> list[dict]:

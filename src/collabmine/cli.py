@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -352,7 +353,7 @@ def _category_option(category: Optional[str]) -> Optional[str]:
 def themes(out: Path = typer.Option(None, "--out", help="Output folder holding the store (default: out/)."),
            category: Optional[str] = typer.Option(None, "--category", "-c",
                                                   help="structure, impact, condition or barrier.")) -> None:
-    """Themes per category: id, label, sentences, reports and strength of evidence."""
+    """Themes per category: id, name, kind (frame or emergent), sentences, reports and confidence."""
     category = _category_option(category)
     with _open(out) as cm:
         frame = cm.themes
@@ -361,10 +362,10 @@ def themes(out: Path = typer.Option(None, "--out", help="Output folder holding t
     if frame.empty:
         console.print("No themes yet: run `collabmine run` first.")
         return
-    table = Table("theme", "category", "label", "sentences", "reports", "strength")
+    table = Table("theme", "category", "name", "kind", "sentences", "reports", "confidence")
     for r in frame.sort_values(["category", "n_sentences"], ascending=[True, False]).itertuples():
-        table.add_row(r.theme_id, r.category, r.label, str(r.n_sentences), str(r.n_reports),
-                      r.strength + (" (single report)" if r.single_report else ""))
+        table.add_row(r.theme_id, r.category, r.label, r.kind, str(r.n_sentences), str(r.n_reports),
+                      (r.confidence or "") + (" (single report)" if r.single_report else ""))
     console.print(table)
 
 
@@ -380,9 +381,12 @@ def theme(theme_id: str = typer.Argument(..., help="A theme id from `collabmine 
             _fail(str(exc))
     console.print(f"[bold]{row['theme_id']}[/] {row['category']}: {row['label']}", highlight=False)
     console.print(str(row["claim"]), highlight=False)
-    console.print(f"{row['n_sentences']} sentences in {row['n_reports']} reports; strength {row['strength']}.")
+    console.print(f"{row['n_sentences']} sentences in {row['n_reports']} reports ({row['kind']} theme). "
+                  f"Confidence: [bold]{row['confidence']}[/]", highlight=False)
+    for reason in json.loads(row["confidence_reasons"] or "[]"):
+        console.print(f"  - {reason}", highlight=False)
     for q in rows.head(quotes).itertuples():
-        console.print(f"\n{q.rank}. “{q.quote.strip()}”", highlight=False)
+        console.print(f"\n{q.rank}.{' [bold]key quote[/]' if q.key_quote else ''} “{q.quote.strip()}”", highlight=False)
         console.print(f"   [dim]{q.citation} — {q.file} [{q.start}:{q.end}] span {q.span_id}[/]", highlight=False)
     if len(rows) > quotes:
         console.print(f"\n… and {len(rows) - quotes} more (--quotes N).")

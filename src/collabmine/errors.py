@@ -58,6 +58,8 @@ class Errors:
             "was replaced under the same name.")
     E051 = ("E051 no evidence table in the store yet. Run `collabmine run` first (it builds themes and evidence).")
 
+    E053 = ("E053 {path}: the theme frame could not be read: {problem}. Fix the file (see the comments at its "
+            "top for the format) or restore it from git.")
     E060 = ("E060 another collabmine run ({holder}) is using this output folder (lock {path}); waited {wait} s. "
             "Let it finish, or run with --wait SECONDS to queue behind it.")
     E061 = ("E061 no runs recorded in {path} yet. Run `collabmine run` first.")

@@ -26,9 +26,10 @@ TABLES: dict[str, str] = {
               " JOIN spans s USING (span_id) ORDER BY s.doc_id, s.start, t.category",
     # The audit log: every review ever made (append-only), and whether it still applies.
     "reviews": LOG_SQL,
-    "themes": "SELECT theme_id, category, label, keywords, claim, n_sentences, n_reports, strength, single_report,"
+    "themes": "SELECT theme_id, category, kind, label, description, keywords, claim, confidence, confidence_reasons,"
+              " supporting, n_sentences, n_reports, single_report,"
               " representative_span_id FROM themes ORDER BY category, theme_id",
-    "evidence": 'SELECT theme_id, "rank", span_id, doc_id, file, start, "end", quote, citation, section, page'
+    "evidence": 'SELECT theme_id, "rank", key_quote, span_id, doc_id, file, start, "end", quote, citation, section, page'
                 ' FROM evidence ORDER BY theme_id, "rank"',
 }
 

@@ -26,9 +26,11 @@ class Outputs:
 
 
 def themes_frame(con) -> pd.DataFrame:
-    frame = pd.read_sql_query("SELECT theme_id, category, label, keywords, claim, n_sentences, n_reports, strength,"
-                              " single_report, representative_span_id FROM themes ORDER BY category, theme_id", con)
-    frame["keywords"] = frame["keywords"].map(lambda k: ", ".join(json.loads(k)))
+    frame = pd.read_sql_query("SELECT theme_id, category, kind, label, description, keywords, claim, confidence,"
+                              " confidence_reasons, supporting, n_sentences, n_reports, single_report,"
+                              " representative_span_id FROM themes ORDER BY category, kind, theme_id", con)
+    for column in ("keywords", "confidence_reasons", "supporting"):
+        frame[column] = frame[column].map(lambda k: "; ".join(json.loads(k)) if k else "")
     return frame
 
 
@@ -70,6 +72,37 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
     head = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
     return head + "".join("| " + " | ".join(cell(v) for v in row) + " |\n" for row in frame.itertuples(index=False))
+
+
+def flat(claim_rows: pd.DataFrame) -> pd.DataFrame:
+    """Claims with their list columns (confidence reasons, supporting reports) as "; "-joined text,
+    for CSV and spreadsheets."""
+    out = claim_rows.copy()
+    for column in ("confidence_reasons", "supporting"):
+        out[column] = out[column].map("; ".join)
+    return out
+
+
+def evidence_markdown(claim_rows: pd.DataFrame, rows: pd.DataFrame) -> str:
+    """evidence.md: per category, each claim with its confidence and reasons, then its key quotes
+    with citations (every quote verbatim; the full table is in evidence_rows.csv)."""
+    def line(value) -> str:
+        return " ".join(str(value).split())
+
+    parts = ["# Evidence table\n"]
+    key = rows[rows["key_quote"] == 1]
+    for category in CATEGORIES:
+        mine = claim_rows[claim_rows["category"] == category]
+        if not len(mine):
+            continue
+        parts.append(f"\n## {category.capitalize()}\n")
+        for _, c in mine.iterrows():
+            parts.append(f"\n### {line(c['label'])} ({c['kind']}, `{c['theme_id']}`)\n\n{line(c['claim'])}\n\n"
+                         f"**Confidence: {c['confidence']}** — " + "; ".join(line(r) for r in c["confidence_reasons"])
+                         + "\n\n")
+            for _, q in key[key["theme_id"] == c["theme_id"]].sort_values("rank").iterrows():
+                parts.append(f"> {line(q['quote'])}\n> — {line(q['citation'])}\n\n")
+    return "".join(parts)
 
 
 # --- bibliography --------------------------------------------------------------------------
@@ -139,19 +172,17 @@ def write_outputs(out_dir: Path, *, dest: Path | None = None) -> Outputs:
         write(path)
         files.append(path)
 
+    flat_claims = flat(claim_rows)
     put("themes.csv", lambda p: themes.to_csv(p, index=False))
-    put("evidence.csv", lambda p: claim_rows.to_csv(p, index=False))
+    put("evidence.csv", lambda p: flat_claims.to_csv(p, index=False))
     put("evidence.parquet", lambda p: claim_rows.to_parquet(p, index=False))
     put("evidence_rows.csv", lambda p: rows.to_csv(p, index=False))
     put("evidence_rows.parquet", lambda p: rows.to_parquet(p, index=False))
     put("matrix.csv", lambda p: wide.to_csv(p, index=False))
 
-    put("evidence.xlsx", lambda p: write_workbook(p, {"claims": claim_rows, "evidence": rows, "themes": themes,
+    put("evidence.xlsx", lambda p: write_workbook(p, {"claims": flat_claims, "evidence": rows, "themes": themes,
                                                       "matrix": wide}))
-    put("evidence.md", lambda p: p.write_text(
-        "# Evidence table\n\n" + markdown_table(claim_rows[["theme_id", "category", "claim", "quote", "citation",
-                                                             "n_sentences", "n_reports", "strength"]]),
-        encoding="utf-8"))
+    put("evidence.md", lambda p: p.write_text(evidence_markdown(claim_rows, rows), encoding="utf-8"))
     put("sources.bib", lambda p: p.write_text(bibtex(reports), encoding="utf-8"))
     html = dest / "report.html"
     html.write_text(render_report(themes=themes, claims=claim_rows, rows=rows, reports=reports, matrix=long),

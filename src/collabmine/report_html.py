@@ -23,12 +23,14 @@ def _environment() -> Environment:
                        autoescape=select_autoescape(default=True, default_for_string=True))
 
 
-def bar_chart(counts: list[tuple[str, int]], *, width: int = 420, bar: int = 18) -> dict:
-    """Bar geometry for an inline SVG (computed here so the template stays declarative)."""
+def bar_chart(counts: list[tuple[str, int]], *, width: int = 420, bar: int = 18, label_width: int = 170) -> dict:
+    """Bar geometry for an inline SVG (computed here so the template stays declarative): labels in
+    the first ``label_width`` pixels, bars after them, scaled to the largest count."""
     top = max((n for _, n in counts), default=0) or 1
-    bars = [{"label": name, "n": n, "y": i * (bar + 6), "w": round((width - 200) * n / top, 1)}
+    span = width - 30
+    bars = [{"label": name, "n": n, "y": i * (bar + 6), "w": round(span * n / top, 1)}
             for i, (name, n) in enumerate(counts)]
-    return {"bars": bars, "height": len(bars) * (bar + 6), "width": width, "bar": bar}
+    return {"bars": bars, "height": len(bars) * (bar + 6), "width": label_width + width, "bar": bar, "x": label_width}
 
 
 def render_report(*, themes: pd.DataFrame, claims: pd.DataFrame, rows: pd.DataFrame, reports: pd.DataFrame,

@@ -16,7 +16,7 @@ from .errors import Errors, StoreError
 from .embed import text_hash
 from .segment import Span
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -84,7 +84,7 @@ _MIGRATIONS: dict[int, str] = {
         claim TEXT NOT NULL,
         n_sentences INTEGER NOT NULL,
         n_reports INTEGER NOT NULL,
-        strength TEXT NOT NULL,     -- strong | moderate | limited
+        strength TEXT NOT NULL,     -- strong | moderate | limited (dropped in v8: see confidence)
         single_report INTEGER NOT NULL,
         representative_span_id TEXT NOT NULL,
         centroid BLOB NOT NULL
@@ -211,7 +211,7 @@ _MIGRATIONS: dict[int, str] = {
     """,
     6: """
     -- 1: the sentence was in its category when the category's themes were last fitted; 0: a later
-    -- run placed it by nearest centroid (see theming.reuse_fit). Stores before v6 held full fits.
+    -- run placed it by nearest centroid (see themes.stage.reuse_fit). Stores before v6 held full fits.
     ALTER TABLE theme_members ADD COLUMN fitted INTEGER NOT NULL DEFAULT 1;
     """,
     7: """
@@ -230,6 +230,20 @@ _MIGRATIONS: dict[int, str] = {
     -- Which queue a decision came from: 'random' (the default order, whose decisions measure
     -- precision without bias) or 'learn' (uncertain sentences first: training data, not a sample).
     ALTER TABLE reviews ADD COLUMN queue TEXT NOT NULL DEFAULT 'random';
+    """,
+    8: """
+    -- Themes from a frame (framework analysis): 'frame' themes are the codebook's named factors
+    -- (id "<category>-<key>" for good), 'emergent' ones were found by clustering. Claims carry a
+    -- GRADE-CERQual-style confidence with its reasons instead of a breadth-only "strength".
+    ALTER TABLE themes ADD COLUMN kind TEXT NOT NULL DEFAULT 'emergent';
+    ALTER TABLE themes ADD COLUMN description TEXT;
+    ALTER TABLE themes ADD COLUMN confidence TEXT;
+    ALTER TABLE themes ADD COLUMN confidence_reasons TEXT;   -- JSON list of sentences
+    ALTER TABLE themes ADD COLUMN supporting TEXT;           -- JSON list of the reports' citations
+    ALTER TABLE themes DROP COLUMN strength;
+    -- 1: one of the claim's key quotes (ranked first): full sentences, central and confidently tagged.
+    ALTER TABLE evidence ADD COLUMN key_quote INTEGER NOT NULL DEFAULT 0;
+    DELETE FROM state WHERE key = 'themes_input' OR key = 'evidence_input' OR key LIKE 'themes_fit:%';
     """,
 }
 
@@ -411,10 +425,16 @@ def write_themes(con: sqlite3.Connection, themes: list[dict], members: list[tupl
         con.executemany("INSERT INTO theme_members VALUES (?,?,?,?,?)", members)
 
 
-def write_evidence(con: sqlite3.Connection, rows: list[dict], *, input_hash: str | None = None) -> None:
+def write_evidence(con: sqlite3.Connection, rows: list[dict], *, input_hash: str | None = None,
+                   claims: dict[str, dict] | None = None) -> None:
+    """Replace the evidence rows and, in the same transaction, set each theme's claim columns
+    (``claims``: theme_id -> column -> value)."""
     with transaction(con):
         if input_hash is not None:
             set_state(con, "evidence_input", input_hash)
+        for theme_id, values in (claims or {}).items():
+            con.execute(f"UPDATE themes SET {', '.join(f'{_q(c)}=?' for c in values)} WHERE theme_id=?",
+                        [json.dumps(v) if isinstance(v, list) else v for v in values.values()] + [theme_id])
         con.execute("DELETE FROM evidence")
         if rows:
             cols = list(rows[0])

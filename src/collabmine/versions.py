@@ -21,7 +21,7 @@ STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "ingest": ("ingest", "normalise", "structure", "segment", "metadata", "pipeline"),
     "embed": ("embed",),
     "tag": ("tagging", "categories"),
-    "themes": ("themes", "theming", "theme_identity", "theme_vocabulary", "categories"),
+    "themes": ("themes", "categories"),
     "evidence": ("evidence",),
 }
 

@@ -86,9 +86,10 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
                         progress=review_lib.progress(con), reports=browse.reports(con))
 
     @app.get("/themes/{theme_id}", response_class=HTMLResponse)
-    def theme(request: Request, theme_id: str, page_no: int = Query(1, alias="page", ge=1)) -> HTMLResponse:
+    def theme(request: Request, theme_id: str, page_no: int = Query(1, alias="page", ge=1),
+              report: str = Query("", max_length=64)) -> HTMLResponse:
         with connection() as con:
-            detail = browse.theme_detail(con, theme_id)
+            detail = browse.theme_detail(con, theme_id, report=report or None)
         pages = max(1, -(-len(detail["rows"]) // QUOTES_PAGE))
         page_no = min(page_no, pages)
         detail["rows"] = detail["rows"][(page_no - 1) * QUOTES_PAGE:page_no * QUOTES_PAGE]

@@ -1,5 +1,7 @@
-"""The themes stage over the store: cluster each category's tagged sentences, name the themes,
-write ``themes`` and ``theme_members`` and save the fitted models under ``OUT/themes/``."""
+"""The themes stage over the store: fit each category's tagged sentences into frame and
+emergent themes, name the emergent ones, keep theme ids across runs, write ``themes`` and
+``theme_members`` and save the fitted models under ``OUT/themes/``. Claims and their confidence
+are the evidence stage's (they depend on analysts' reviews too)."""
 
 from __future__ import annotations
 
@@ -9,27 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store
-from .review import theme_moves
-from .embed import MODEL_NAME, Embedder, default_embedder, embed_cached
-from .categories import CATEGORIES
-from .settings import Settings
-from .theme_identity import NewTheme, PreviousTheme, match_themes
-from .versions import digest, stage_code
-from .themes import (CategoryThemes, Theme, ThemeParams, citation_names, claim_text, distinct_labels, fit_category,
-                     place_nearest, save_model, stop_words)
-
-#: Strength of a claim by breadth of evidence: how many reports, then how many sentences.
-STRONG_REPORTS, STRONG_SENTENCES = 3, 10
-MODERATE_REPORTS = 2
-
-
-def strength(n_reports: int, n_sentences: int) -> str:
-    if n_reports >= STRONG_REPORTS and n_sentences >= STRONG_SENTENCES:
-        return "strong"
-    if n_reports >= MODERATE_REPORTS:
-        return "moderate"
-    return "limited"
+from .. import store
+from ..categories import CATEGORIES
+from ..embed import MODEL_NAME, Embedder, default_embedder, embed_cached
+from ..review import theme_moves
+from ..settings import Settings
+from ..versions import digest, stage_code
+from .fit import CategoryThemes, Theme, ThemeParams, citation_names, fit_category, place_nearest, save_model, stop_words
+from .frame import Frame, default_frame
+from .identity import NewTheme, PreviousTheme, match_themes
+from .naming import name_themes
 
 
 def corpus_names(con) -> set[str]:
@@ -56,14 +47,17 @@ class ThemesOutcome:
     placed: int = 0                      # new sentences placed in the existing themes of the others
 
 
-def themes_input_hash(rows, params: ThemeParams, embedder_name: str, moves: list[tuple] = ()) -> str:
+def themes_input_hash(rows, params: ThemeParams, embedder_name: str, moves: list[tuple] = (),
+                      frame: Frame | None = None) -> str:
     return digest({"tags": [(r["span_id"], r["category"]) for r in rows], "params": asdict(params),
-                   "code": stage_code("themes"), "embedder": embedder_name, "moves": [list(m) for m in moves]})
+                   "code": stage_code("themes"), "embedder": embedder_name, "moves": [list(m) for m in moves],
+                   "frame": (frame or default_frame()).sha256})
 
 
-def fit_key(params: ThemeParams, embedder_name: str) -> str:
+def fit_key(params: ThemeParams, embedder_name: str, frame: Frame | None = None) -> str:
     """What a fit depends on besides its sentences: a change here refits every category."""
-    return digest({"params": asdict(params), "code": stage_code("themes"), "embedder": embedder_name})
+    return digest({"params": asdict(params), "code": stage_code("themes"), "embedder": embedder_name,
+                   "frame": (frame or default_frame()).sha256})
 
 
 def reuse_fit(con, category: str, cat_rows, vectors: np.ndarray, key: str, params: ThemeParams) -> CategoryThemes | None:
@@ -93,11 +87,13 @@ def reuse_fit(con, category: str, cat_rows, vectors: np.ndarray, key: str, param
         else:
             members.setdefault(r["theme_id"], []).append((i, r["similarity"]))
     themes = []
+    frame_themes = {t.theme_id: t for t in default_frame().of(category)}
     for t in con.execute("SELECT theme_id, topic, label, keywords, centroid FROM themes WHERE category=? "
                          "ORDER BY topic, theme_id", (category,)):
         pairs = sorted(members.get(t["theme_id"], []))
         themes.append(Theme(category, t["topic"], t["label"], json.loads(t["keywords"]), [i for i, _ in pairs],
-                            [s for _, s in pairs], np.frombuffer(t["centroid"], dtype=np.float32).copy()))
+                            [s for _, s in pairs], np.frombuffer(t["centroid"], dtype=np.float32).copy(),
+                            frame_themes.get(t["theme_id"])))
     new = [i for i in range(len(cat_rows)) if i not in placed]
     result = CategoryThemes(category, themes, sorted(outliers), len(cat_rows), {"placed": len(new)}, fit_set=kept)
     place_nearest(result, new, vectors, threshold=params.outlier_threshold)
@@ -105,33 +101,66 @@ def reuse_fit(con, category: str, cat_rows, vectors: np.ndarray, key: str, param
 
 
 def previous_themes(con) -> dict[str, list[PreviousTheme]]:
+    """The stored emergent themes per category (frame themes need no matching: their id is fixed)."""
     members: dict[str, set[str]] = {}
     for span_id, theme_id in con.execute("SELECT span_id, theme_id FROM theme_members WHERE theme_id IS NOT NULL"):
         members.setdefault(theme_id, set()).add(span_id)
     out: dict[str, list[PreviousTheme]] = {}
-    for r in con.execute("SELECT theme_id, category, label, centroid FROM themes ORDER BY theme_id"):
+    for r in con.execute("SELECT theme_id, category, label, centroid FROM themes WHERE kind='emergent' ORDER BY theme_id"):
         out.setdefault(r["category"], []).append(PreviousTheme(
             r["theme_id"], r["label"], members.get(r["theme_id"], set()), np.frombuffer(r["centroid"], dtype=np.float32)))
     return out
 
 
+def theme_ids(category: str, themes: list[Theme], before: list[PreviousTheme], span_ids: list[str]):
+    """Ids for a category's themes (in order): a frame theme's is fixed; an emergent theme keeps
+    the id of the previous emergent theme it continues. Returns the ids and the identity events."""
+    emergent = [t for t in themes if t.frame is None]
+    matching = match_themes(category, before, [NewTheme({span_ids[i] for i in t.members}, t.centroid) for t in emergent])
+    found = iter(matching.ids)
+    return [t.frame.theme_id if t.frame else next(found) for t in themes], matching.events
+
+
+def name_emergent(themes: list[Theme], texts: list[str], *, embedding_model, banned: set[str]) -> None:
+    """Name each emergent theme by a noun phrase of its own sentences (``naming``), unique in the
+    category; frame names are taken first. A theme with no candidate is named by its most
+    distinctive keyword."""
+    emergent = [t for t in themes if t.frame is None]
+    if not emergent or embedding_model is None:
+        return
+    ordered = [[texts[i] for _, i in sorted(zip(t.similarities, t.members), key=lambda p: (-p[0], p[1]))]
+               for t in emergent]
+    names = name_themes(ordered, np.stack([t.centroid for t in emergent]), embedding_model=embedding_model,
+                        taken=[t.label for t in themes if t.frame is not None], banned=banned)
+    used = {t.label.lower() for t in themes if t.frame is not None} | {n.lower() for n in names if n}
+    for theme, name in zip(emergent, names):
+        if not name:
+            # No noun phrase qualified: its most distinctive keyword, as a name (never a list).
+            name = next((k[0].upper() + k[1:] for k in theme.keywords if k.lower() not in used), None)
+            used.add((name or "").lower())
+        if name:
+            theme.label = name
+
+
 def build_themes(settings: Settings, *, embedder: Embedder | None = None, params: ThemeParams = ThemeParams(),
-                 force: bool = False) -> ThemesOutcome:
-    """Fit one theme model per category and write the results to the store. Themes keep the ids
-    and labels of the previous run's themes they continue. Nothing is fitted (and no model is
-    loaded) when the tagged sentences are those the stored themes were built from; a category
-    whose last fit still stands (``reuse_fit``) only has its new sentences placed."""
+                 force: bool = False, frame: Frame | None = None) -> ThemesOutcome:
+    """Fit one theme model per category (the frame's themes first, then clustering) and write
+    the results to the store. Frame themes have fixed ids; emergent themes keep the ids of the
+    previous run's themes they continue. Nothing is fitted (and no model is loaded) when the
+    tagged sentences are those the stored themes were built from; a category whose last fit
+    still stands (``reuse_fit``) only has its new sentences placed."""
+    frame = frame or default_frame()
     con = store.connect(settings.store_path, create=False)
     try:
         rows = store.tagged_spans(con)  # reviewed labels over model labels
         moves = theme_moves(con)
-        input_hash = themes_input_hash(rows, params, MODEL_NAME, moves)
+        input_hash = themes_input_hash(rows, params, MODEL_NAME, moves, frame)
         if not force and store.get_state(con, "themes_input") == input_hash:
             counts = dict(con.execute("SELECT category, COUNT(*) FROM themes GROUP BY category").fetchall())
             return ThemesOutcome({}, [], True, {c: counts.get(c, 0) for c in CATEGORIES})
         embedder = embedder or default_embedder()
-        key = fit_key(params, embedder.name)
-        stop = None  # the corpus's names are only needed when a category is refitted
+        key = fit_key(params, embedder.name, frame)
+        names = None  # the corpus's names are only needed when a category is refitted
         vectors = embed_cached([r["text"] for r in rows], embedder=embedder, con=con) if rows else np.zeros((0, 384))
         before = previous_themes(con)
         results: dict[str, CategoryThemes] = {}
@@ -139,11 +168,14 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
         for category in CATEGORIES:
             index = [i for i, r in enumerate(rows) if r["category"] == category]
             cat_rows = [rows[i] for i in index]
+            texts = [r["text"] for r in cat_rows]
             result = None if force else reuse_fit(con, category, cat_rows, vectors[index], key, params)
             if result is None:
-                stop = stop if stop is not None else stop_words(corpus_names(con))
-                result = fit_category(category, [r["text"] for r in cat_rows], vectors[index], stop=stop,
-                                      embedding_model=getattr(embedder, "model", None), params=params)
+                names = names if names is not None else corpus_names(con)
+                model = getattr(embedder, "model", None)
+                result = fit_category(category, texts, vectors[index], stop=stop_words(names), embedding_model=model,
+                                      params=params, frame=frame.of(category))
+                name_emergent(result.themes, texts, embedding_model=model, banned=names)
                 save_model(result, themes_dir(settings) / category, embedder_name=embedder.name)
                 refitted.append(category)
             else:
@@ -152,16 +184,12 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
             # sample cap in that fit); 0: placed by a later run. The drift check counts the 0s.
             in_fit = None if category in refitted else set(result.fit_set)
             results[category] = result
-            ordered = sorted(result.themes, key=lambda t: (-len(t.members), t.topic))
-            matching = match_themes(category, before.get(category, []), [
-                NewTheme({cat_rows[i]["span_id"] for i in t.members}, t.centroid) for t in ordered])
-            events += matching.events
-            fresh = distinct_labels([t.keywords for t in ordered], words=params.label_words)
-            placed = _apply_moves(ordered, matching.ids, [r["span_id"] for r in cat_rows], vectors[index],
+            ordered = sorted(result.themes, key=lambda t: (t.frame is None, -len(t.members), t.topic))
+            ids, identity_events = theme_ids(category, ordered, before.get(category, []), [r["span_id"] for r in cat_rows])
+            events += identity_events
+            placed = _apply_moves(ordered, ids, [r["span_id"] for r in cat_rows], vectors[index],
                                   {span: theme for span, cat, theme in moves if cat == category}, result.outliers)
-            for theme, theme_id, kept, label, (member_index, similarities) in zip(
-                    ordered, matching.ids, matching.labels, fresh, placed.themes):
-                theme.label = kept or label or theme.label
+            for theme, theme_id, (member_index, similarities) in zip(ordered, ids, placed.themes):
                 theme.members, theme.similarities = member_index, similarities
                 if not member_index:
                     continue  # every sentence moved elsewhere by analysts
@@ -170,9 +198,10 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
                 best = max(zip(similarities, members), key=lambda p: (p[0], -_order(p[1])))[1]
                 theme_rows.append({
                     "theme_id": theme_id, "category": category, "topic": theme.topic, "label": theme.label,
-                    "keywords": theme.keywords, "claim": claim_text(category, theme.label, n_reports=n_reports),
-                    "n_sentences": len(members), "n_reports": n_reports,
-                    "strength": strength(n_reports, len(members)), "single_report": int(n_reports == 1),
+                    "kind": theme.kind, "description": theme.frame.description if theme.frame else None,
+                    # The claim, its confidence and key quotes are the evidence stage's.
+                    "keywords": theme.keywords, "claim": "",
+                    "n_sentences": len(members), "n_reports": n_reports, "single_report": int(n_reports == 1),
                     "representative_span_id": best["span_id"], "centroid": theme.centroid.tobytes(),
                 })
                 member_rows += [(cat_rows[i]["span_id"], category, theme_id, s, int(in_fit is None or i in in_fit))

@@ -1,15 +1,19 @@
-"""Themes: BERTopic per category over the tagged sentences' embeddings.
+"""Fitting themes: for each category, framework analysis with BERTopic over the tagged sentences'
+embeddings.
 
 Each category (structure, impact, condition, barrier) gets its own topic model so that a theme
-such as "time and workload" means a barrier in one model and a condition in another. The model
-is seeded with the codebook's vocabulary (``theme_vocabulary.SEED_TOPICS``) but free to find themes the
-codebook lacks. Determinism: UMAP has a fixed ``random_state`` (which also makes it single-
-threaded), HDBSCAN is deterministic, and inputs are sorted by span id.
+such as "time and workload" means a barrier in one model and a condition in another. The frame
+(``frame.toml``: the codebook's named factors) goes in as BERTopic's zero-shot topic list: a
+sentence at least ``zeroshot_min_similarity`` close to a frame theme joins it under its name; the
+rest are clustered into emergent themes, named later (``naming``). Determinism: UMAP has a fixed
+``random_state`` (which also makes it single-threaded), HDBSCAN is deterministic, and inputs are
+sorted by span id.
 
 Guards, each for a failure seen on this corpus or reported for BERTopic:
-- ``max_cluster_size`` in HDBSCAN: some UMAP seeds collapse everything into one giant cluster;
-- outlier reduction by embedding similarity, so most tagged sentences belong to a theme;
-- author names and citation fragments ("chapman rudd muijs") are stop words, so no label is
+- ``max_cluster_size`` in HDBSCAN, and a cap on every theme (frame ones too): some UMAP seeds
+  collapse everything into one giant cluster, and a broad frame theme can swallow a category;
+- outliers join the nearest theme by embedding similarity, so most tagged sentences belong to one;
+- author names and citation fragments ("chapman rudd muijs") are stop words, so no keyword is
   made of them.
 """
 
@@ -23,12 +27,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .categories import CATEGORIES
-from .theme_vocabulary import GENERIC_WORDS, PATTERNS, SEED_TOPICS
+from .frame import FrameTheme
+from .vocabulary import GENERIC_WORDS
 
 
 @dataclass(frozen=True)
@@ -39,8 +43,18 @@ class ThemeParams:
     #: HDBSCAN min_cluster_size = max(min_cluster_size, min_cluster_frac * n sentences).
     min_cluster_size: int = 5
     min_cluster_frac: float = 0.02
-    #: No theme may take more than this share of a category (the collapse guard).
-    max_cluster_frac: float = 0.25
+    #: No theme may take more than this share of a category (the collapse guard; frame themes too).
+    max_cluster_frac: float = 0.15
+    #: A sentence joins the frame theme it is most similar to when the cosine similarity of its
+    #: embedding to the theme's name and description is at least this (BERTopic's
+    #: ``zeroshot_min_similarity``). 0.45 is about the median best similarity of tagged sentences on
+    #: the bundled corpus: the frame explains about half of each category, discovery the rest.
+    zeroshot_min_similarity: float = 0.45
+    #: A frame theme with fewer sentences than this is not kept; its sentences join other themes.
+    min_frame_sentences: int = 5
+    #: Two themes of a category whose centroids are at least this similar are one theme (merged
+    #: into the larger, or into the frame theme).
+    merge_similarity: float = 0.92
     #: Outliers join the nearest theme when cosine similarity to it is at least this.
     outlier_threshold: float = 0.2
     top_n_words: int = 10
@@ -73,6 +87,11 @@ class Theme:
     members: list[int]              # indices into the category's input
     similarities: list[float]       # cosine similarity of each member to the theme centroid
     centroid: np.ndarray
+    frame: FrameTheme | None = None  # the frame theme it is; None: emergent (found by clustering)
+
+    @property
+    def kind(self) -> str:
+        return "frame" if self.frame is not None else "emergent"
 
 
 @dataclass
@@ -93,9 +112,12 @@ _CITED_NAME = re.compile(r"\b([A-Z][a-z]+(?:-[A-Z][a-z]+)?)(?=(?:,? (?:et al\.?|
                          r"\(?(?:19|20)\d\d\b)")
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b")
 _WORD = re.compile(r"\b[a-z][a-z-]+\b")
-#: Title-case words that are the codebook's own vocabulary, never treated as names.
-_KEEP = ({w for topics in SEED_TOPICS.values() for topic in topics for w in topic}
-         | {w for patterns in PATTERNS.values() for _, p in patterns for w in re.findall(r"[a-z]{3,}", p)})
+def _frame_words() -> set[str]:
+    """Title-case words that are the frame's own vocabulary ("Trust", "Excellence", "Cities"):
+    never treated as names."""
+    from .frame import default_frame
+
+    return {w for t in default_frame().themes for w in re.findall(r"[a-z]{3,}", f"{t.name} {t.description}".lower())}
 
 
 def citation_names(cited_texts: Iterable[str], reference_texts: Iterable[str], all_texts: Iterable[str],
@@ -117,7 +139,7 @@ def citation_names(cited_texts: Iterable[str], reference_texts: Iterable[str], a
     # ("William Blake", "Faraday"), not only cited authors.
     for text in all_texts:
         candidates.update(m.group(0) for m in _CAPITALISED.finditer(text) if m.start() > 0 and text[m.start() - 2] != ".")
-    return {c.lower() for c in candidates if lowercase[c.lower()] < 2} - _KEEP
+    return {c.lower() for c in candidates if lowercase[c.lower()] < 2} - _frame_words()
 
 
 def stop_words(names: Iterable[str]) -> list[str]:
@@ -129,8 +151,10 @@ def stop_words(names: Iterable[str]) -> list[str]:
 # --- fitting -------------------------------------------------------------------------------
 
 def fit_category(category: str, texts: list[str], vectors: np.ndarray, *, stop: list[str],
-                 embedding_model: Any, params: ThemeParams = ThemeParams()) -> CategoryThemes:
-    """Cluster one category's sentences into themes (texts/vectors in a fixed order). Each
+                 embedding_model: Any, params: ThemeParams = ThemeParams(),
+                 frame: Sequence[FrameTheme] = ()) -> CategoryThemes:
+    """Themes of one category's sentences (texts/vectors in a fixed order): those close to a
+    theme of ``frame`` join it, the rest are clustered. Each
     distinct text is clustered once and its repeats follow it; above ``params.max_fit_sentences``
     distinct texts the model is fitted on a sample and the rest are assigned."""
     first: dict[str, int] = {}
@@ -142,13 +166,13 @@ def fit_category(category: str, texts: list[str], vectors: np.ndarray, *, stop: 
         # one piece of language: clustered 100 times over, its copies outweigh everything else and
         # can leave HDBSCAN with only outliers (seen on a corpus of 100 shuffled copies).
         fitted = fit_category(category, [texts[i] for i in distinct], vectors[distinct], stop=stop,
-                              embedding_model=embedding_model, params=params)
+                              embedding_model=embedding_model, params=params, frame=frame)
         return _expand_repeats(fitted, texts, distinct, first)
     if len(texts) <= params.max_fit_sentences:
-        return _fit(category, texts, vectors, stop=stop, embedding_model=embedding_model, params=params)
+        return _fit(category, texts, vectors, stop=stop, embedding_model=embedding_model, params=params, frame=frame)
     sample = fit_sample(texts, params.max_fit_sentences)
     fitted = _fit(category, [texts[i] for i in sample], vectors[sample], stop=stop,
-                  embedding_model=embedding_model, params=params)
+                  embedding_model=embedding_model, params=params, frame=frame)
     return assign_rest(fitted, sample, vectors, threshold=params.outlier_threshold)
 
 
@@ -229,12 +253,12 @@ def place_nearest(themes: CategoryThemes, rows: list[int], vectors: np.ndarray, 
 
 
 def _fit(category: str, texts: list[str], vectors: np.ndarray, *, stop: list[str],
-         embedding_model: Any, params: ThemeParams) -> CategoryThemes:
+         embedding_model: Any, params: ThemeParams, frame: Sequence[FrameTheme] = ()) -> CategoryThemes:
     n = len(texts)
     if n == 0:
         return CategoryThemes(category, [], [], 0, asdict(params))
     if n < params.min_sentences:
-        return _single_theme(category, texts, vectors, stop, params)
+        return _small_category(category, texts, vectors, stop, params, frame, embedding_model)
 
     from bertopic import BERTopic
     from hdbscan import HDBSCAN
@@ -242,49 +266,131 @@ def _fit(category: str, texts: list[str], vectors: np.ndarray, *, stop: list[str
     enable_numba_cache()
 
     min_size = max(params.min_cluster_size, int(params.min_cluster_frac * n))
-    max_size = max(2 * min_size, int(params.max_cluster_frac * n))
+    cap = max(2 * min_size, int(params.max_cluster_frac * n))
     vectorizer = _vectorizer(stop)
-    representation = _representation(params)
+    use_frame = bool(frame) and embedding_model is not None
     model = BERTopic(
         embedding_model=embedding_model,
         umap_model=_umap(params, n),
-        hdbscan_model=HDBSCAN(min_cluster_size=min_size, max_cluster_size=max_size, metric="euclidean",
+        hdbscan_model=HDBSCAN(min_cluster_size=min_size, max_cluster_size=cap, metric="euclidean",
                               cluster_selection_method=params.cluster_selection, prediction_data=True),
         vectorizer_model=vectorizer,
-        # No representation while fitting: the labels are computed once, below, from the final
-        # topics (after outlier reduction). Computing them in the fit too cost as much again
-        # (spaCy POS over every topic's sentences and MiniLM over its candidate words).
+        # No representation while fitting: the keywords are computed once, below, from the final
+        # topics (after the guards). Computing them in the fit too cost as much again.
         representation_model=None,
-        seed_topic_list=SEED_TOPICS.get(category),
+        zeroshot_topic_list=[t.query for t in frame] if use_frame else None,
+        zeroshot_min_similarity=params.zeroshot_min_similarity,
         top_n_words=params.top_n_words,
         calculate_probabilities=False,
         verbose=False,
     )
-    # BERTopic's guided modelling edits the embeddings it is given in place. UMAP warns that a fixed
-    # random_state makes it single-threaded: that is the price of identical themes on every run.
+    # UMAP warns that a fixed random_state makes it single-threaded: that is the price of identical
+    # themes on every run.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
         topics, _ = model.fit_transform(texts, embeddings=vectors.copy())
-    # BERTopic resets its logger's level while fitting, then warns on every outlier reduction (and
-    # topic update) that custom topic assignments may clash with later topic reduction; we never
-    # reduce topics afterwards, so the warning is noise.
+    # BERTopic resets its logger's level while fitting, then warns on every topic update that
+    # custom topic assignments may clash with later topic reduction; we never reduce topics.
     logging.getLogger("BERTopic").setLevel(logging.ERROR)
-    if -1 in topics and len(set(topics)) > 1:
-        topics = model.reduce_outliers(texts, topics, strategy="embeddings", embeddings=vectors,
-                                       threshold=params.outlier_threshold)
-    model.update_topics(texts, topics=topics, vectorizer_model=vectorizer, representation_model=representation,
-                        top_n_words=params.top_n_words)
-    topics = np.asarray(topics)
+    frame_of = {int(topic): frame[index] for topic, index in
+                getattr(model, "_topic_id_to_zeroshot_topic_idx", {}).items()} if use_frame else {}
+    topics = settle_topics(np.asarray(topics), vectors, frame_of, params=params, cap=cap)
+    # Topic numbers 0..k-1 again (BERTopic's representations index its c-TF-IDF rows by them).
+    renumber = {t: k for k, t in enumerate(sorted(set(topics.tolist()) - {-1}))}
+    topics = np.array([renumber.get(t, -1) for t in topics.tolist()])
+    frame_of = {renumber[t]: f for t, f in frame_of.items() if t in renumber}
+    if (topics >= 0).any():
+        model.update_topics(texts, topics=topics.tolist(), vectorizer_model=vectorizer,
+                            representation_model=_representation(params), top_n_words=params.top_n_words)
     themes = []
     for topic in sorted(set(topics.tolist()) - {-1}):
         members = np.flatnonzero(topics == topic)
         words = [w for w, _ in (model.get_topic(topic) or [])]
-        themes.append(_theme(category, int(topic), members, vectors, words, params))
+        themes.append(_theme(category, int(topic), members, vectors, words, params, frame_of.get(topic)))
     if not themes:
         # HDBSCAN found no dense region at all: one theme says more than a category of outliers.
-        return _single_theme(category, texts, vectors, stop, params)
+        return _small_category(category, texts, vectors, stop, params, (), embedding_model)
     outliers = np.flatnonzero(topics == -1).tolist()
-    return CategoryThemes(category, themes, outliers, n, _recorded(params, min_size, max_size), model)
+    return CategoryThemes(category, themes, outliers, n, _recorded(params, min_size, cap), model)
+
+
+def settle_topics(topics: np.ndarray, vectors: np.ndarray, frame_of: dict[int, FrameTheme], *,
+                  params: ThemeParams, cap: int) -> np.ndarray:
+    """The guards after clustering, on topic numbers (-1 = outlier), each a pure step:
+    a frame theme with fewer than ``min_frame_sentences`` is dissolved; themes with near-identical
+    centroids are merged (into the frame theme, else the larger); a theme above ``cap`` keeps its
+    ``cap`` members most similar to its centroid; then every outlier joins the most similar theme
+    with room, if at least ``outlier_threshold`` similar."""
+    topics = topics.copy()
+    for topic, _ in frame_of.items():
+        if (topics == topic).sum() < params.min_frame_sentences:
+            topics[topics == topic] = -1
+    topics = _merge_near_identical(topics, vectors, frame_of, params.merge_similarity)
+    unit = _unit(vectors)
+    for topic in sorted(set(topics.tolist()) - {-1}):
+        members = np.flatnonzero(topics == topic)
+        if len(members) > cap:
+            similarity = unit[members] @ _centroid(unit, members)
+            keep = np.argsort(-similarity, kind="stable")[:cap]
+            topics[np.setdiff1d(members, members[keep])] = -1
+    return _place_outliers(topics, unit, params.outlier_threshold, cap)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def _centroid(unit: np.ndarray, members: np.ndarray) -> np.ndarray:
+    c = unit[members].mean(axis=0)
+    return c / (np.linalg.norm(c) or 1.0)
+
+
+def _merge_near_identical(topics: np.ndarray, unit_or_vectors: np.ndarray, frame_of: dict[int, FrameTheme],
+                          threshold: float) -> np.ndarray:
+    """Merge, one pair at a time (most similar first), themes whose centroids are at least
+    ``threshold`` similar; two frame themes are never merged (each keeps its name)."""
+    unit = _unit(unit_or_vectors)
+    topics = topics.copy()
+    while True:
+        ids = sorted(set(topics.tolist()) - {-1})
+        if len(ids) < 2:
+            return topics
+        centroids = np.stack([_centroid(unit, np.flatnonzero(topics == t)) for t in ids])
+        similarity = centroids @ centroids.T
+        np.fill_diagonal(similarity, -1.0)
+        pairs = [(similarity[i, j], i, j) for i in range(len(ids)) for j in range(i + 1, len(ids))
+                 if similarity[i, j] >= threshold and not (ids[i] in frame_of and ids[j] in frame_of)]
+        if not pairs:
+            return topics
+        _, i, j = max(pairs)
+        a, b = ids[i], ids[j]
+        size = {t: int((topics == t).sum()) for t in (a, b)}
+        # The frame theme absorbs; otherwise the larger (ties: the lower topic number).
+        keep = a if a in frame_of else b if b in frame_of else (a if (size[a], -a) >= (size[b], -b) else b)
+        topics[topics == (b if keep == a else a)] = keep
+
+
+def _place_outliers(topics: np.ndarray, unit: np.ndarray, threshold: float, cap: int) -> np.ndarray:
+    """Each outlier joins the theme with the most similar centroid that has room (most similar
+    outliers first), if at least ``threshold`` similar; else it stays an outlier."""
+    ids = sorted(set(topics.tolist()) - {-1})
+    outliers = np.flatnonzero(topics == -1)
+    if not ids or not len(outliers):
+        return topics
+    topics = topics.copy()
+    centroids = np.stack([_centroid(unit, np.flatnonzero(topics == t)) for t in ids])
+    similarity = unit[outliers] @ centroids.T
+    room = {t: cap - int((topics == t).sum()) for t in ids}
+    order = np.argsort(-similarity.max(axis=1), kind="stable")
+    for row in order:
+        for k in np.argsort(-similarity[row], kind="stable"):
+            if similarity[row, k] < threshold:
+                break
+            if room[ids[k]] > 0:
+                topics[outliers[row]] = ids[k]
+                room[ids[k]] -= 1
+                break
+    return topics
 
 
 #: Below this many sentences UMAP computes every pairwise distance (its "small data" path).
@@ -308,17 +414,31 @@ def _umap(params: ThemeParams, n: int):
 
 
 class PrecomputedCosineUMAP:
-    """A UMAP fitted on the cosine distance matrix of the vectors it is given (BERTopic only calls
-    ``fit_transform``)."""
+    """A UMAP fitted on the cosine distance matrix of the vectors it is given. BERTopic calls
+    ``fit_transform`` on all of a category's vectors, then (zero-shot) ``transform`` on those not
+    assigned to a frame theme: rows of the same vectors, so their reduced rows are looked up."""
 
     def __init__(self, umap: Any) -> None:
         self.umap = umap
+        self._rows: dict[bytes, int] = {}
+        self._reduced: np.ndarray | None = None
 
     def fit_transform(self, vectors: np.ndarray, y: Any = None) -> np.ndarray:
         with warnings.catch_warnings():
             # "using precomputed metric; inverse_transform will be unavailable": we never invert.
             warnings.filterwarnings("ignore", message=".*precomputed metric.*", category=UserWarning)
-            return self.umap.fit_transform(cosine_distances(vectors), y=y)
+            self._reduced = self.umap.fit_transform(cosine_distances(vectors), y=y)
+        self._rows = {}
+        for i, v in enumerate(np.asarray(vectors)):
+            self._rows.setdefault(v.tobytes(), i)
+        return self._reduced
+
+    def transform(self, vectors: np.ndarray) -> np.ndarray:
+        try:
+            rows = [self._rows[v.tobytes()] for v in np.asarray(vectors)]
+        except KeyError as exc:
+            raise ValueError("PrecomputedCosineUMAP.transform only maps vectors it was fitted on") from exc
+        return self._reduced[rows]
 
 
 def cosine_distances(vectors: np.ndarray) -> np.ndarray:
@@ -422,40 +542,56 @@ def _vectorizer(stop: list[str]):
                            token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]+\b", lowercase=True)
 
 
-def _single_theme(category, texts, vectors, stop, params) -> CategoryThemes:
+def _top_words(texts: list[str], stop: list[str], n: int) -> list[str]:
     vectorizer = _vectorizer(stop)
     try:
         counts = np.asarray(vectorizer.fit_transform(texts).sum(axis=0)).ravel()
-        vocab = vectorizer.get_feature_names_out()
-        words = [vocab[i] for i in sorted(range(len(vocab)), key=lambda i: (-counts[i], vocab[i]))][:params.top_n_words]
     except ValueError:  # nothing but stop words
-        words = []
-    theme = _theme(category, 0, np.arange(len(texts)), vectors, words, params)
-    return CategoryThemes(category, [theme], [], len(texts), _recorded(params, None, None))
+        return []
+    vocab = vectorizer.get_feature_names_out()
+    return [vocab[i] for i in sorted(range(len(vocab)), key=lambda i: (-counts[i], vocab[i]))][:n]
+
+
+def frame_similarities(frame: Sequence[FrameTheme], vectors: np.ndarray, embedding_model: Any) -> np.ndarray:
+    """(sentences, frame themes) cosine similarities, as BERTopic's zero-shot step computes them."""
+    queries = np.asarray(embedding_model.encode([t.query for t in frame], show_progress_bar=False))
+    return _unit(vectors) @ _unit(queries).T
+
+
+def _small_category(category, texts, vectors, stop, params, frame, embedding_model) -> CategoryThemes:
+    """Too few sentences to cluster: the frame themes they are close to (zero-shot, as for a large
+    category), and the rest as one emergent theme."""
+    topics = np.full(len(texts), -1)
+    frame_of: dict[int, FrameTheme] = {}
+    if frame and embedding_model is not None and len(texts):
+        similarity = frame_similarities(frame, vectors, embedding_model)
+        best = similarity.argmax(axis=1)
+        close = similarity.max(axis=1) >= params.zeroshot_min_similarity
+        topics[close] = best[close]
+        frame_of = {k: t for k, t in enumerate(frame)}
+        for k in range(len(frame)):
+            if (topics == k).sum() < params.min_frame_sentences:
+                topics[topics == k] = -1
+    rest = len(frame) if frame else 0
+    topics[topics == -1] = rest
+    themes = []
+    for topic in sorted(set(topics.tolist())):
+        members = np.flatnonzero(topics == topic)
+        words = _top_words([texts[i] for i in members], stop, params.top_n_words)
+        themes.append(_theme(category, int(topic), members, vectors, words, params, frame_of.get(topic)))
+    return CategoryThemes(category, themes, [], len(texts), _recorded(params, None, None))
 
 
 def _theme(category: str, topic: int, members: np.ndarray, vectors: np.ndarray, words: list[str],
-           params: ThemeParams) -> Theme:
+           params: ThemeParams, frame: FrameTheme | None = None) -> Theme:
     centroid = vectors[members].mean(axis=0)
     centroid = centroid / (np.linalg.norm(centroid) or 1.0)
     sims = (vectors[members] @ centroid).round(6).tolist()
     keywords = _distinct(words)
-    label = ", ".join(keywords[:params.label_words]) or f"{category} (unlabelled)"
-    return Theme(category, topic, label, keywords, members.tolist(), sims, centroid.astype(np.float32))
-
-
-def distinct_labels(keyword_lists: list[list[str]], *, words: int) -> list[str]:
-    """One label per theme, in order, none repeating an earlier label's words: two themes named
-    "officer, role, authority" tell a researcher nothing, so the later one takes its next keyword."""
-    labels, seen = [], set()
-    for keywords in keyword_lists:
-        chosen = keywords[:words]
-        rest = keywords[words:]
-        while frozenset(chosen) in seen and rest:
-            chosen = chosen[:-1] + [rest.pop(0)]
-        seen.add(frozenset(chosen))
-        labels.append(", ".join(chosen))
-    return labels
+    # A frame theme is named by the frame; an emergent one is named later from its sentences
+    # (``naming``); until then, its keywords.
+    label = frame.name if frame else ", ".join(keywords[:params.label_words]) or f"{category} (unlabelled)"
+    return Theme(category, topic, label, keywords, members.tolist(), sims, centroid.astype(np.float32), frame)
 
 
 def _distinct(words: list[str]) -> list[str]:
@@ -487,18 +623,3 @@ def save_model(result: CategoryThemes, directory: Path, *, embedder_name: str) -
         {"category": result.category, "sentences": result.n_sentences, "themes": len(result.themes),
          "outliers": len(result.outliers), "params": result.params, "embedder": embedder_name},
         indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def claim_text(category: str, label: str, *, n_reports: int) -> str:
-    """A plain sentence stating the claim; built only from the category and the theme's label."""
-    subject = "The report" if n_reports == 1 else "The reports"
-    return {
-        "condition": f"{subject} name {label} as a condition for successful collaboration.",
-        "barrier": f"{subject} name {label} as a barrier to collaboration.",
-        "impact": f"{subject} describe an impact of collaboration on {label}.",
-        "structure": f"{subject} describe collaboration organised through {label}.",
-    }[category].replace("The report name ", "The report names ").replace("The report describe ", "The report describes ")
-
-
-__all__ = ["ThemeParams", "Theme", "CategoryThemes", "citation_names", "stop_words", "fit_category",
-           "save_model", "claim_text", "distinct_labels", "CATEGORIES"]

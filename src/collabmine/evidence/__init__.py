@@ -1,0 +1,12 @@
+"""The evidence table and what stands on it: every theme's quotes with citations (``table``),
+its claim and key quotes (``claim``) and the confidence in it (``confidence``); ``verify``
+re-opens every cited report and checks every quote at its offsets."""
+
+from .claim import claim_text
+from .confidence import Confidence, Evidence, grade
+from .table import (CLAIM_COLUMNS, EvidenceOutcome, Verification, build_evidence, claims, evidence_rows,
+                    format_citation, key_quotes, page_reference, section_reference, verify)
+
+__all__ = ["claim_text", "Confidence", "Evidence", "grade", "CLAIM_COLUMNS", "EvidenceOutcome", "Verification",
+           "build_evidence", "claims", "evidence_rows", "format_citation", "key_quotes", "page_reference",
+           "section_reference", "verify"]

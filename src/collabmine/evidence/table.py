@@ -1,0 +1,310 @@
+"""The evidence table: one claim per theme, each backed by verbatim quotes with citations, and
+``verify``, which re-opens every cited report and checks every quote at its offsets.
+
+A quote is the source text exactly as it stands at ``[start, end)`` (markdown asterisks, line
+breaks and all), so that anyone can re-open the file and find it; the cleaned sentence the
+pipeline worked on is the span's ``text``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .. import store
+from ..errors import Errors
+from ..ingest import sha256_bytes, source_text
+from ..normalise import normalise_text
+from ..settings import Settings
+from ..versions import digest, stage_code
+
+_NUMBERED = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+(.*)$")
+
+
+def section_reference(section_path: list[str]) -> str:
+    """"§6.4 Staff training and professional development" for a numbered heading, else the
+    heading in quotes; empty when the sentence sits under no heading."""
+    if not section_path:
+        return ""
+    heading = " ".join(section_path[-1].split())
+    m = _NUMBERED.match(heading)
+    return f"§{m.group(1)} {m.group(2)}" if m else f"“{heading}”"
+
+
+def page_reference(page_start: str | None, page_end: str | None) -> str:
+    if not page_start:
+        return ""
+    if not page_end or page_end == page_start:
+        return f"p. {page_start}"
+    return f"pp. {page_start}–{page_end}"
+
+
+def format_citation(citation: str, section_path: list[str], page_start: str | None, page_end: str | None) -> str:
+    """"Rudd et al. (2004), §6.4 Staff training and professional development, p. 25"."""
+    return ", ".join(p for p in (citation, section_reference(section_path), page_reference(page_start, page_end)) if p)
+
+
+def _documents(con) -> dict[str, dict]:
+    return {r["doc_id"]: dict(r) for r in store.documents(con) if r["status"] == "ok"}
+
+
+def _source(doc: dict, settings: Settings) -> str:
+    return source_text(settings.corpus_dir / doc["path"], encoding=doc["encoding"], text_path=doc["text_path"])
+
+
+@dataclass
+class EvidenceOutcome:
+    rows: int
+    added: int          # (theme, sentence) rows new since the previous table
+    removed: int
+    skipped: bool       # themes, reports and decisions unchanged: the table in the store is current
+
+
+def _decisions_digest(con) -> str:
+    return digest([tuple(r) for r in con.execute(
+        "SELECT d.span_id, d.category, d.action, r.queue FROM label_decisions d JOIN reviews r USING (review_id)"
+        " ORDER BY d.span_id, d.category")])
+
+
+def build_evidence(settings: Settings, *, force: bool = False) -> EvidenceOutcome:
+    """Materialise every theme's evidence rows (key quotes first, interleaved across reports) and
+    its claim and confidence (they also depend on analysts' decisions)."""
+    con = store.connect(settings.store_path, create=False)
+    try:
+        docs = _documents(con)
+        input_hash = digest({"themes": store.get_state(con, "themes_input"), "code": stage_code("evidence"),
+                             "docs": sorted((d["doc_id"], d["path"], d["citation"]) for d in docs.values()),
+                             "decisions": _decisions_digest(con)})
+        if not force and store.get_state(con, "evidence_input") == input_hash:
+            n = con.execute("SELECT COUNT(*) FROM evidence").fetchone()[0]
+            return EvidenceOutcome(n, 0, 0, True)
+        before = {(r[0], r[1]) for r in con.execute("SELECT theme_id, span_id FROM evidence")}
+        supported = support(con, docs)
+        texts: dict[str, str] = {}
+        rows = []
+        for theme_id, ordered in supported.order.items():
+            for rank, m in enumerate(ordered, start=1):
+                doc = docs[m["doc_id"]]
+                if m["doc_id"] not in texts:
+                    texts[m["doc_id"]] = _source(doc, settings)
+                path = json.loads(m["section_path"] or "[]")
+                rows.append({
+                    "theme_id": theme_id, "rank": rank, "span_id": m["span_id"],
+                    "doc_id": m["doc_id"], "file": doc["path"], "start": m["start"], "end": m["end"],
+                    "quote": texts[m["doc_id"]][m["start"]:m["end"]],
+                    "citation": format_citation(_cited(doc), path, m["page_start"], m["page_end"]),
+                    "section": path[-1] if path else None,
+                    "page": page_reference(m["page_start"], m["page_end"]) or None,
+                    "key_quote": int(m["span_id"] in supported.key[theme_id]),
+                })
+        store.write_evidence(con, rows, input_hash=input_hash, claims=supported.claims)
+        after = {(r["theme_id"], r["span_id"]) for r in rows}
+        return EvidenceOutcome(len(rows), len(after - before), len(before - after), False)
+    finally:
+        con.close()
+
+
+def _cited(doc: dict) -> str:
+    return doc["citation"] or doc["file_name"]
+
+
+@dataclass
+class Support:
+    order: dict[str, list]              # theme id -> member rows, key quotes first
+    key: dict[str, set[str]]            # theme id -> span ids of its key quotes
+    claims: dict[str, dict]             # theme id -> claim columns of ``themes``
+
+
+def support(con, docs: dict[str, dict]) -> Support:
+    """For every theme: its members in quote order, its key quotes, its claim and confidence."""
+    import numpy as np
+
+    from ..embed import embed_cached
+    from .claim import KEY_QUOTES, Candidate, claim_text, has_verbs, interleave, quotable
+    from .confidence import Evidence, grade
+
+    themes = con.execute("SELECT theme_id, category, label, centroid FROM themes ORDER BY theme_id").fetchall()
+    members = con.execute(
+        'SELECT m.theme_id, m.category, m.similarity, s.span_id, s.doc_id, s.start, s."end", s.section_path,'
+        " s.page_start, s.page_end, s.kind, s.text, p.structure, p.impact, p.condition, p.barrier, e.review"
+        " FROM theme_members m JOIN spans s USING (span_id) LEFT JOIN tag_probabilities p USING (span_id)"
+        " LEFT JOIN effective_tags e ON e.span_id = m.span_id AND e.category = m.category"
+        " WHERE m.theme_id IS NOT NULL ORDER BY m.theme_id, m.similarity DESC, s.span_id").fetchall()
+    by_theme: dict[str, list] = {}
+    for m in members:
+        by_theme.setdefault(m["theme_id"], []).append(m)
+    verbs = dict(zip([m["span_id"] for m in members], has_verbs([m["text"] for m in members])))
+    decisions = _random_queue_decisions(con)
+    centroids = {t["theme_id"]: np.frombuffer(t["centroid"], dtype=np.float32) for t in themes}
+    vectors = dict(zip([m["span_id"] for m in members],
+                       embed_cached([m["text"] for m in members], con=con) if members else []))
+    rejected_in = _attribute_rejections(con, decisions, themes, centroids)
+    total = len(docs)
+    out = Support({}, {}, {})
+    for t in themes:
+        rows = by_theme.get(t["theme_id"], [])
+        if not rows:
+            continue
+        candidates = [Candidate(m["span_id"], m["doc_id"], float(m["similarity"] or 0.0) * _confidence_of(m),
+                                quotable(m["text"], m["kind"], has_verb=verbs[m["span_id"]])) for m in rows]
+        ordered = interleave(candidates)
+        row_of = {m["span_id"]: m for m in rows}
+        out.order[t["theme_id"]] = [row_of[c.span_id] for c in ordered]
+        out.key[t["theme_id"]] = {c.span_id for c in ordered[:KEY_QUOTES] if c.quotable}
+        reports = sorted({m["doc_id"] for m in rows})
+        citations = sorted({_cited(docs[d]) for d in reports if d in docs})
+        accepted = sum(decisions.get((m["span_id"], t["category"])) == "accept" for m in rows)
+        rejected = rejected_in.get(t["theme_id"], 0)
+        confidence = grade(Evidence(len(rows), len(reports), total, _report_coherence(rows, vectors, centroids[t["theme_id"]]),
+                                    reviewed=accepted + rejected, accepted=accepted))
+        out.claims[t["theme_id"]] = {
+            "claim": claim_text(t["category"], t["label"], citations=citations, total_reports=total),
+            "confidence": confidence.grade, "confidence_reasons": confidence.reasons, "supporting": citations,
+            "representative_span_id": ordered[0].span_id,
+        }
+    return out
+
+
+def _confidence_of(member) -> float:
+    """How confidently the sentence carries the theme's category: 1 when an analyst accepted or
+    added it, else the tagger's calibrated probability (1 when none is stored)."""
+    if member["review"] in ("accepted", "added"):
+        return 1.0
+    value = member[member["category"]]
+    return float(value) if value is not None else 1.0
+
+
+def _random_queue_decisions(con) -> dict[tuple[str, str], str]:
+    """(span id, category) -> accept | reject, from the random-order queue only (an unbiased sample)."""
+    return {(r["span_id"], r["category"]): r["action"] for r in con.execute(
+        "SELECT d.span_id, d.category, d.action FROM label_decisions d JOIN reviews r USING (review_id)"
+        " WHERE r.queue = 'random'")}
+
+
+def _attribute_rejections(con, decisions, themes, centroids) -> dict[str, int]:
+    """A rejected sentence left its theme; it counts against the theme of its category whose
+    centroid is nearest (where it was quoted before the rejection, as a rule)."""
+    import numpy as np
+
+    from ..embed import embed_cached
+
+    rejected = [(span, category) for (span, category), action in decisions.items() if action == "reject"]
+    if not rejected:
+        return {}
+    text = dict(con.execute(f"SELECT span_id, text FROM spans WHERE span_id IN ({','.join('?' * len(rejected))})",
+                            [s for s, _ in rejected]).fetchall())
+    rejected = [(s, c) for s, c in rejected if s in text]
+    vectors = embed_cached([text[s] for s, _ in rejected], con=con) if rejected else []
+    counts: dict[str, int] = {}
+    for (span, category), vector in zip(rejected, vectors):
+        own = [t["theme_id"] for t in themes if t["category"] == category]
+        if own:
+            best = max(own, key=lambda theme_id: (float(np.dot(vector, centroids[theme_id])), theme_id))
+            counts[best] = counts.get(best, 0) + 1
+    return counts
+
+
+def _report_coherence(rows, vectors, centroid) -> float | None:
+    """The lowest cosine similarity of a supporting report's own centroid (its sentences of the
+    theme) to the theme's centroid; None with a single report."""
+    import numpy as np
+
+    per_report: dict[str, list] = {}
+    for m in rows:
+        per_report.setdefault(m["doc_id"], []).append(vectors[m["span_id"]])
+    if len(per_report) < 2:
+        return None
+    unit = centroid / (np.linalg.norm(centroid) or 1.0)
+    lowest = 1.0
+    for vs in per_report.values():
+        c = np.mean(vs, axis=0)
+        lowest = min(lowest, float(np.dot(c / (np.linalg.norm(c) or 1.0), unit)))
+    return round(lowest, 4)
+
+
+# --- reading the table ---------------------------------------------------------------------
+
+CLAIM_COLUMNS = ["theme_id", "category", "kind", "label", "claim", "confidence", "confidence_reasons", "supporting",
+                 "quote", "citation", "n_sentences", "n_reports", "single_report"]
+
+
+def claims(con) -> pd.DataFrame:
+    """One row per claim, with its first key quote and that quote's citation; the confidence
+    reasons and supporting reports as lists."""
+    frame = pd.read_sql_query(
+        "SELECT t.theme_id, t.category, t.kind, t.label, t.claim, t.confidence, t.confidence_reasons, t.supporting,"
+        " e.quote, e.citation, t.n_sentences, t.n_reports, t.single_report FROM themes t JOIN evidence e"
+        " ON e.theme_id=t.theme_id AND e.span_id=t.representative_span_id ORDER BY t.category, t.kind, t.theme_id", con)
+    for column in ("confidence_reasons", "supporting"):
+        frame[column] = [json.loads(v) if v else [] for v in frame[column]]
+    return frame
+
+
+def key_quotes(con) -> pd.DataFrame:
+    """Every claim's key quotes, in order, with citations."""
+    return pd.read_sql_query(
+        'SELECT e.theme_id, e.rank, e.quote, e.citation, e.file, e.start, e."end" FROM evidence e'
+        " WHERE e.key_quote = 1 ORDER BY e.theme_id, e.rank", con)
+
+
+def evidence_rows(con) -> pd.DataFrame:
+    return pd.read_sql_query(
+        'SELECT e.theme_id, t.category, t.label, e.rank, e.key_quote, e.span_id, e.quote, e.citation, e.file, e.start,'
+        ' e."end", e.section, e.page FROM evidence e JOIN themes t USING (theme_id) ORDER BY t.category, e.theme_id, e.rank',
+        con)
+
+
+# --- verification --------------------------------------------------------------------------
+
+@dataclass
+class Verification:
+    checked: int = 0
+    reports: int = 0
+    mismatches: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+
+def verify(settings: Settings) -> Verification:
+    """Re-open every cited report (checking its sha256) and compare every quote with the text at
+    its offsets, and with the sentence the pipeline stored."""
+    con = store.connect(settings.store_path, create=False)
+    result = Verification()
+    try:
+        docs = _documents(con)
+        rows = con.execute('SELECT e.theme_id, e.span_id, e.doc_id, e.file, e.start, e."end", e.quote, s.text'
+                           " FROM evidence e LEFT JOIN spans s USING (span_id) ORDER BY e.doc_id, e.start").fetchall()
+        texts: dict[str, str | None] = {}
+        for r in rows:
+            result.checked += 1
+            where = f"theme {r['theme_id']} span {r['span_id']} ({r['file']} [{r['start']}:{r['end']}])"
+            if r["doc_id"] not in texts:
+                texts[r["doc_id"]] = _reopen(docs.get(r["doc_id"]), r["file"], r["doc_id"], settings, result)
+            text = texts[r["doc_id"]]
+            if text is None:
+                result.mismatches.append(Errors.E050.format(where=where, problem="the report cannot be re-opened "
+                                                            "or its bytes changed"))
+                continue
+            if text[r["start"]:r["end"]] != r["quote"]:
+                result.mismatches.append(Errors.E050.format(where=where, problem="the quote differs from the text at its offsets"))
+            elif r["text"] is None or normalise_text(r["quote"]) != r["text"]:
+                result.mismatches.append(Errors.E050.format(where=where, problem="the quote no longer matches the stored sentence"))
+        result.reports = sum(1 for t in texts.values() if t is not None)
+        return result
+    finally:
+        con.close()
+
+
+def _reopen(doc: dict | None, file: str, doc_id: str, settings: Settings, result: Verification) -> str | None:
+    path = settings.corpus_dir / file
+    if doc is None or not path.exists() or sha256_bytes(path.read_bytes()) != doc_id:
+        return None
+    try:
+        return _source(doc, settings)
+    except (OSError, UnicodeDecodeError):
+        return None

@@ -1,0 +1,17 @@
+"""Themes: how tagged sentences become the themes a researcher reads.
+
+- ``frame.toml`` / ``frame``: the codebook's named factors per category (framework analysis);
+- ``fit``: BERTopic per category — frame themes by zero-shot similarity, emergent ones by clustering;
+- ``naming``: emergent themes named by a noun phrase of their own sentences;
+- ``identity``: theme ids kept across runs;
+- ``stage``: the flow's entry, over the store.
+"""
+
+from .fit import (CategoryThemes, Theme, ThemeParams, citation_names, enable_numba_cache, fit_category, fit_sample,
+                  settle_topics, stop_words, warm_numba_cache)
+from .frame import Frame, FrameTheme, default_frame, load_frame
+from .stage import ThemesOutcome, build_themes, corpus_names, themes_dir
+
+__all__ = ["CategoryThemes", "Theme", "ThemeParams", "citation_names", "enable_numba_cache", "fit_category",
+           "fit_sample", "settle_topics", "stop_words", "warm_numba_cache", "Frame", "FrameTheme", "default_frame",
+           "load_frame", "ThemesOutcome", "build_themes", "corpus_names", "themes_dir"]

@@ -1,0 +1,50 @@
+"""GRADE-CERQual-style confidence on hand-made evidence profiles."""
+
+import json
+
+from collabmine import store
+from collabmine.evidence.confidence import GRADES, Evidence, grade
+
+
+def test_wide_coherent_reviewed_evidence_is_high():
+    c = grade(Evidence(sentences=40, reports=4, total_reports=5, report_coherence=0.86, reviewed=10, accepted=9))
+    assert c.grade == "high" and len(c.reasons) == 4
+    assert all("no or very minor concerns" in r for r in c.reasons)
+
+
+def test_unreviewed_evidence_is_at_most_moderate():
+    c = grade(Evidence(sentences=40, reports=4, total_reports=5, report_coherence=0.86))
+    assert c.grade == "moderate" and "unmeasured" in c.reasons[3]
+
+
+def test_one_report_is_low_or_worse():
+    c = grade(Evidence(sentences=12, reports=1, total_reports=5, report_coherence=None, reviewed=6, accepted=6))
+    # adequacy serious (one report), coherence minor (cannot be judged), relevance serious (1 of 5)
+    assert c.grade == "very low"
+    assert "1 report" in c.reasons[0] and "one report only" in c.reasons[1] and "1 of 5" in c.reasons[2]
+
+
+def test_analysts_rejecting_quotes_lowers_confidence():
+    base = dict(sentences=30, reports=3, total_reports=4, report_coherence=0.85)
+    accepted = grade(Evidence(**base, reviewed=10, accepted=10)).grade
+    rejected = grade(Evidence(**base, reviewed=10, accepted=4)).grade
+    assert GRADES.index(rejected) > GRADES.index(accepted)
+    assert accepted == "high" and rejected == "low"
+
+
+def test_incoherent_reports_lower_confidence():
+    coherent = grade(Evidence(30, 3, 4, 0.85, 10, 9)).grade
+    incoherent = grade(Evidence(30, 3, 4, 0.5, 10, 9)).grade
+    assert (coherent, incoherent) == ("high", "low")
+
+
+def test_every_corpus_claim_is_graded_with_its_reasons(themed):
+    con = store.connect(themed.store_path, create=False)
+    rows = con.execute("SELECT theme_id, n_reports, confidence, confidence_reasons FROM themes").fetchall()
+    con.close()
+    assert rows
+    for r in rows:
+        assert r["confidence"] in GRADES
+        reasons = json.loads(r["confidence_reasons"])
+        assert [x.split(":")[0] for x in reasons] == ["adequacy", "coherence", "relevance", "precision"]
+        assert f"{r['n_reports']} report" in reasons[0]

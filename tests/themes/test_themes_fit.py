@@ -1,0 +1,67 @@
+"""Frame themes by zero-shot similarity, and the guards after clustering (pure functions)."""
+
+import numpy as np
+
+from collabmine.themes import ThemeParams, default_frame, fit_category, settle_topics, stop_words
+from collabmine.themes.fit import frame_similarities
+
+
+def _vectors(directions: list[int], dim: int = 8, noise: float = 0.01, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    v = np.eye(dim, dtype=np.float32)[directions] + noise * rng.normal(size=(len(directions), dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_a_frame_theme_with_too_few_sentences_is_dissolved_and_its_sentences_placed():
+    frame_of = {0: default_frame().of("condition")[0]}
+    topics = np.array([0, 0, 1, 1, 1, 1, 1, 1])
+    vectors = _vectors([0, 1, 1, 1, 1, 1, 1, 1])
+    settled = settle_topics(topics, vectors, frame_of, params=ThemeParams(min_frame_sentences=5), cap=100)
+    assert 0 not in settled
+    # The dissolved sentence at direction 0 is nowhere near theme 1: it stays an outlier.
+    assert settled[0] == -1 and settled[1] == 1 and (settled[2:] == 1).all()
+
+
+def test_no_theme_grows_beyond_the_cap_and_outliers_join_a_theme_with_room():
+    topics = np.array([0] * 6 + [1] * 2 + [-1] * 2)
+    vectors = _vectors([0] * 6 + [1] * 2 + [0, 1])
+    settled = settle_topics(topics, vectors, {}, params=ThemeParams(merge_similarity=0.99), cap=4)
+    assert max(np.bincount(settled[settled >= 0])) <= 4
+    assert settled[-1] == 1            # an outlier near theme 1, which has room
+
+
+def test_near_identical_themes_merge_into_the_frame_theme():
+    frame_of = {1: default_frame().of("barrier")[0]}
+    topics = np.array([0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2])
+    vectors = _vectors([0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 3])
+    settled = settle_topics(topics, vectors, frame_of, params=ThemeParams(), cap=100)
+    assert set(settled[:8]) == {1} and set(settled[8:]) == {2}
+
+
+def test_two_frame_themes_are_never_merged():
+    frame = default_frame().of("barrier")
+    topics = np.array([0] * 5 + [1] * 5)
+    settled = settle_topics(topics, _vectors([0] * 10), {0: frame[0], 1: frame[1]}, params=ThemeParams(), cap=100)
+    assert set(settled[:5]) == {0} and set(settled[5:]) == {1}
+
+
+def test_sentences_close_to_a_frame_theme_join_it_under_its_name(embedder):
+    """The real encoder: sentences about trust join "Trust and mutual respect"; others do not."""
+    texts = ["There was a high level of trust between the headteachers of the partner schools.",
+             "Mutual respect and trust between schools made the partnership work.",
+             "Trust between the schools' leaders grew as they got to know each other.",
+             "Openness and trusting relationships between heads were essential.",
+             "Heads said that trust and mutual respect underpinned their collaboration.",
+             "The schools shared a minibus to take pupils to the sports centre.",
+             "The federation was formed in 2004 from two primary schools."]
+    vectors = np.asarray(embedder.model.encode(texts, normalize_embeddings=True))
+    frame = default_frame().of("condition")
+    similarity = frame_similarities(frame, vectors, embedder.model)
+    assert similarity.shape == (len(texts), len(frame))
+    result = fit_category("condition", texts, vectors, stop=stop_words(set()), embedding_model=embedder.model,
+                          frame=frame)
+    trust = [t for t in result.themes if t.kind == "frame"]
+    assert [t.label for t in trust] == ["Trust and mutual respect"]
+    assert trust[0].members == [0, 1, 2, 3, 4]
+    rest = [t for t in result.themes if t.kind == "emergent"]
+    assert [t.members for t in rest] == [[5, 6]]
