@@ -65,3 +65,24 @@ def test_sentences_close_to_a_frame_theme_join_it_under_its_name(embedder):
     assert trust[0].members == [0, 1, 2, 3, 4]
     rest = [t for t in result.themes if t.kind == "emergent"]
     assert [t.members for t in rest] == [[5, 6]]
+
+
+def test_the_corpus_themes_follow_the_frame_and_the_guards(themed):
+    from collabmine import store
+
+    con = store.connect(themed.store_path, create=False)
+    themes = con.execute("SELECT theme_id, category, kind, label, n_sentences FROM themes").fetchall()
+    totals = dict(con.execute("SELECT category, COUNT(*) FROM theme_members GROUP BY category").fetchall())
+    trust = [r[0] for r in con.execute("SELECT s.text FROM theme_members m JOIN spans s USING (span_id)"
+                                       " WHERE m.theme_id = 'condition-trust'")]
+    con.close()
+    frame = {t.theme_id: t for t in default_frame().themes}
+    framed = [t for t in themes if t["kind"] == "frame"]
+    assert len(framed) >= 0.6 * len(frame)      # most of the frame is found in four reports
+    for t in framed:
+        assert frame[t["theme_id"]].name == t["label"] and frame[t["theme_id"]].category == t["category"]
+    for t in themes:                            # no theme holds more than 15% of its category
+        assert t["n_sentences"] <= 0.15 * totals[t["category"]] + 1, t["theme_id"]
+    # Homonyms kept apart: trust between people, not an academy trust, in the condition theme.
+    assert trust and not [s for s in trust if "Academy Trust" in s or "academy trust" in s.lower()
+                          or "Umbrella Trust" in s]

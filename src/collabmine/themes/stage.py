@@ -112,27 +112,60 @@ def previous_themes(con) -> dict[str, list[PreviousTheme]]:
     return out
 
 
-def theme_ids(category: str, themes: list[Theme], before: list[PreviousTheme], span_ids: list[str]):
+def frame_events(previous: dict[str, int], current: dict[str, int]) -> list[tuple[str, str, str]]:
+    """What happened to each frame theme (id -> sentences, before and now): its id never changes,
+    so it is new, retired, grown, shrunk or unchanged."""
+    events = []
+    for theme_id in sorted(set(previous) | set(current)):
+        old, new = previous.get(theme_id), current.get(theme_id)
+        if old is None:
+            events.append(("theme_new", theme_id, f"{new} sentences"))
+        elif new is None:
+            events.append(("theme_retired", theme_id, f"{old} sentences"))
+        else:
+            kind = "theme_grown" if new > old else "theme_shrunk" if new < old else "theme_unchanged"
+            events.append((kind, theme_id, f"{old} → {new} sentences"))
+    return events
+
+
+@dataclass
+class Identity:
+    ids: list[str]                      # per theme, in order
+    kept_labels: list[str | None]       # per theme: the name of the previous theme it continues
+    events: list[tuple[str, str, str]]
+
+
+def theme_ids(category: str, themes: list[Theme], before: list[PreviousTheme], span_ids: list[str]) -> Identity:
     """Ids for a category's themes (in order): a frame theme's is fixed; an emergent theme keeps
-    the id of the previous emergent theme it continues. Returns the ids and the identity events."""
+    the id (and name) of the previous emergent theme it continues."""
     emergent = [t for t in themes if t.frame is None]
     matching = match_themes(category, before, [NewTheme({span_ids[i] for i in t.members}, t.centroid) for t in emergent])
-    found = iter(matching.ids)
-    return [t.frame.theme_id if t.frame else next(found) for t in themes], matching.events
+    ids, labels = iter(matching.ids), iter(matching.labels)
+    pairs = [(t.frame.theme_id, None) if t.frame else (next(ids), next(labels)) for t in themes]
+    return Identity([p[0] for p in pairs], [p[1] for p in pairs], matching.events)
 
 
-def name_emergent(themes: list[Theme], texts: list[str], *, embedding_model, banned: set[str]) -> None:
+def name_emergent(themes: list[Theme], texts: list[str], *, embedding_model, banned: set[str],
+                  kept: list[str | None] | None = None) -> None:
     """Name each emergent theme by a noun phrase of its own sentences (``naming``), unique in the
-    category; frame names are taken first. A theme with no candidate is named by its most
-    distinctive keyword."""
-    emergent = [t for t in themes if t.frame is None]
+    category. Frame names are taken first, then the names continuing themes keep (``kept``, per
+    theme: a researcher's theme does not change its name because a report was added — unless the
+    name is an old keyword list). A theme with no candidate is named by its most distinctive
+    keyword."""
+    kept = kept or [None] * len(themes)
+    taken = {t.label.lower() for t in themes if t.frame is not None}
+    for theme, label in zip(themes, kept):
+        if theme.frame is None and label and ", " not in label and label.lower() not in taken:
+            theme.label = label
+            taken.add(label.lower())
+    emergent = [t for t, label in zip(themes, kept) if t.frame is None and t.label.lower() not in taken]
     if not emergent or embedding_model is None:
         return
     ordered = [[texts[i] for _, i in sorted(zip(t.similarities, t.members), key=lambda p: (-p[0], p[1]))]
                for t in emergent]
     names = name_themes(ordered, np.stack([t.centroid for t in emergent]), embedding_model=embedding_model,
-                        taken=[t.label for t in themes if t.frame is not None], banned=banned)
-    used = {t.label.lower() for t in themes if t.frame is not None} | {n.lower() for n in names if n}
+                        taken=sorted(taken), banned=banned)
+    used = taken | {n.lower() for n in names if n}
     for theme, name in zip(emergent, names):
         if not name:
             # No noun phrase qualified: its most distinctive keyword, as a name (never a list).
@@ -163,6 +196,8 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
         names = None  # the corpus's names are only needed when a category is refitted
         vectors = embed_cached([r["text"] for r in rows], embedder=embedder, con=con) if rows else np.zeros((0, 384))
         before = previous_themes(con)
+        frame_before = {r["theme_id"]: r["n_sentences"] for r in con.execute(
+            "SELECT theme_id, n_sentences FROM themes WHERE kind='frame'")}
         results: dict[str, CategoryThemes] = {}
         theme_rows, member_rows, events, refitted, placed_new = [], [], [], [], 0
         for category in CATEGORIES:
@@ -175,7 +210,6 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
                 model = getattr(embedder, "model", None)
                 result = fit_category(category, texts, vectors[index], stop=stop_words(names), embedding_model=model,
                                       params=params, frame=frame.of(category))
-                name_emergent(result.themes, texts, embedding_model=model, banned=names)
                 save_model(result, themes_dir(settings) / category, embedder_name=embedder.name)
                 refitted.append(category)
             else:
@@ -185,8 +219,12 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
             in_fit = None if category in refitted else set(result.fit_set)
             results[category] = result
             ordered = sorted(result.themes, key=lambda t: (t.frame is None, -len(t.members), t.topic))
-            ids, identity_events = theme_ids(category, ordered, before.get(category, []), [r["span_id"] for r in cat_rows])
-            events += identity_events
+            identity = theme_ids(category, ordered, before.get(category, []), [r["span_id"] for r in cat_rows])
+            ids = identity.ids
+            events += identity.events
+            if category in refitted:
+                name_emergent(ordered, texts, embedding_model=getattr(embedder, "model", None), banned=names,
+                              kept=identity.kept_labels)
             placed = _apply_moves(ordered, ids, [r["span_id"] for r in cat_rows], vectors[index],
                                   {span: theme for span, cat, theme in moves if cat == category}, result.outliers)
             for theme, theme_id, (member_index, similarities) in zip(ordered, ids, placed.themes):
@@ -208,6 +246,7 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
                                 for i, s in zip(member_index, similarities)]
             member_rows += [(cat_rows[i]["span_id"], category, None, None, int(in_fit is None or i in in_fit))
                             for i in placed.outliers]
+        events += frame_events(frame_before, {t["theme_id"]: t["n_sentences"] for t in theme_rows if t["kind"] == "frame"})
         store.write_themes(con, theme_rows, member_rows, input_hash=input_hash,
                            fit_keys={c: key for c in refitted})
         counts = {c: sum(t["category"] == c for t in theme_rows) for c in CATEGORIES}
