@@ -71,7 +71,8 @@ def test_cli_commands(themed, tmp_path):
     listed = runner.invoke(app, ["themes", "--out", out, "--category", "condition"])
     assert listed.exit_code == 0 and "condition-01" in listed.output and "barrier-01" not in listed.output
     shown = runner.invoke(app, ["theme", "barrier-01", "--out", out, "-n", "2"])
-    assert shown.exit_code == 0 and "The reports name" in shown.output and shown.output.count("span ") == 2
+    assert shown.exit_code == 0 and "reported as a barrier to collaboration" in shown.output
+    assert shown.output.count("span ") == 2 and "Confidence:" in shown.output and "- adequacy:" in shown.output
     assert runner.invoke(app, ["theme", "nope", "--out", out]).exit_code == 1
     asked = runner.invoke(app, ["query", "time to meet", "--out", out, "-n", "3", "-c", "barrier"])
     assert asked.exit_code == 0 and "3." in asked.output and "barrier" in asked.output

@@ -36,8 +36,16 @@ def test_pages(site):
     assert home.headers["content-security-policy"].startswith("default-src 'none'")
     assert "script-src" not in home.headers["content-security-policy"]  # no script may run at all
 
-    theme = client.get("/themes/barrier-01")
-    assert theme.status_code == 200 and "The reports name" in theme.text and "et al." in theme.text
+    theme = client.get("/themes/barrier-time-workload")
+    assert theme.status_code == 200 and "reported as a barrier to collaboration in" in theme.text
+    assert "et al." in theme.text and "Confidence:" in theme.text and "adequacy:" in theme.text
+    assert "key quote" in theme.text and "Lack of time and workload" in theme.text
+    # Quotes can be filtered by report: only that report's quotes remain.
+    doc = re.search(r'href="\?report=([0-9a-f]{64})"', theme.text).group(1)
+    only = client.get(f"/themes/barrier-time-workload?report={doc}")
+    assert only.status_code == 200 and set(re.findall(r'href="/reports/([0-9a-f]{64})\?span=', only.text)) == {doc}
+    # Every overview bar links to its theme, its name whole.
+    assert '<a href="/themes/barrier-time-workload"><title>Lack of time and workload:' in home.text
     link = re.search(r'href="(/reports/[0-9a-f]{64}\?span=([0-9a-f]{20}))#s-', theme.text)
     context = client.get(link.group(1))
     assert context.status_code == 200
@@ -183,7 +191,7 @@ def test_hostile_report_renders_as_text(themed, tmp_path):
     raw = path.read_text(encoding="utf-8")
     quote = raw[span["start"]:span["end"]]
     assert "<script>" in quote
-    con.execute("INSERT INTO evidence VALUES ('barrier-01', 0, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+    con.execute("INSERT INTO evidence VALUES ('barrier-01', 0, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 1)",
                 (span["span_id"], result.doc_id, HOSTILE_NAME, span["start"], span["end"], quote, "Anonymous (n.d.)"))
     con.close()
 

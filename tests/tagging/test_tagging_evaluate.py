@@ -54,3 +54,16 @@ def test_report_carries_calibration_when_given_probabilities():
                       probabilities={"a": np.array([0.8, 0.1, 0.1, 0.1]), "b": np.array([0.3, 0.1, 0.1, 0.1])})
     assert report.calibration is not None and sum(b["pairs"] for b in report.calibration.bins) == 8
     assert evaluate(gold, {}).calibration is None
+
+
+def test_sentences_of_training_reports_use_the_seen_report_threshold():
+    """A report the model was trained on is tagged at the decision boundary; a new report (or
+    text from no report) at the thresholds chosen on leave-one-report-out predictions."""
+    from collabmine.tagging.model import SEEN_REPORT_THRESHOLD, TaggerModel
+
+    shipped = {"structure": 0.3, "impact": 0.4, "condition": 0.27, "barrier": 0.18}
+    tagger = TaggerModel(network=None, thresholds=shipped, training_reports=frozenset({"seen"}))
+    assert tagger.thresholds_for("seen").tolist() == [SEEN_REPORT_THRESHOLD] * 4
+    assert tagger.thresholds_for("new").tolist() == [0.3, 0.4, 0.27, 0.18]
+    assert tagger.thresholds_for(None).tolist() == [0.3, 0.4, 0.27, 0.18]
+    assert tagger.row_thresholds(["seen", "new"]).shape == (2, 4)

