@@ -362,10 +362,12 @@ def themes(out: Path = typer.Option(None, "--out", help="Output folder holding t
     if frame.empty:
         console.print("No themes yet: run `collabmine run` first.")
         return
-    table = Table("theme", "category", "name", "kind", "sentences", "reports", "confidence")
+    table = Table("category", "name", "kind", "sentences", "reports", "confidence")
+    # The id is what `collabmine theme ID` takes: never wrapped, even in a narrow terminal.
+    table.add_column("theme", no_wrap=True)
     for r in frame.sort_values(["category", "n_sentences"], ascending=[True, False]).itertuples():
-        table.add_row(r.theme_id, r.category, r.label, r.kind, str(r.n_sentences), str(r.n_reports),
-                      (r.confidence or "") + (" (single report)" if r.single_report else ""))
+        table.add_row(r.category, r.label, r.kind, str(r.n_sentences), str(r.n_reports),
+                      (r.confidence or "") + (" (single report)" if r.single_report else ""), r.theme_id)
     console.print(table)
 
 
