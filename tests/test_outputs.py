@@ -87,18 +87,6 @@ def test_markdown_and_bibtex_escape_their_syntax():
     assert "@techreport{smith2001_ababab" in entry and r"50\% of \{schools\} \& more" in entry
 
 
-def test_spreadsheet_cells_from_the_corpus_stay_text(tmp_path):
-    import openpyxl
-    from collabmine.outputs import write_workbook
-
-    quotes = ["=HYPERLINK(\"http://example.invalid\",\"click\")", "=1+1", "http://example.invalid/x", "+SUM(A1)"]
-    write_workbook(tmp_path / "e.xlsx", {"evidence": pd.DataFrame({"quote": quotes})})
-    sheet = openpyxl.load_workbook(tmp_path / "e.xlsx")["evidence"]
-    cells = [sheet.cell(row=k + 2, column=1) for k in range(len(quotes))]
-    assert [c.value for c in cells] == quotes and all(c.data_type == "s" for c in cells)
-    assert all(c.hyperlink is None for c in cells)
-
-
 def test_a_huge_theme_lists_a_bounded_number_of_quotes_and_points_to_the_tables():
     from collabmine.report_html import QUOTES_LISTED
 

@@ -556,7 +556,9 @@ def reviews(out: Path = typer.Option(None, "--out"),
     console.print(f"{len(log)} reviews in the audit log ({int((log['applies'] == 0).sum()) if len(log) else 0} "
                   "no longer match a sentence: their report changed or left the corpus).")
     if csv is not None:
-        log.to_csv(csv, index=False)
+        from .spreadsheets import write_csv
+
+        write_csv(log, csv)
         console.print(f"Wrote {csv}")
 
 

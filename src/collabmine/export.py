@@ -8,6 +8,7 @@ import pandas as pd
 
 from . import store
 from .review import LOG_SQL
+from .spreadsheets import write_csv
 
 #: Table name → (SQL, columns written). Columns are stable: analysts script against them.
 TABLES: dict[str, str] = {
@@ -51,7 +52,7 @@ def export_tables(out_dir: Path, *, fmt: str = "csv", dest: Path | None = None) 
             frame = read_table(con, name)
             path = dest / f"{name}.{fmt}"
             if fmt == "csv":
-                frame.to_csv(path, index=False)
+                write_csv(frame, path)
             else:
                 frame.to_parquet(path, index=False)
             written.append(path)

@@ -33,6 +33,10 @@ GENERIC_NAME_WORDS = frozenset(GENERIC_WORDS) | {
     "relationship", "relationships", "network", "networks", "local", "new", "different", "good", "important",
     "key", "main", "particular", "wider", "whole", "same", "own", "such", "further", "greater", "more", "many",
     "much", "most", "other", "various", "several", "certain", "significant", "strong", "clear", "effective",
+    # Words that restate a category ("a barrier named 'Problem'") say nothing about the theme.
+    "barrier", "barriers", "challenge", "challenges", "difficulty", "difficulties", "problem", "problems",
+    "concern", "concerns", "obstacle", "obstacles", "condition", "conditions", "effect", "effects",
+    "structure", "structures", "arrangement", "arrangements", "caution",
     "lack", "difference", "differences", "subject", "subjects", "colleague", "colleagues", "knowledge", "question",
     "questions", "secondary", "primary", "secondary school", "secondary schools", "primary school", "primary schools",
 }
@@ -112,9 +116,11 @@ def name_themes(member_texts: list[list[str]], centroids: np.ndarray, *, embeddi
     used = {t.lower() for t in taken}
     taken_words = {w for t in taken for w in t.lower().replace(",", " ").split()}
     for k in sorted(range(len(member_texts)), key=lambda k: (-len(member_texts[k]), k)):
-        # Phrases its sentences use at least ``min_uses`` times; failing that, any of its phrases.
-        own = ([p for p, (n, _) in candidates[k].items() if n >= min_uses]
-               or [p for p in candidates[k] if p in index])
+        # Compound phrases its sentences use at least ``min_uses`` times ("managed moves protocol":
+        # one noun alone — "problem", "zone" — rarely says what a theme is about); failing that,
+        # single words used as often; failing that, any of its phrases.
+        used_enough = [p for p, (n, _) in candidates[k].items() if n >= min_uses]
+        own = ([p for p in used_enough if " " in p] or used_enough or [p for p in candidates[k] if p in index])
         # One word of a frame theme's name alone ("funding" beside "Funding and incentives") would
         # read as that theme.
         own = [p for p in own if " " in p or p not in taken_words]
@@ -122,8 +128,7 @@ def name_themes(member_texts: list[list[str]], centroids: np.ndarray, *, embeddi
             continue
         rows = np.array([index[p] for p in own])
         others = np.delete(similarity[rows], k, axis=1)
-        # A name should be specific: a second or third word (a compound, "managed moves protocol")
-        # adds a little, since one noun alone ("colleges", "lack") rarely says what a theme is.
+        # Among those, a third word adds a little more specificity.
         specific = np.array([SPECIFIC_BONUS * min(len(p.split()) - 1, 2) for p in own])
         score = similarity[rows, k] - 0.5 * (others.max(axis=1) if others.shape[1] else 0.0) + specific
         for j in sorted(range(len(own)), key=lambda j: (-round(float(score[j]), 6), own[j])):

@@ -20,7 +20,7 @@ from ..versions import digest, stage_code
 from .fit import CategoryThemes, Theme, ThemeParams, citation_names, fit_category, place_nearest, save_model, stop_words
 from .frame import Frame, default_frame
 from .identity import NewTheme, PreviousTheme, match_themes
-from .naming import name_themes
+from .naming import GENERIC_NAME_WORDS, name_themes
 
 
 def corpus_names(con) -> set[str]:
@@ -169,7 +169,8 @@ def name_emergent(themes: list[Theme], texts: list[str], *, embedding_model, ban
     for theme, name in zip(emergent, names):
         if not name:
             # No noun phrase qualified: its most distinctive keyword, as a name (never a list).
-            name = next((k[0].upper() + k[1:] for k in theme.keywords if k.lower() not in used), None)
+            name = next((k[0].upper() + k[1:] for k in theme.keywords
+                         if k.lower() not in used and k.lower() not in GENERIC_NAME_WORDS), None)
             used.add((name or "").lower())
         if name:
             theme.label = name

@@ -23,6 +23,7 @@ from ..errors import CollabmineError, Errors, NotFoundError, StoreError
 from ..categories import CATEGORIES
 from ..tagging import tagger_thresholds
 from ..settings import Settings
+from ..spreadsheets import write_csv
 from .security import SecurityHeaders, TokenGate, new_csrf_token, safe_next
 
 REVIEWER_COOKIE = "collabmine_reviewer"
@@ -157,7 +158,7 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
     def reviews_csv() -> Response:
         with connection() as con:
             buffer = io.StringIO()
-            review_lib.review_log(con).to_csv(buffer, index=False)
+            write_csv(review_lib.review_log(con), buffer)
         return Response(buffer.getvalue(), media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="collabmine-reviews.csv"'})
 
