@@ -69,6 +69,7 @@ def write_store(results: list[pipeline.ReportResult], settings: Settings,
                 store.write_document(con, result.record, result.spans)
                 written.add(result.doc_id)
         removed = store.remove_missing(con, {r.record["path"] for r in results})
+        store.label_citations(con)   # two reports never share a citation label
         return removed, pipeline.report_changes(previous, results, removed), written
     finally:
         con.close()

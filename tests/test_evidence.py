@@ -89,3 +89,17 @@ def test_citation_parts():
     assert page_reference(None, None) == ""
     assert format_citation("Rudd et al. (2004)", ["6.4 Staff training"], "25", None) == \
         "Rudd et al. (2004), §6.4 Staff training, p. 25"
+
+
+def test_tables_show_the_clean_sentence_beside_the_verbatim_quote(themed):
+    from collabmine.normalise import normalise_text
+
+    con = store.connect(themed.store_path, create=False)
+    rows = evidence.evidence_rows(con)
+    claims = evidence.claims(con)
+    con.close()
+    assert (rows["sentence"] == rows["quote"].map(normalise_text)).all()      # the documented normalisation
+    marked = rows[rows["quote"].str.contains(r"\*|\n", regex=True)]
+    assert len(marked) > 50                                                  # raw markup and line breaks …
+    assert not marked["sentence"].str.contains(r"\*'|'\*|\n", regex=True).any()   # … gone from what is read
+    assert claims["sentence"].notna().all()

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from collabmine import pipeline, store, tagging
 from collabmine.errors import ConfigError
 from collabmine.web import check_binding, create_app
+from collabmine.web.security import url_host
 from conftest import copy_store
 from webkit import browser, live_server
 
@@ -57,7 +58,8 @@ def test_pages(site):
     assert client.get("/search").status_code == 200  # the empty form
 
     reports = client.get("/reports")
-    assert reports.status_code == 200 and reports.text.count('href="/reports/') == 4
+    # Each report linked twice: by citation (its id) and by file name.
+    assert reports.status_code == 200 and reports.text.count('href="/reports/') == 8
     queue = client.get("/review", params={"category": "impact"})
     assert queue.status_code == 200 and queue.text.count('class="item ') == 20 and "measured precision" in queue.text
     assert client.get("/review", params={"category": "impact", "offset": 20}).status_code == 200
@@ -150,16 +152,63 @@ def test_token_and_binding(site):
     settings = site[0]
     with pytest.raises(ConfigError, match="E088"):
         check_binding("0.0.0.0", None)
-    check_binding("0.0.0.0", "s3cret")
+    with pytest.raises(ConfigError, match="E095"):
+        check_binding("0.0.0.0", "a")                     # a one-character token could be guessed
+    with pytest.raises(ConfigError, match="E095"):
+        check_binding("127.0.0.1", "s3cret")
+    check_binding("0.0.0.0", SECRET)
     check_binding("127.0.0.1", None)
     check_binding("::1", None)
-    client = TestClient(create_app(settings, token="s3cret"), base_url=BASE)
+    assert url_host("::1") == "[::1]" and url_host("[::1]") == "[::1]" and url_host("127.0.0.1") == "127.0.0.1"
+    client = TestClient(create_app(settings, token=SECRET), base_url=BASE)
     assert client.get("/").status_code == 401 and "token" in client.get("/").text
     assert client.get("/", params={"token": "wrong"}).status_code == 401
-    assert client.get("/", headers={"Authorization": "Bearer s3cret"}).status_code == 200
-    first = client.get("/search", params={"token": "s3cret", "q": "trust"}, follow_redirects=False)
+    assert client.get("/", headers={"Authorization": f"Bearer {SECRET}"}).status_code == 200
+    first = client.get("/search", params={"token": SECRET, "q": "trust"}, follow_redirects=False)
     assert first.status_code == 303 and first.headers["location"] == "/search?q=trust"  # token leaves the URL
     assert client.get("/search", params={"q": "trust", "mode": "lexical"}).status_code == 200  # by cookie now
+
+
+SECRET = "k3Jq9-vX2_pLm8sTw4Zr"
+
+
+def test_writes_from_another_site_are_refused_even_with_the_csrf_token(site):
+    settings, app, client = site
+    span = _first_quote(client, "barrier-time-workload")
+    form = {"csrf": app.state.csrf, "span_id": span, "action": "comment", "reviewer": "Bo", "comment": "x",
+            "category": "barrier"}
+    before = len(client.get("/reviews.csv").text.splitlines())
+    for origin in ("https://evil.example", "null", f"{BASE}.evil.example"):
+        refused = client.post("/review", data=form, headers={"Origin": origin}, follow_redirects=False)
+        assert refused.status_code == 403 and "E096" in refused.text, origin
+    assert client.post("/review", data=form, headers={"Referer": "https://evil.example/page"},
+                       follow_redirects=False).status_code == 403
+    assert len(client.get("/reviews.csv").text.splitlines()) == before
+    ours = client.post("/review", data=form, headers={"Origin": BASE}, follow_redirects=False)
+    assert ours.status_code == 303
+
+
+def test_bad_parameters_get_the_apps_page_without_echoing_them(site):
+    _, _, client = site
+    huge = "trust " * 1_000
+    response = client.get("/search", params={"q": huge})
+    assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
+    assert "E097" in response.text and "q:" in response.text and len(response.text) < len(huge)
+    assert "trust trust" not in response.text
+    bad = client.get("/search", params={"q": "trust", "top": "many"})
+    assert bad.status_code == 422 and "E097" in bad.text and "top" in bad.text
+    api = client.get("/api/search", params={"q": "trust", "top": "many"})
+    assert api.status_code == 422 and api.json()["error"].startswith("E097")
+
+
+def test_reviewers_comments_never_become_formulas_in_the_csv(site):
+    settings, app, client = site
+    span = _first_quote(client, "barrier-time-workload")
+    client.post("/review", data={"csrf": app.state.csrf, "span_id": span, "action": "comment", "reviewer": "=cmd|x",
+                                 "comment": '=HYPERLINK("http://evil.example","click")', "category": "barrier"})
+    log = client.get("/reviews.csv").text
+    assert "'=HYPERLINK(" in log and "'=cmd|x" in log
+    assert not any(cell.startswith("=") for line in log.splitlines() for cell in line.split(","))
 
 
 def test_missing_store_is_explained(tmp_path, themed):
@@ -216,5 +265,41 @@ def test_hostile_report_renders_as_text(themed, tmp_path):
             assert page.title() != "pwned" and "collabmine" in page.title(), url
             assert page.locator("script").count() == 0
         page.goto(base + "/themes/barrier-01")
-        assert "<script>document.title" in page.inner_text("main")  # the reader sees the markup as text
+        # The reader sees the verbatim markup as text (under "verbatim source text").
+        page.locator("details.raw summary").first.click()
+        assert "<script>document.title" in page.inner_text("main")
         assert not dialogs
+
+
+def test_the_reviewer_is_asked_once_and_comments_show_where_analysts_look(themed, tmp_path):
+    settings = copy_store(themed, tmp_path / "once")
+    app = create_app(settings)
+    client = TestClient(app, base_url=BASE)
+    theme = "/themes/barrier-time-workload"
+    first = client.get(theme).text
+    assert 'placeholder="your name"' in first and "reviewing as" not in first
+    span = _first_quote(client, "barrier-time-workload")
+    form = {"csrf": app.state.csrf, "span_id": span, "category": "barrier", "reviewer": "Ana Analyst", "next": theme}
+    client.post("/review", data=form | {"action": "comment", "comment": "ask the authors about this"})
+    after = client.get(theme).text
+    # The name is now carried by every form, hidden; the header says who is reviewing.
+    assert 'placeholder="your name"' not in after and "reviewing as <b>Ana Analyst</b>" in after
+    assert after.count('type="hidden" name="reviewer" value="Ana Analyst"') >= 4
+    # The comment shows on the item, the review queue and in the reviews table.
+    assert "ask the authors about this — Ana Analyst" in after
+    assert "ask the authors about this — Ana Analyst" in client.get("/review", params={"span": span}).text
+    assert "ask the authors about this" in client.get("/reviews.csv").text
+    # Someone else takes over: the name is forgotten and asked again.
+    gone = client.post("/reviewer", data={"csrf": app.state.csrf, "next": theme}, follow_redirects=True)
+    assert 'placeholder="your name"' in gone.text and "reviewing as" not in gone.text
+
+
+def test_reports_are_listed_by_citation_and_open_by_file_name(site):
+    _, _, client = site
+    listing = client.get("/reports").text
+    assert listing.index("Armstrong (2015)") < listing.index("Rudd et al. (2004)")
+    opened = client.get("/reports/001_d1e1163017c50461.txt", follow_redirects=False)
+    assert opened.status_code == 303 and re.fullmatch(r"/reports/[0-9a-f]{64}", opened.headers["location"])
+    assert client.get(opened.headers["location"]).status_code == 200
+    missing = client.get("/reports/no-such-report.txt")
+    assert missing.status_code == 404 and "E093" in missing.text

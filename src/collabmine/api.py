@@ -61,7 +61,8 @@ class Collabmine:
 
     @property
     def evidence(self) -> pd.DataFrame:
-        """Every cited sentence: theme, rank, verbatim quote, citation, file and offsets."""
+        """Every cited sentence: theme, rank, the clean sentence, the verbatim quote, citation, file
+        and offsets."""
         return evidence_rows(self._con)
 
     @property

@@ -42,8 +42,10 @@ def theme_detail(con: sqlite3.Connection, theme_id: str, *, report: str | None =
     if theme is None:
         raise NotFoundError(Errors.E089.format(theme_id=theme_id))
     rows = [dict(r) for r in con.execute(
-        'SELECT e.rank, e.key_quote, e.span_id, e.doc_id, e.file, e.start, e."end", e.quote, e.citation, d.action AS decision,'
-        " d.reviewer, d.created AS reviewed_at FROM evidence e LEFT JOIN label_decisions d"
+        'SELECT e.rank, e.key_quote, e.span_id, e.doc_id, e.file, e.start, e."end", e.quote, s.text AS sentence,'
+        ' e.citation, d.action AS decision,'
+        " d.reviewer, d.created AS reviewed_at FROM evidence e LEFT JOIN spans s ON s.span_id = e.span_id"
+        " LEFT JOIN label_decisions d"
         " ON d.span_id = e.span_id AND d.category = ? WHERE e.theme_id = ? AND (? IS NULL OR e.doc_id = ?)"
         " ORDER BY e.rank", (theme["category"], theme_id, report, report))]
     supporting = [dict(r) for r in con.execute(
@@ -54,8 +56,10 @@ def theme_detail(con: sqlite3.Connection, theme_id: str, *, report: str | None =
     for span_id, category in con.execute("SELECT t.span_id, t.category FROM effective_tags t JOIN evidence e"
                                          " ON e.span_id = t.span_id AND e.theme_id = ?", (theme_id,)):
         labels.setdefault(span_id, []).append(category)
+    notes = comments(con, [r["span_id"] for r in rows])
     for r in rows:
         r["categories"] = sorted(labels.get(r["span_id"], []), key=CATEGORIES.index)
+        r["comments"] = notes.get(r["span_id"], [])
     others = [dict(r) for r in con.execute("SELECT theme_id, label FROM themes WHERE category = ? AND theme_id <> ?"
                                            " ORDER BY theme_id", (theme["category"], theme_id))]
     lists = {k: json.loads(theme[k] or "[]") for k in ("keywords", "confidence_reasons", "supporting")}
@@ -64,10 +68,34 @@ def theme_detail(con: sqlite3.Connection, theme_id: str, *, report: str | None =
 
 
 def reports(con: sqlite3.Connection) -> list[dict]:
+    """Every report, by citation then title (how a researcher knows them), with its file."""
     return [dict(r) for r in con.execute(
-        "SELECT d.doc_id, d.path, d.citation, d.title, d.status, d.error, d.n_spans,"
+        "SELECT d.doc_id, d.path, d.file_name, d.citation, d.title, d.status, d.error, d.n_spans,"
         " (SELECT COUNT(DISTINCT t.span_id) FROM effective_tags t JOIN spans s USING (span_id)"
-        "  WHERE s.doc_id = d.doc_id) AS n_tagged FROM documents d ORDER BY d.path")]
+        "  WHERE s.doc_id = d.doc_id) AS n_tagged FROM documents d"
+        " ORDER BY d.citation IS NULL, d.citation, d.title, d.path")]
+
+
+def report_by_name(con: sqlite3.Connection, name: str) -> str | None:
+    """The id of the report whose corpus path or file name is ``name`` (None if none)."""
+    row = con.execute("SELECT doc_id FROM documents WHERE status = 'ok' AND (path = ? OR file_name = ?)"
+                      " ORDER BY path LIMIT 1", (name, name)).fetchone()
+    return row["doc_id"] if row else None
+
+
+def comments(con: sqlite3.Connection, span_ids: list[str]) -> dict[str, list[dict]]:
+    """Analysts' comments on each sentence (oldest first), matched by the sentence's text and
+    offsets as decisions are, so a comment follows its sentence across runs."""
+    out: dict[str, list[dict]] = {}
+    for i in range(0, len(span_ids), 500):
+        chunk = span_ids[i:i + 500]
+        for r in con.execute(
+                "SELECT s.span_id, r.reviewer, r.comment, r.created FROM reviews r JOIN spans s"
+                ' ON s.doc_id = r.doc_sha AND s.start = r.start AND s."end" = r."end" AND s.text_hash = r.text_hash'
+                f" WHERE r.action = 'comment' AND s.span_id IN ({','.join('?' * len(chunk))})"
+                " ORDER BY r.review_id", chunk):
+            out.setdefault(r["span_id"], []).append(dict(r))
+    return out
 
 
 @dataclass

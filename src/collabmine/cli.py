@@ -388,7 +388,8 @@ def theme(theme_id: str = typer.Argument(..., help="A theme id from `collabmine 
     for reason in json.loads(row["confidence_reasons"] or "[]"):
         console.print(f"  - {reason}", highlight=False)
     for q in rows.head(quotes).itertuples():
-        console.print(f"\n{q.rank}.{' [bold]key quote[/]' if q.key_quote else ''} “{q.quote.strip()}”", highlight=False)
+        console.print(f"\n{q.rank}.{' [bold]key quote[/]' if q.key_quote else ''} “{q.sentence or q.quote.strip()}”",
+                      highlight=False)
         console.print(f"   [dim]{q.citation} — {q.file} [{q.start}:{q.end}] span {q.span_id}[/]", highlight=False)
     if len(rows) > quotes:
         console.print(f"\n… and {len(rows) - quotes} more (--quotes N).")
@@ -571,6 +572,7 @@ def web(out: Path = typer.Option(None, "--out"),
                                             help="Required when --host is not a loopback address.")) -> None:
     """The web app: themes, search, reports and the audit queue."""
     from .web import check_binding, create_app
+    from .web.security import url_host
 
     settings = load_settings(corpus_dir=corpus, out_dir=out)
     try:
@@ -586,7 +588,7 @@ def web(out: Path = typer.Option(None, "--out"),
 
     # Load the embedding model while the server starts, so the first search does not wait ~5 s.
     threading.Thread(target=default_embedder, daemon=True).start()
-    console.print(f"collabmine web on http://{host}:{port}/" + (" (token required)" if token else ""))
+    console.print(f"collabmine web on http://{url_host(host)}:{port}/" + (" (token required)" if token else ""))
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 

@@ -81,6 +81,10 @@ class Errors:
     E087 = "E087 unknown review status {status!r}. Use one of: {statuses}."
     E088 = ("E088 binding the web app to {host} exposes it beyond this machine: pass --token SECRET (or set "
             "COLLABMINE_WEB_TOKEN); clients then send it once as ?token=SECRET or an 'Authorization: Bearer' header.")
+    E095 = ("E095 the web token is {length} characters: use at least {minimum}, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(24))'` (a short token can be guessed).")
+    E096 = "E096 request refused: it came from another site ({origin}). Use the app's own pages to make changes."
+    E097 = "E097 bad request: {problems}. Check the link or the form and try again."
     E089 = "E089 no theme {theme_id!r}. `collabmine themes` lists the current theme ids."
     E090 = "E090 the query is empty. Ask something, e.g. collabmine query \"what makes collaboration sustainable\"."
     E091 = ("E091 no report matches {report!r}. Pass a file name, a path in the corpus, a sha256 prefix or part of "

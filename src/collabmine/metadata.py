@@ -41,7 +41,12 @@ class Metadata:
 
     @property
     def short_citation(self) -> str:
-        return short_citation(self.authors, self.year)
+        return short_citation(self.authors, self.year, title=self.title)
+
+    def citation(self, *, fallback: str) -> str:
+        """The author–year label; without authors, the short title; without a title, ``fallback``
+        (the file's name) — never "Anonymous", which cannot tell two reports apart."""
+        return short_citation(self.authors, self.year, title=self.title, fallback=fallback)
 
 
 def surname(author: str) -> str:
@@ -51,11 +56,24 @@ def surname(author: str) -> str:
     return author.split()[-1] if author.split() else author
 
 
-def short_citation(authors: list[str], year: int | None) -> str:
-    """Author–year form: "Armstrong (2015)", "West and Muijs (n.d.)", "Rudd et al. (2004)"."""
+#: Words of a title kept in a citation without authors ("Six accounts of practice (n.d.)").
+SHORT_TITLE_WORDS = 6
+
+
+def short_title(title: str) -> str:
+    """The title up to its first colon or full stop, at most ``SHORT_TITLE_WORDS`` words."""
+    main = re.split(r"[:.;]\s", " ".join(title.split()), maxsplit=1)[0].strip(" .:;,")
+    words = main.split()
+    return " ".join(words[:SHORT_TITLE_WORDS]) + ("…" if len(words) > SHORT_TITLE_WORDS else "")
+
+
+def short_citation(authors: list[str], year: int | None, *, title: str | None = None,
+                   fallback: str | None = None) -> str:
+    """Author–year form: "Armstrong (2015)", "West and Muijs (n.d.)", "Rudd et al. (2004)"; with
+    no author, the short title (as APA cites a work without an author), else ``fallback``."""
     names = [surname(a) for a in authors if a.strip()]
     if not names:
-        who = "Anonymous"
+        who = (short_title(title) if title and title.strip() else None) or fallback or "Untitled report"
     elif len(names) == 1:
         who = names[0]
     elif len(names) == 2:
@@ -63,6 +81,32 @@ def short_citation(authors: list[str], year: int | None) -> str:
     else:
         who = f"{names[0]} et al."
     return f"{who} ({year if year else 'n.d.'})"
+
+
+_SUFFIXED = re.compile(r"\((\d{4}|n\.d\.)(?:-?[a-z])\)$")
+
+
+def base_label(citation: str) -> str:
+    """A citation without the letter that told it apart ("Smith (2004b)" → "Smith (2004)")."""
+    return _SUFFIXED.sub(lambda m: f"({m.group(1)})", citation)
+
+
+def distinct_citations(labels: dict[str, str]) -> dict[str, str]:
+    """Citation labels (path -> label) made unique as APA does: reports that share an author–year
+    label get a, b, … after the year in path order ("Smith (2004a)", "Smith (n.d.-a)")."""
+    groups: dict[str, list[str]] = {}
+    for path, label in labels.items():
+        groups.setdefault(base_label(label), []).append(path)
+    out = {}
+    for base, paths in groups.items():
+        if len(paths) == 1:
+            out[paths[0]] = base
+            continue
+        for k, path in enumerate(sorted(paths)):
+            letter = chr(ord("a") + k) if k < 26 else f"{k + 1}"
+            out[path] = re.sub(r"\((\d{4}|n\.d\.)\)$",
+                               lambda m: f"({m.group(1)}{'-' if m.group(1) == 'n.d.' else ''}{letter})", base)
+    return out
 
 
 def load_sources(path: Path) -> dict[str, dict]:

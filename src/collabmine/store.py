@@ -323,6 +323,20 @@ def write_document(con: sqlite3.Connection, record: dict, spans: Iterable[Span])
                   text_hash(s.text)) for s in spans])
 
 
+def label_citations(con: sqlite3.Connection) -> int:
+    """Make the processed reports' citation labels unique ("Smith (2004a)", "Smith (2004b)");
+    returns how many changed."""
+    from .metadata import distinct_citations
+
+    rows = {r["path"]: r["citation"] for r in con.execute(
+        "SELECT path, citation FROM documents WHERE status = 'ok' AND citation IS NOT NULL")}
+    labelled = distinct_citations(rows)
+    changed = {path: label for path, label in labelled.items() if rows[path] != label}
+    with transaction(con):
+        con.executemany("UPDATE documents SET citation = ? WHERE path = ?", [(v, k) for k, v in changed.items()])
+    return len(changed)
+
+
 def _delete_doc_spans_if_orphan(con: sqlite3.Connection, doc_id: str, except_path: str) -> None:
     other = con.execute("SELECT 1 FROM documents WHERE doc_id=? AND path<>? AND status='ok'",
                         (doc_id, except_path)).fetchone()

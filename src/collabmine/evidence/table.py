@@ -228,7 +228,10 @@ def _report_coherence(rows, vectors, centroid) -> float | None:
 # --- reading the table ---------------------------------------------------------------------
 
 CLAIM_COLUMNS = ["theme_id", "category", "kind", "label", "claim", "confidence", "confidence_reasons", "supporting",
-                 "quote", "citation", "n_sentences", "n_reports", "single_report"]
+                 "sentence", "quote", "citation", "n_sentences", "n_reports", "single_report"]
+# ``sentence`` is the clean sentence for reading (markup removed, line breaks joined: the
+# pipeline's normalisation of the quote); ``quote`` is the verbatim source text at
+# ``file[start:end]`` for checking. ``verify`` checks that one is the normalisation of the other.
 
 
 def claims(con) -> pd.DataFrame:
@@ -236,8 +239,9 @@ def claims(con) -> pd.DataFrame:
     reasons and supporting reports as lists."""
     frame = pd.read_sql_query(
         "SELECT t.theme_id, t.category, t.kind, t.label, t.claim, t.confidence, t.confidence_reasons, t.supporting,"
-        " e.quote, e.citation, t.n_sentences, t.n_reports, t.single_report FROM themes t JOIN evidence e"
-        " ON e.theme_id=t.theme_id AND e.span_id=t.representative_span_id ORDER BY t.category, t.kind, t.theme_id", con)
+        " s.text AS sentence, e.quote, e.citation, t.n_sentences, t.n_reports, t.single_report FROM themes t"
+        " JOIN evidence e ON e.theme_id=t.theme_id AND e.span_id=t.representative_span_id"
+        " LEFT JOIN spans s ON s.span_id=e.span_id ORDER BY t.category, t.kind, t.theme_id", con)
     for column in ("confidence_reasons", "supporting"):
         frame[column] = [json.loads(v) if v else [] for v in frame[column]]
     return frame
@@ -246,15 +250,15 @@ def claims(con) -> pd.DataFrame:
 def key_quotes(con) -> pd.DataFrame:
     """Every claim's key quotes, in order, with citations."""
     return pd.read_sql_query(
-        'SELECT e.theme_id, e.rank, e.quote, e.citation, e.file, e.start, e."end" FROM evidence e'
-        " WHERE e.key_quote = 1 ORDER BY e.theme_id, e.rank", con)
+        'SELECT e.theme_id, e.rank, s.text AS sentence, e.quote, e.citation, e.file, e.start, e."end" FROM evidence e'
+        " LEFT JOIN spans s USING (span_id) WHERE e.key_quote = 1 ORDER BY e.theme_id, e.rank", con)
 
 
 def evidence_rows(con) -> pd.DataFrame:
     return pd.read_sql_query(
-        'SELECT e.theme_id, t.category, t.label, e.rank, e.key_quote, e.span_id, e.quote, e.citation, e.file, e.start,'
-        ' e."end", e.section, e.page FROM evidence e JOIN themes t USING (theme_id) ORDER BY t.category, e.theme_id, e.rank',
-        con)
+        'SELECT e.theme_id, t.category, t.label, e.rank, e.key_quote, e.span_id, s.text AS sentence, e.quote, e.citation,'
+        ' e.file, e.start, e."end", e.section, e.page FROM evidence e JOIN themes t USING (theme_id)'
+        ' LEFT JOIN spans s ON s.span_id = e.span_id ORDER BY t.category, e.theme_id, e.rank', con)
 
 
 # --- verification --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from fastapi import FastAPI, Form, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
@@ -24,13 +25,15 @@ from ..categories import CATEGORIES
 from ..tagging import tagger_thresholds
 from ..settings import Settings
 from ..spreadsheets import write_csv
-from .security import SecurityHeaders, TokenGate, new_csrf_token, safe_next
+from .security import SameOrigin, SecurityHeaders, TokenGate, new_csrf_token, safe_next
 
 REVIEWER_COOKIE = "collabmine_reviewer"
 DOC_ID = r"^[0-9a-f]{64}$"
 SPAN_ID = r"^[0-9a-f]{20}$"
 QUEUE_PAGE = 20
 QUOTES_PAGE = 25
+#: Longest error message a page shows.
+MAX_ERROR_CHARS = 1000
 
 
 def _environment() -> Environment:
@@ -57,6 +60,7 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
     app.state.csrf = new_csrf_token()
     env = _environment()
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(SameOrigin)
     if token:
         app.add_middleware(TokenGate, token=token)
 
@@ -72,6 +76,17 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
         context |= {"request": request, "csrf": app.state.csrf, "categories": CATEGORIES,
                     "reviewer": request.cookies.get(REVIEWER_COOKIE, ""), "path": _current(request)}
         return HTMLResponse(env.get_template(template).render(**context), status_code=status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        # Name the bad parameters and what is wrong, never echo their values (a 100 KB query
+        # came straight back before), and answer as the app's own page for a browser.
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', '')[:120]}"
+                             for e in exc.errors()[:5])
+        message = Errors.E097.format(problems=problems)[:MAX_ERROR_CHARS]
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": message}, status_code=422)
+        return page(request, "error.html.j2", status_code=422, message=message)
 
     @app.exception_handler(CollabmineError)
     async def _error(request: Request, exc: CollabmineError) -> Response:
@@ -115,8 +130,14 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
     @app.get("/reports/{doc_id}", response_class=HTMLResponse)
     def report(request: Request, doc_id: str, page_no: int = Query(1, alias="page", ge=1),
                span: str | None = Query(None, pattern=SPAN_ID)) -> HTMLResponse:
-        if not _matches(DOC_ID, doc_id):  # ids only: a path never reaches the file system
-            raise NotFoundError(Errors.E093.format(doc_id=doc_id))
+        if not _matches(DOC_ID, doc_id):
+            # A report's file name (or corpus path) opens it too: looked up in the store, never
+            # on the file system, then redirected to its id.
+            with connection() as con:
+                found = browse.report_by_name(con, doc_id)
+            if found is None:
+                raise NotFoundError(Errors.E093.format(doc_id=doc_id[:200]))
+            return RedirectResponse(f"/reports/{found}" + (f"?span={span}" if span else ""), status_code=303)
         with connection() as con:
             return page(request, "report.html.j2", view=browse.report_page(con, doc_id, page=page_no, focus=span))
 
@@ -127,6 +148,7 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
             items = review_lib.queue(con, category=category or None, status=status, theme_id=theme or None,
                                      span_id=span or None, limit=QUEUE_PAGE, offset=offset)
             return page(request, "review.html.j2", items=items, progress=review_lib.progress(con),
+                        comments=browse.comments(con, [it.span_id for it in items]),
                         options=browse.theme_options(con), category=category, status=status, theme=theme,
                         offset=offset, page_size=QUEUE_PAGE, statuses=review_lib.STATUSES)
 
@@ -152,6 +174,15 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
         response = RedirectResponse(safe_next(next, "/review"), status_code=303)
         response.set_cookie(REVIEWER_COOKIE, " ".join(reviewer.split())[:review_lib.MAX_REVIEWER],
                             httponly=True, samesite="strict")
+        return response
+
+    @app.post("/reviewer")
+    def forget_reviewer(csrf: str = Form(""), next: str = Form("/")) -> Response:
+        """Forget the reviewer's name (another person takes over the browser): the next decision asks again."""
+        if not secrets.compare_digest(csrf.encode(), app.state.csrf.encode()):
+            return Response("403: stale or missing form token; reload the page.", status_code=403)
+        response = RedirectResponse(safe_next(next, "/review"), status_code=303)
+        response.delete_cookie(REVIEWER_COOKIE)
         return response
 
     @app.get("/reviews.csv")

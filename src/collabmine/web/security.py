@@ -29,10 +29,27 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+#: A token shorter than this is refused (E095): it could be guessed.
+MIN_TOKEN_LENGTH = 16
+#: Methods that change something: refused when they come from another site's page.
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
 def check_binding(host: str, token: str | None) -> None:
-    """Refuse to expose the app beyond this machine without a token (E088)."""
+    """Refuse to expose the app beyond this machine without a token (E088), and any token too
+    short to be secret (E095)."""
+    if token is not None and len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigError(Errors.E095.format(length=len(token), minimum=MIN_TOKEN_LENGTH))
     if not is_loopback(host) and not token:
         raise ConfigError(Errors.E088.format(host=host))
+
+
+def url_host(host: str) -> str:
+    """A host as it is written in a URL: an IPv6 address in brackets ("[::1]")."""
+    try:
+        return f"[{host.strip('[]')}]" if ipaddress.ip_address(host.strip("[]")).version == 6 else host
+    except ValueError:
+        return host
 
 
 def new_csrf_token() -> str:
@@ -57,6 +74,23 @@ class SecurityHeaders(BaseHTTPMiddleware):
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "DENY"
         return response
+
+
+class SameOrigin(BaseHTTPMiddleware):
+    """A state-changing request whose ``Origin`` (or, without one, ``Referer``) names another
+    site is refused (403, E096) — on top of the CSRF token, as OWASP recommends: a token leaked
+    into another page must still not let that page post decisions."""
+
+    async def dispatch(self, request: Request, call_next) -> Response:
+        if request.method in UNSAFE_METHODS:
+            origin = request.headers.get("origin") or request.headers.get("referer")
+            if origin and origin != "null":
+                parts = urlsplit(origin)
+                if (parts.scheme, parts.netloc) != (request.url.scheme, request.url.netloc):
+                    return PlainTextResponse("403: " + Errors.E096.format(origin=origin[:200]), status_code=403)
+            elif origin == "null":
+                return PlainTextResponse("403: " + Errors.E096.format(origin="null"), status_code=403)
+        return await call_next(request)
 
 
 class TokenGate(BaseHTTPMiddleware):
