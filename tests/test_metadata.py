@@ -37,3 +37,61 @@ def test_bibtex_has_no_empty_or_nan_fields():
     entry = bibtex(reports)
     assert "nan" not in entry and "isbn" not in entry and "url" not in entry and "institution" not in entry
     assert "title = {A title}" in entry
+
+
+def test_an_abstract_is_never_taken_for_a_title():
+    from collabmine.metadata import looks_like_title, title_case_fixed
+
+    assert looks_like_title("School Partnerships: Six Accounts of Practice")
+    assert not looks_like_title("This report summarises findings from a study of partnerships. It draws on "
+                                "interviews with heads in four local authorities.")
+    assert not looks_like_title(" ".join(["word"] * 30))
+    assert not looks_like_title("Published 2004 ISBN 1 903880 75 0")
+    assert title_case_fixed("school partnerships in england") == "School partnerships in england"
+    assert title_case_fixed("School Partnerships") == "School Partnerships"
+
+
+def test_bundled_reports_without_sources_get_titles_not_abstracts():
+    from conftest import CORPUS
+
+    raw_texts = {p.name: p.read_text(encoding="utf-8") for p in CORPUS.glob("*.txt")}
+    from collabmine.metadata import infer_metadata
+    from collabmine.structure import build_structure
+
+    for name, raw in raw_texts.items():
+        meta = infer_metadata(raw, build_structure(raw))
+        assert meta.title is None or (len(meta.title.split()) <= 25 and meta.title[0].isupper()), (name, meta.title)
+        assert "Anonymous" not in meta.citation(fallback=name)
+
+
+def test_sources_lists_origins_and_gaps_and_writes_reviewable_entries(tmp_path):
+    from collabmine.metadata import load_sources, lookup, source_statuses, write_entries
+
+    docs = [{"path": "new.txt", "file_name": "new.txt", "doc_id": "ab" * 32, "status": "ok",
+             "citation": "Six accounts of practice (n.d.)", "metadata_source": "inferred", "title": "Six accounts of practice",
+             "authors": "[]", "year": None, "publisher": None, "isbn": None, "url": None},
+            {"path": "old.txt", "file_name": "old.txt", "doc_id": "cd" * 32, "status": "ok", "citation": "Rudd (2004)",
+             "metadata_source": "sources.yaml", "title": "T", "authors": '["Peter Rudd"]', "year": 2004,
+             "publisher": "NFER", "isbn": "1", "url": "u"},
+            {"path": "bad.txt", "file_name": "bad.txt", "doc_id": "ef" * 32, "status": "error", "citation": None,
+             "metadata_source": None, "title": None, "authors": None, "year": None, "publisher": None, "isbn": None,
+             "url": None}]
+    statuses = source_statuses(docs)
+    assert [s.path for s in statuses] == ["new.txt", "old.txt"]
+    assert statuses[0].missing == ["authors", "year", "publisher", "isbn", "url"] and statuses[1].missing == []
+    path = tmp_path / "sources.yaml"
+    path.write_text("# kept comment\nold.txt:\n  title: T\n", encoding="utf-8")
+    assert write_entries(path, statuses) == ["new.txt"]
+    assert path.read_text().startswith("# kept comment\nold.txt:")
+    entry = lookup(load_sources(path), "renamed.txt", "ab" * 32)        # found again by its sha256
+    assert entry.title == "Six accounts of practice" and entry.source == "sources.yaml"
+    assert write_entries(path, statuses) == []                          # never twice
+
+
+def test_sources_command_on_the_corpus(themed):
+    from typer.testing import CliRunner
+
+    from collabmine.cli import app
+
+    result = CliRunner().invoke(app, ["sources", "--out", str(themed.out_dir)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and result.output.count("sources.yaml") == 4 and "Rudd et al. (2004)" in result.output

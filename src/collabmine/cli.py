@@ -215,6 +215,31 @@ def documents(out: Path = typer.Option(None, "--out")) -> None:
     console.print(table)
 
 
+@app.command()
+def sources(out: Path = typer.Option(None, "--out"), corpus: Path = typer.Option(None, "--corpus"),
+            write: bool = typer.Option(False, "--write", help="Add an entry to the corpus folder's sources.yaml for "
+                                       "every report whose metadata was inferred (check it, then re-run).")) -> None:
+    """Every report's citation metadata: the citation, where the fields came from, what is missing."""
+    from . import store
+    from .metadata import source_statuses, write_entries
+
+    settings = load_settings(out_dir=out, corpus_dir=corpus)
+    try:
+        con = store.connect(settings.store_path, create=False)
+    except CollabmineError as exc:
+        _fail(str(exc))
+    statuses = source_statuses([dict(r) for r in store.documents(con)])
+    con.close()
+    table = Table("report", "citation", "title", "from", "missing")
+    for s in statuses:
+        table.add_row(s.path, s.citation, s.fields.get("title") or "", s.origin, ", ".join(s.missing) or "—")
+    console.print(table)
+    if write:
+        added = write_entries(settings.sources_file, statuses)
+        console.print(f"Added {len(added)} entries to {settings.sources_file}" + (f": {', '.join(added)}" if added else
+                      " (every report already has one)") + ". Check them, then run again.", highlight=False)
+
+
 LABELS_HELP = ("Coded sentences: JSONL (source, start, end, labels — as ../shared/gold/train.jsonl) or CSV "
                "(source,start,end,labels with labels separated by ';'). Repeat for several files.")
 

@@ -155,6 +155,27 @@ def _front_matter_lines(raw: str, structure: Structure) -> list[str]:
 MAX_TITLE_CHARS = 300
 
 
+#: A title has at most this many words; an abstract or a paragraph has more.
+MAX_TITLE_WORDS = 25
+
+
+def looks_like_title(line: str) -> bool:
+    """A line that can be a title: a few words, one sentence at most (an abstract's first lines
+    are several sentences), no URL, copyright or ISBN."""
+    words = line.split()
+    if not 2 <= len(words) <= MAX_TITLE_WORDS or len(line) > MAX_TITLE_CHARS:
+        return False
+    if re.search(r"https?://|©|ISBN", line) or re.search(r"[.!?]\s+[A-Z]", line):
+        return False
+    return not (line.rstrip().endswith(".") and len(words) > 12)
+
+
+def title_case_fixed(title: str) -> str:
+    """A title written all in lower case gets a capital first letter ("school partnerships" →
+    "School partnerships"); any other capitalisation is the author's and is kept."""
+    return title[:1].upper() + title[1:] if title == title.lower() else title
+
+
 def infer_metadata(raw: str, structure: Structure) -> Metadata:
     """Best-effort citation metadata from a report's own front matter."""
     meta = Metadata(source="inferred")
@@ -189,11 +210,65 @@ def infer_metadata(raw: str, structure: Structure) -> Metadata:
     if meta.title is None:
         headings = [u.text for u in structure.units if u.kind == "heading" and u.reason in ("front_matter", "cover")]
         candidates = headings or lines
-        meta.title = next((c for c in candidates if len(c.split()) >= 2 and len(c) <= MAX_TITLE_CHARS
-                           and not re.search(r"https?://|©|ISBN", c)), None)
+        meta.title = next((c for c in candidates if looks_like_title(c)), None)
+    if meta.title:
+        meta.title = title_case_fixed(meta.title)
     return meta
 
 
 def resolve_metadata(raw: str, structure: Structure, *, file_name: str, sha256: str,
                      sources: dict[str, dict]) -> Metadata:
     return lookup(sources, file_name, sha256) or infer_metadata(raw, structure)
+
+
+# --- reviewing metadata (`collabmine sources`) ---------------------------------------------------
+
+CITATION_FIELDS = ("title", "authors", "year", "publisher", "isbn", "url")
+
+
+@dataclass
+class SourceStatus:
+    path: str
+    file_name: str
+    sha256: str
+    citation: str
+    origin: str                      # "sources.yaml" or "inferred"
+    fields: dict                     # field -> value (None / [] when missing)
+
+    @property
+    def missing(self) -> list[str]:
+        return [k for k in CITATION_FIELDS if not self.fields.get(k)]
+
+
+def source_statuses(documents: list[dict]) -> list[SourceStatus]:
+    """Each processed report's citation metadata, where it came from and what is missing
+    (``documents``: the store's rows)."""
+    import json
+
+    out = []
+    for d in documents:
+        if d["status"] != "ok":
+            continue
+        authors = d["authors"]
+        fields = {k: d[k] for k in CITATION_FIELDS} | {"authors": json.loads(authors) if isinstance(authors, str) else authors or []}
+        out.append(SourceStatus(d["path"], d["file_name"], d["doc_id"], d["citation"] or "", d["metadata_source"] or "inferred",
+                                fields))
+    return sorted(out, key=lambda s: s.path)
+
+
+def write_entries(path: Path, statuses: list[SourceStatus]) -> list[str]:
+    """Append an entry to ``sources.yaml`` for every inferred report that has none, ready for a
+    person to check (marked so in its note); existing entries and comments are kept as they are.
+    Returns the file names added."""
+    existing = load_sources(path)
+    new = [s for s in statuses if s.origin == "inferred" and s.file_name not in existing]
+    if not new:
+        return []
+    blocks = []
+    for s in new:
+        entry = {"sha256": s.sha256, **{k: v for k, v in s.fields.items()},
+                 "note": "inferred by collabmine from the report's front matter: check every field"}
+        blocks.append(yaml.safe_dump({s.file_name: entry}, sort_keys=False, allow_unicode=True, width=100))
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    path.write_text(text + ("" if not text or text.endswith("\n") else "\n") + "".join(blocks), encoding="utf-8")
+    return [s.file_name for s in new]
