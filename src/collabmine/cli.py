@@ -437,7 +437,8 @@ def query(question: str = typer.Argument(..., help="A question or keywords."),
         except CollabmineError as exc:
             _fail(str(exc))
     if hits.empty:
-        console.print("No matching sentences.")
+        console.print("No good match: no sentence in the corpus is close enough to this question. "
+                      "Try other words, or a broader question.")
         return
     for h in hits.itertuples():
         labels = ", ".join(h.categories) or "untagged"

@@ -71,7 +71,9 @@ class SecurityHeaders(BaseHTTPMiddleware):
         response = await call_next(request)
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # "same-origin": the app's own form posts carry its Origin (under "no-referrer" a browser
+        # sends "Origin: null" even on them, which SameOrigin must refuse); other sites get nothing.
+        response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
         return response
 
