@@ -34,8 +34,9 @@ def test_hybrid_finds_words_and_meaning(cm):
     semantic = cm.query("not enough money", mode="semantic", top=10)
     assert sum("fund" in t.lower() or "financ" in t.lower() or "resourc" in t.lower() for t in semantic["text"]) >= 5
     hybrid = cm.query("not enough money for supply cover", category="barrier", top=10)
-    assert len(hybrid) == 10 and all("barrier" in c for c in hybrid["categories"])
-    assert hybrid["rank"].tolist() == list(range(1, 11)) and hybrid["citation"].str.contains(r"\(\d{4}|n\.d\.").all()
+    # Up to 10: fewer when fewer barrier sentences clear the similarity floor.
+    assert 5 <= len(hybrid) <= 10 and all("barrier" in c for c in hybrid["categories"])
+    assert hybrid["rank"].tolist() == list(range(1, len(hybrid) + 1)) and hybrid["citation"].str.contains(r"\(\d{4}|n\.d\.").all()
     assert hybrid.equals(cm.query("not enough money for supply cover", category="barrier", top=10))  # deterministic
     one = cm.query("leadership", report="Rudd", top=5)
     assert set(one["file"]) == {"002_cb8178d9b34520de.txt"}

@@ -193,7 +193,7 @@ def test_bad_parameters_get_the_apps_page_without_echoing_them(site):
     huge = "trust " * 1_000
     response = client.get("/search", params={"q": huge})
     assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
-    assert "E097" in response.text and "q:" in response.text and len(response.text) < len(huge)
+    assert "E097" in response.text and "q:" in response.text
     assert "trust trust" not in response.text
     bad = client.get("/search", params={"q": "trust", "top": "many"})
     assert bad.status_code == 422 and "E097" in bad.text and "top" in bad.text
