@@ -28,18 +28,16 @@ configure_environment()
 
 import numpy as np  # noqa: E402
 
-from collabmine import store  # noqa: E402
 from collabmine.categories import CATEGORIES  # noqa: E402
 from collabmine.settings import load_settings  # noqa: E402
-from collabmine.tagging import data, train  # noqa: E402
-from collabmine.tagging.evaluate import _f1  # noqa: E402
+from collabmine.tagging import stage, train  # noqa: E402
+from collabmine.tagging.evaluate import category_f1  # noqa: E402
 
 STEP = 50
 
 
 def macro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
-    counts = np.stack([(truth & predicted).sum(0), (~truth & predicted).sum(0), (truth & ~predicted).sum(0)], axis=-1)
-    return float(_f1(counts).mean())
+    return float(category_f1(truth, predicted).mean())
 
 
 def fit_head(x: np.ndarray, y: np.ndarray):
@@ -105,11 +103,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=14)
     parser.add_argument("--svg", type=Path, default=ROOT / "docs" / "active_learning.svg")
     args = parser.parse_args()
-    settings = load_settings(out_dir=args.out)
-    con = store.connect(settings.store_path, create=False)
-    spans = data.taggable_spans(con)
-    con.close()
-    training = data.training_set(data.read_coded(args.labels), spans)
+    spans, training = stage.training_data(load_settings(out_dir=args.out), [args.labels], use_reviews=False)
     files = np.array([spans.files[i] for i in training.index])
     inside = files == args.report
     rows = training.index[~inside]

@@ -31,17 +31,15 @@ configure_environment()
 
 import numpy as np  # noqa: E402
 
-from collabmine import store  # noqa: E402
 from collabmine.categories import CATEGORIES  # noqa: E402
 from collabmine.settings import load_settings  # noqa: E402
-from collabmine.tagging import data, model, train  # noqa: E402
-from collabmine.tagging.evaluate import _f1  # noqa: E402
+from collabmine.tagging import model, stage, train  # noqa: E402
+from collabmine.tagging.evaluate import category_f1  # noqa: E402
 
 
 def scores(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     """F1 per category, then macro (last)."""
-    counts = np.stack([(truth & predicted).sum(0), (~truth & predicted).sum(0), (truth & ~predicted).sum(0)], axis=-1)
-    f1 = _f1(counts)
+    f1 = category_f1(truth, predicted)
     return np.append(f1, f1.mean())
 
 
@@ -69,10 +67,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=ROOT / ".work" / "bench" / "sentence_folds.npz")
     args = parser.parse_args()
     settings = load_settings(out_dir=args.out)
-    con = store.connect(settings.store_path, create=False)
-    spans = data.taggable_spans(con)
-    con.close()
-    training = data.training_set(data.read_coded(args.labels), spans)
+    spans, training = stage.training_data(settings, [args.labels], use_reviews=False)
     if args.cache.exists():
         cached = np.load(args.cache)
         logits, fold_of = cached["logits"], cached["fold_of"]

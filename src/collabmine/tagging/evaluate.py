@@ -79,6 +79,12 @@ def evaluate(gold: list[CodedRow], predictions: dict[str, tuple[set[str], bool]]
     return Report(per, macro, len(gold), unmatched, errors, _intervals(hits, bootstrap, seed), calibration)
 
 
+def category_f1(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """F1 per category of (n, 4) boolean predictions against (n, 4) boolean truth."""
+    counts = np.stack([(truth & predicted).sum(0), (~truth & predicted).sum(0), (truth & ~predicted).sum(0)], axis=-1)
+    return _f1(counts)
+
+
 def calibration_table(probabilities: np.ndarray, truth: np.ndarray, *, bins: int = CALIBRATION_BINS) -> Calibration:
     p, y = probabilities.ravel(), truth.ravel().astype(float)
     which = np.minimum((p * bins).astype(int), bins - 1)

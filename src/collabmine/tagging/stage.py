@@ -140,7 +140,9 @@ def read_label_files(paths: list[Path]) -> list[CodedRow]:
     return [row for path in paths for row in data.read_coded(Path(path))]
 
 
-def _training(settings: Settings, label_files: list[Path], *, use_reviews: bool) -> tuple[Spans, TrainingSet]:
+def training_data(settings: Settings, label_files: list[Path], *, use_reviews: bool) -> tuple[Spans, TrainingSet]:
+    """The store's taggable spans and the training set the coded files (and, with
+    ``use_reviews``, analysts' decisions) make of them."""
     rows = read_label_files(label_files)
     con = store.connect(settings.store_path, create=False)
     try:
@@ -166,7 +168,7 @@ def train_tagger(settings: Settings, label_files: list[Path], *, gold_path: Path
     import transformers
 
     started = time.monotonic()
-    spans, training = _training(settings, label_files, use_reviews=use_reviews)
+    spans, training = training_data(settings, label_files, use_reviews=use_reviews)
     if not len(training.index):
         raise DataError(Errors.E052.format(files=", ".join(map(str, label_files))))
     gold = data.read_coded(gold_path) if gold_path else []
@@ -374,7 +376,7 @@ def evaluate_held_out(settings: Settings, label_files: list[Path], *, gold_path:
     chosen on the other reports' fold predictions. No label of the held-out report reaches the
     model that scores it."""
     tagger = load_tagger(settings)
-    spans, training = _training(settings, label_files or card_label_files(settings), use_reviews=use_reviews)
+    spans, training = training_data(settings, label_files or card_label_files(settings), use_reviews=use_reviews)
     if _reports(spans, training) < 2:
         raise DataError(Errors.E044.format(found=", ".join(sorted({spans.files[i] for i in training.index})) or "none"))
     gold = data.read_coded(gold_path) if gold_path else []
