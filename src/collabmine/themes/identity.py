@@ -70,9 +70,7 @@ def match_themes(category: str, previous: list[PreviousTheme], current: list[New
             old = previous[taken_new[i]]
             ids.append(old.theme_id)
             labels.append(old.label)
-            delta = len(new.members) - len(old.members)
-            kind = "theme_grown" if delta > 0 else "theme_shrunk" if delta < 0 else "theme_unchanged"
-            events.append((kind, old.theme_id, f"{len(old.members)} → {len(new.members)} sentences"))
+            events.append(kept_event(old.theme_id, len(old.members), len(new.members)))
         else:
             theme_id = f"{category}-{next_number:02d}"
             next_number += 1
@@ -92,6 +90,12 @@ def match_themes(category: str, previous: list[PreviousTheme], current: list[New
         else:
             events.append(("theme_retired", old.theme_id, f"{len(old.members)} sentences"))
     return Matching(ids, labels, events)
+
+
+def kept_event(theme_id: str, before: int, after: int) -> tuple[str, str, str]:
+    """A continuing theme's event: grown, shrunk or unchanged, with its sizes."""
+    kind = "theme_grown" if after > before else "theme_shrunk" if after < before else "theme_unchanged"
+    return kind, theme_id, f"{before} → {after} sentences"
 
 
 def _number(theme_id: str) -> int:

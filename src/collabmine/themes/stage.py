@@ -19,7 +19,7 @@ from ..settings import Settings
 from ..versions import digest, stage_code
 from .fit import CategoryThemes, Theme, ThemeParams, citation_names, fit_category, place_nearest, save_model, stop_words
 from .frame import Frame, default_frame
-from .identity import NewTheme, PreviousTheme, match_themes
+from .identity import NewTheme, PreviousTheme, kept_event, match_themes
 from .naming import GENERIC_NAME_WORDS, name_themes
 
 
@@ -60,7 +60,8 @@ def fit_key(params: ThemeParams, embedder_name: str, frame: Frame | None = None)
                    "frame": (frame or default_frame()).sha256})
 
 
-def reuse_fit(con, category: str, cat_rows, vectors: np.ndarray, key: str, params: ThemeParams) -> CategoryThemes | None:
+def reuse_fit(con, category: str, cat_rows, vectors: np.ndarray, key: str, params: ThemeParams,
+              frame: Frame) -> CategoryThemes | None:
     """The stored themes of ``category`` with its new sentences placed by nearest centroid — or
     None when the last fit no longer stands: another fit key, or more than
     ``params.refit_fraction`` of the fit's size outside it (new since the fit, or gone from it).
@@ -87,7 +88,7 @@ def reuse_fit(con, category: str, cat_rows, vectors: np.ndarray, key: str, param
         else:
             members.setdefault(r["theme_id"], []).append((i, r["similarity"]))
     themes = []
-    frame_themes = {t.theme_id: t for t in default_frame().of(category)}
+    frame_themes = {t.theme_id: t for t in frame.of(category)}
     for t in con.execute("SELECT theme_id, topic, label, keywords, centroid FROM themes WHERE category=? "
                          "ORDER BY topic, theme_id", (category,)):
         pairs = sorted(members.get(t["theme_id"], []))
@@ -123,8 +124,7 @@ def frame_events(previous: dict[str, int], current: dict[str, int]) -> list[tupl
         elif new is None:
             events.append(("theme_retired", theme_id, f"{old} sentences"))
         else:
-            kind = "theme_grown" if new > old else "theme_shrunk" if new < old else "theme_unchanged"
-            events.append((kind, theme_id, f"{old} → {new} sentences"))
+            events.append(kept_event(theme_id, old, new))
     return events
 
 
@@ -193,6 +193,7 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
             counts = dict(con.execute("SELECT category, COUNT(*) FROM themes GROUP BY category").fetchall())
             return ThemesOutcome({}, [], True, {c: counts.get(c, 0) for c in CATEGORIES})
         embedder = embedder or default_embedder()
+        model = getattr(embedder, "model", None)   # zero-shot and naming embed with it
         key = fit_key(params, embedder.name, frame)
         names = None  # the corpus's names are only needed when a category is refitted
         vectors = embed_cached([r["text"] for r in rows], embedder=embedder, con=con) if rows else np.zeros((0, 384))
@@ -205,10 +206,9 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
             index = [i for i, r in enumerate(rows) if r["category"] == category]
             cat_rows = [rows[i] for i in index]
             texts = [r["text"] for r in cat_rows]
-            result = None if force else reuse_fit(con, category, cat_rows, vectors[index], key, params)
+            result = None if force else reuse_fit(con, category, cat_rows, vectors[index], key, params, frame)
             if result is None:
                 names = names if names is not None else corpus_names(con)
-                model = getattr(embedder, "model", None)
                 result = fit_category(category, texts, vectors[index], stop=stop_words(names), embedding_model=model,
                                       params=params, frame=frame.of(category))
                 save_model(result, themes_dir(settings) / category, embedder_name=embedder.name)
@@ -224,7 +224,7 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
             ids = identity.ids
             events += identity.events
             if category in refitted:
-                name_emergent(ordered, texts, embedding_model=getattr(embedder, "model", None), banned=names,
+                name_emergent(ordered, texts, embedding_model=model, banned=names,
                               kept=identity.kept_labels)
             placed = _apply_moves(ordered, ids, [r["span_id"] for r in cat_rows], vectors[index],
                                   {span: theme for span, cat, theme in moves if cat == category}, result.outliers)
