@@ -20,6 +20,7 @@ from . import store
 from .embed import Embedder, default_embedder
 from .errors import Errors, ReviewError
 from .evidence import format_citation
+from .evidence.claim import has_verbs, quotable
 from .categories import CATEGORIES
 
 MODES = ("hybrid", "lexical", "semantic")
@@ -200,8 +201,6 @@ def rerank(candidates: list[str], details: dict[str, dict], semantic: SemanticRa
     """The fused candidates as answers: below the similarity floor left out; full sentences
     before fragments, headings and the reports' own questions (kept in fused order within each);
     a near-duplicate of a better hit left out."""
-    from .evidence.claim import has_verbs, quotable
-
     kept = [s for s in candidates if s in details and semantic.similarity.get(s, 0.0) >= SIMILARITY_FLOOR]
     texts = [details[s]["text"] for s in kept]
     readable = {s: quotable(t, details[s]["kind"], has_verb=v) and not t.rstrip().endswith("?")

@@ -12,14 +12,18 @@ import json
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .. import store
+from ..embed import embed_cached
 from ..errors import Errors
 from ..ingest import sha256_bytes, source_text
 from ..normalise import normalise_text
 from ..settings import Settings
 from ..versions import digest, stage_code
+from .claim import KEY_QUOTES, Candidate, claim_text, has_verbs, interleave, quotable
+from .confidence import Evidence, grade
 
 _NUMBERED = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+(.*)$")
 
@@ -120,12 +124,6 @@ class Support:
 
 def support(con, docs: dict[str, dict]) -> Support:
     """For every theme: its members in quote order, its key quotes, its claim and confidence."""
-    import numpy as np
-
-    from ..embed import embed_cached
-    from .claim import KEY_QUOTES, Candidate, claim_text, has_verbs, interleave, quotable
-    from .confidence import Evidence, grade
-
     themes = con.execute("SELECT theme_id, category, label, centroid FROM themes ORDER BY theme_id").fetchall()
     members = con.execute(
         'SELECT m.theme_id, m.category, m.similarity, s.span_id, s.doc_id, s.start, s."end", s.section_path,'
@@ -187,10 +185,6 @@ def _random_queue_decisions(con) -> dict[tuple[str, str], str]:
 def _attribute_rejections(con, decisions, themes, centroids) -> dict[str, int]:
     """A rejected sentence left its theme; it counts against the theme of its category whose
     centroid is nearest (where it was quoted before the rejection, as a rule)."""
-    import numpy as np
-
-    from ..embed import embed_cached
-
     rejected = [(span, category) for (span, category), action in decisions.items() if action == "reject"]
     if not rejected:
         return {}
@@ -210,8 +204,6 @@ def _attribute_rejections(con, decisions, themes, centroids) -> dict[str, int]:
 def _report_coherence(rows, vectors, centroid) -> float | None:
     """The lowest cosine similarity of a supporting report's own centroid (its sentences of the
     theme) to the theme's centroid; None with a single report."""
-    import numpy as np
-
     per_report: dict[str, list] = {}
     for m in rows:
         per_report.setdefault(m["doc_id"], []).append(vectors[m["span_id"]])
