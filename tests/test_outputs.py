@@ -45,7 +45,9 @@ def test_every_output_file_is_written_and_consistent(written):
     assert (matrix[count_columns].sum(axis=1).values == themes.set_index("theme_id")
             .loc[matrix["theme_id"], "n_sentences"].values).all()
     bib = (written.directory / "sources.bib").read_text()
-    assert bib.count("@techreport{") == 4 and "sha256" in bib
+    # Three research reports and one book (the Oxford University Press guide), by their metadata.
+    assert bib.count("@techreport{") == 3 and bib.count("@book{ship") == 1 and bib.count("sha256") == 4
+    assert "type = {Research report},\n  number = {DFE-RR466}" in bib and "publisher = {Oxford University Press" in bib
     md = (written.directory / "evidence.md").read_text()
     # Every claim under its name, with its confidence and reasons, then its key quotes and citations.
     assert md.count("\n### ") == len(claims) and md.count("**Confidence: ") == len(claims)

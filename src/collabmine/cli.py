@@ -221,7 +221,7 @@ def sources(out: Path = typer.Option(None, "--out"), corpus: Path = typer.Option
                                        "every report whose metadata was inferred (check it, then re-run).")) -> None:
     """Every report's citation metadata: the citation, where the fields came from, what is missing."""
     from . import store
-    from .metadata import source_statuses, write_entries
+    from .metadata import METADATA_FIELDS, source_statuses, write_entries
 
     settings = load_settings(out_dir=out, corpus_dir=corpus)
     try:
@@ -230,14 +230,20 @@ def sources(out: Path = typer.Option(None, "--out"), corpus: Path = typer.Option
         _fail(str(exc))
     statuses = source_statuses([dict(r) for r in store.documents(con)])
     con.close()
-    table = Table("report", "citation", "title", "from", "missing")
+    table = Table("report", "citation", "from", "fields: value — origin (confidence)", "missing")
     for s in statuses:
-        table.add_row(s.path, s.citation, s.fields.get("title") or "", s.origin, ", ".join(s.missing) or "—")
+        fields = "\n".join(f"{k}: {_field_value(s.fields[k])} — {s.provenance[k]}" if k in s.provenance
+                           else f"{k}: {_field_value(s.fields[k])}" for k in METADATA_FIELDS if s.fields.get(k))
+        table.add_row(s.path, s.citation, s.origin, fields, ", ".join(s.missing) or "—")
     console.print(table)
     if write:
         added = write_entries(settings.sources_file, statuses)
         console.print(f"Added {len(added)} entries to {settings.sources_file}" + (f": {', '.join(added)}" if added else
                       " (every report already has one)") + ". Check them, then run again.", highlight=False)
+
+
+def _field_value(value) -> str:
+    return "; ".join(value) if isinstance(value, list) else str(value)
 
 
 LABELS_HELP = ("Coded sentences: JSONL (source, start, end, labels — as ../shared/gold/train.jsonl) or CSV "

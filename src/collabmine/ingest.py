@@ -37,6 +37,10 @@ class RawDocument:
     #: For formats with real pages (PDF): the character range of each page in ``text``.
     pages: list[PageSpan] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: What the file says about itself (PDF document info, DOCX core properties, HTML meta tags):
+    #: "title", "authors" (list), "year", and for publishers' scholarly tags "publisher", "isbn",
+    #: "url" and "scholarly". Citation metadata weighs these against the text (metadata.infer).
+    properties: dict = field(default_factory=dict)
 
     @property
     def text_is_file(self) -> bool:
@@ -77,7 +81,8 @@ def read_report(path: Path, *, max_bytes: int = 200_000_000) -> RawDocument:
         return _read_docx(path, data, sha)
     if suffix in (".html", ".htm"):
         text, encoding, warnings = decode_text(path, data)
-        return RawDocument(path, sha, html_to_text(text), "html", encoding, warnings=warnings)
+        return RawDocument(path, sha, html_to_text(text), "html", encoding, warnings=warnings,
+                           properties=html_properties(text))
     if suffix in (".txt", ".md", ".markdown", ""):
         text, encoding, warnings = decode_text(path, data)
         return RawDocument(path, sha, text, "md" if suffix in (".md", ".markdown") else "txt",
@@ -149,6 +154,7 @@ def _read_pdf(path: Path, data: bytes, sha: str) -> RawDocument:
         page_texts = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise ReportError(Errors.E007.format(path=path, kind="PDF", detail=exc)) from exc
+    properties = _pdf_properties(reader)
     if not any(t.strip() for t in page_texts):
         raise ReportError(Errors.E003.format(path=path))
     parts: list[str] = []
@@ -163,7 +169,26 @@ def _read_pdf(path: Path, data: bytes, sha: str) -> RawDocument:
         parts.append(page_text)
         pages.append(PageSpan(pos, pos + len(page_text), str(number)))
         pos += len(page_text)
-    return RawDocument(path, sha, "".join(parts), "pdf", None, pages=pages)
+    return RawDocument(path, sha, "".join(parts), "pdf", None, pages=pages, properties=properties)
+
+
+def _pdf_properties(reader) -> dict:
+    """Title, authors and creation year from a PDF's document info; a damaged info dictionary
+    gives nothing (the text is what matters)."""
+    try:
+        info = reader.metadata
+        if info is None:
+            return {}
+        out = {"title": info.title, "authors": info.author}
+        try:
+            created = info.creation_date
+        except (ValueError, TypeError):
+            created = None
+        if created is not None:
+            out["year"] = created.year
+        return {k: v for k, v in out.items() if v}
+    except Exception:  # noqa: BLE001 - pypdf raises many types for a bad info dictionary
+        return {}
 
 
 def _read_docx(path: Path, data: bytes, sha: str) -> RawDocument:
@@ -184,7 +209,10 @@ def _read_docx(path: Path, data: bytes, sha: str) -> RawDocument:
         match = re.match(r"heading (\d)", style)
         # Heading styles become markdown headings so structure detection sees them.
         blocks.append(("#" * int(match.group(1)) + " " + text) if match else text)
-    return RawDocument(path, sha, "\n\n".join(blocks), "docx", None)
+    core = document.core_properties
+    properties = {"title": core.title, "authors": core.author, "year": core.created.year if core.created else None}
+    return RawDocument(path, sha, "\n\n".join(blocks), "docx", None,
+                       properties={k: v for k, v in properties.items() if v})
 
 
 _BLOCK_TAGS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section",
@@ -213,6 +241,42 @@ def html_to_text(html: str) -> str:
     text = re.sub(r"[ \t]*\n[ \t]*", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip()
+
+
+#: Scholarly meta tags (Highwire/Google Scholar, Dublin Core) publishers put in article pages.
+_HTML_META = {"citation_title": "title", "dc.title": "title", "citation_author": "authors", "dc.creator": "authors",
+              "author": "authors", "citation_publication_date": "year", "citation_date": "year", "dc.date": "year",
+              "citation_publisher": "publisher", "dc.publisher": "publisher", "citation_isbn": "isbn",
+              "citation_doi": "url", "citation_public_url": "url"}
+
+
+def html_properties(html: str) -> dict:
+    """Title, authors, year (and publisher, ISBN, URL) from an HTML page's meta tags and <title>."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    out: dict = {}
+    for tag in soup.find_all("meta"):
+        name = str(tag.get("name") or tag.get("property") or "").lower()
+        key, content = _HTML_META.get(name), str(tag.get("content") or "").strip()
+        if not key or not content:
+            continue
+        if name.startswith(("citation_", "dc.")):
+            out["scholarly"] = True
+        if key == "authors":
+            out.setdefault("authors", []).append(content)
+        elif key == "year":
+            match = re.search(r"(?:19|20)\d{2}", content)
+            if match:
+                out.setdefault("year", int(match.group(0)))
+        elif key == "url" and name == "citation_doi":
+            out.setdefault("url", "https://doi.org/" + re.sub(r"^(?:doi:|https?://(?:dx\.)?doi\.org/)", "", content))
+        else:
+            out.setdefault(key, content)
+    if "title" not in out and soup.title and soup.title.string:
+        # A page's <title> often carries the site's name too ("… | NFER"): a weaker source.
+        out["title"], out["title_is_page_title"] = soup.title.string.strip(), True
+    return out
 
 
 def source_text(path: Path, *, encoding: str | None, text_path: str | None) -> str:

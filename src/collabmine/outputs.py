@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import store
 from .evidence import claims, evidence_rows
+from .metadata import entry_type, series_number, surname
 from .spreadsheets import write_csv, write_workbook
 from .categories import CATEGORIES
 
@@ -36,8 +37,8 @@ def themes_frame(con) -> pd.DataFrame:
 
 
 def reports_frame(con) -> pd.DataFrame:
-    return pd.read_sql_query("SELECT doc_id, path, file_name, citation, title, authors, year, publisher, isbn, url"
-                             " FROM documents WHERE status='ok' ORDER BY path", con)
+    return pd.read_sql_query("SELECT doc_id, path, file_name, citation, title, authors, year, publisher, isbn, url,"
+                             " series, entry_type FROM documents WHERE status='ok' ORDER BY path", con)
 
 
 def matrix_frame(con) -> pd.DataFrame:
@@ -116,22 +117,33 @@ def _bib_escape(value: str) -> str:
     return re.sub(r"([{}%&#$_])", r"\\\1", value)
 
 
+def _present(value) -> bool:
+    # pandas gives NaN for a missing field: it is left out, never written as "nan".
+    return value is not None and not (isinstance(value, float) and pd.isna(value)) and bool(str(value).strip())
+
+
 def bibtex(reports: pd.DataFrame) -> str:
+    """One entry per report: ``@techreport`` (institution, type and number from its series) or
+    ``@book`` (publisher, series), by the report's entry type; no empty or "nan" field."""
     entries = []
     for _, r in reports.iterrows():
         authors = json.loads(r["authors"] or "[]")
         year = str(int(r["year"])) if pd.notna(r["year"]) else None
-        # "Smith, J." and "John Smith" both give "smith".
-        surname = (authors[0].split(",")[0].split() or ["anon"])[-1] if "," in (authors[0] if authors else "") \
-            else ((authors[0].split() or ["anon"])[-1] if authors else "anon")
-        key = f"{re.sub(r'[^a-z]', '', surname.lower()) or 'anon'}{year or 'nd'}_{r['doc_id'][:6]}"
-        fields = {"title": r["title"], "author": " and ".join(authors) if authors else None,
-                  "year": year, "institution": r["publisher"],
-                  "isbn": r["isbn"], "url": r["url"], "note": f"corpus file {r['path']}; sha256 {r['doc_id']}"}
-        # pandas gives NaN for a missing field: it is left out, never written as "nan".
-        body = ",\n".join(f"  {k} = {{{_bib_escape(str(v))}}}" for k, v in fields.items()
-                          if v is not None and not (isinstance(v, float) and pd.isna(v)) and str(v).strip())
-        entries.append(f"@techreport{{{key},\n{body}\n}}\n")
+        key = f"{re.sub(r'[^a-z]', '', surname(authors[0]).lower()) if authors else 'anon'}{year or 'nd'}_{r['doc_id'][:6]}"
+        kind = r.get("entry_type") if _present(r.get("entry_type")) else entry_type(
+            title=r["title"], publisher=r["publisher"] if _present(r["publisher"]) else None,
+            series=r.get("series") if _present(r.get("series")) else None,
+            isbn=r["isbn"] if _present(r["isbn"]) else None)
+        fields = {"title": r["title"], "author": " and ".join(authors) if authors else None, "year": year}
+        series = r.get("series") if _present(r.get("series")) else None
+        if kind == "book":
+            fields |= {"publisher": r["publisher"], "series": series}
+        else:
+            name, number = series_number(series) if series else (None, None)
+            fields |= {"institution": r["publisher"], "type": name, "number": number}
+        fields |= {"isbn": r["isbn"], "url": r["url"], "note": f"corpus file {r['path']}; sha256 {r['doc_id']}"}
+        body = ",\n".join(f"  {k} = {{{_bib_escape(str(v))}}}" for k, v in fields.items() if _present(v))
+        entries.append(f"@{'book' if kind == 'book' else 'techreport'}{{{key},\n{body}\n}}\n")
     return "\n".join(entries)
 
 

@@ -5,6 +5,7 @@ Prefect flows (``flows/``) only wire these into tasks; they can also be called d
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,8 @@ def _record(path: Path, corpus_dir: Path, *, doc_id: str, status: str, raw: RawD
         "isbn": meta.isbn, "url": meta.url, "series": meta.series,
         "citation": meta.citation(fallback=path.stem) if raw else None,
         "metadata_source": meta.source if raw else None, "text_path": text_path,
+        "metadata_fields": json.dumps(meta.provenance_record()) if raw else None,
+        "entry_type": meta.entry_type if raw else None,
         "status": status, "error": error, "warnings": raw.warnings if raw else [], "n_spans": n_spans,
     }
 
@@ -70,7 +73,8 @@ def process_report(path: Path, settings: Settings, *, sources: dict[str, dict] |
                                                                error=str(exc)), error=str(exc))
     try:
         structure = build_structure(raw.text, pdf_pages=raw.pages or None)
-        meta = resolve_metadata(raw.text, structure, file_name=path.name, sha256=raw.sha256, sources=sources or {})
+        meta = resolve_metadata(raw.text, structure, file_name=path.name, sha256=raw.sha256, sources=sources or {},
+                                properties=raw.properties, file_format=raw.format)
         nlp = load_sentencizer(settings.spacy_model)
         spans = segment(raw.text, structure.units, raw.sha256, nlp=nlp, batch_size=settings.spacy_batch_size,
                         max_chars=settings.max_paragraph_chars)

@@ -16,7 +16,7 @@ from .errors import Errors, StoreError
 from .embed import text_hash
 from .segment import Span
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -244,6 +244,12 @@ _MIGRATIONS: dict[int, str] = {
     -- 1: one of the claim's key quotes (ranked first): full sentences, central and confidently tagged.
     ALTER TABLE evidence ADD COLUMN key_quote INTEGER NOT NULL DEFAULT 0;
     DELETE FROM state WHERE key = 'themes_input' OR key = 'evidence_input' OR key LIKE 'themes_fit:%';
+    """,
+    9: """
+    -- Where each citation field came from and how far to trust it (JSON: field -> {origin,
+    -- confidence}), and the BibTeX entry type ('report' or 'book').
+    ALTER TABLE documents ADD COLUMN metadata_fields TEXT;
+    ALTER TABLE documents ADD COLUMN entry_type TEXT;
     """,
 }
 
