@@ -100,6 +100,12 @@ def test_a_huge_theme_lists_a_bounded_number_of_quotes_and_points_to_the_tables(
     assert html.count("<blockquote>") == QUOTES_LISTED
     assert f"quote number {QUOTES_LISTED}<" in html and f"quote number {QUOTES_LISTED + 1}<" not in html
     assert "… and 50 more" in html and "evidence_rows.csv" in html
+    # Said where the reader sees it, before the quotes, with a link to the full table.
+    sample = html.index("A sample: the 200 highest-ranked of\n250 quotes")
+    assert sample < html.index("<blockquote>") and '<a href="evidence_rows.csv">' in html[sample:sample + 300]
+    # A theme that fits is not called a sample.
+    frames["rows"] = frames["rows"].head(10)
+    assert "A sample" not in render_report(**frames)
 
 
 def _hostile_frames() -> dict:

@@ -46,7 +46,7 @@ def render_report(*, themes: pd.DataFrame, claims: pd.DataFrame, rows: pd.DataFr
             quotes = cat_rows[cat_rows["theme_id"] == claim["theme_id"]].sort_values("rank")
             theme_list.append({"claim": claim, "quotes": quotes.head(QUOTES_SHOWN).to_dict("records"),
                                "more": quotes.iloc[QUOTES_SHOWN:QUOTES_LISTED].to_dict("records"),
-                               "unlisted": max(0, len(quotes) - QUOTES_LISTED)})
+                               "unlisted": max(0, len(quotes) - QUOTES_LISTED), "total": len(quotes)})
         categories.append({"name": category, "themes": theme_list, "chart": bar_chart(per_report),
                            "n_sentences": int(cat_claims["n_sentences"].sum()) if len(cat_claims) else 0})
     cells: dict[tuple[str, str], dict] = {(r["theme_id"], r["file"]): r for r in matrix.to_dict("records")}

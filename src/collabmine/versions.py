@@ -19,6 +19,9 @@ _PACKAGE = Path(__file__).resolve().parent
 #: The modules whose code decides each stage's output.
 STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "ingest": ("ingest", "normalise", "structure", "segment", "metadata", "pipeline"),
+    # What decides the sentences themselves: embeddings and tags depend on this, not on citation
+    # metadata (a better title must not re-embed and re-tag every report).
+    "segment": ("ingest", "normalise", "structure", "segment", "pipeline"),
     "embed": ("embed",),
     "tag": ("tagging", "categories"),
     "themes": ("themes", "categories"),
@@ -94,10 +97,10 @@ def ingest_key(*, sha256: str, path: str, source_entry: dict | None, settings: A
 
 
 def embed_key(*, sha256: str, embedder: str) -> str:
-    return "embed-" + digest({"sha": sha256, "code": stage_code("embed"), "segment": stage_code("ingest"),
+    return "embed-" + digest({"sha": sha256, "code": stage_code("embed"), "segment": stage_code("segment"),
                               "model": embedder})
 
 
 def tag_key(*, sha256: str, models_dir: Path) -> str:
-    return "tag-" + digest({"sha": sha256, "code": stage_code("tag"), "segment": stage_code("ingest"),
+    return "tag-" + digest({"sha": sha256, "code": stage_code("tag"), "segment": stage_code("segment"),
                             "tagger": tagger_fingerprint(models_dir)})
