@@ -8,6 +8,7 @@ across processes. Corpus-wide stages skip themselves when their inputs are uncha
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 from collabmine.runtime import configure_environment
@@ -20,7 +21,7 @@ from prefect.futures import as_completed  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 
-from collabmine import evidence, outputs, pipeline, review, runs, store, tagging, themes  # noqa: E402
+from collabmine import backups, evidence, outputs, pipeline, review, runs, store, tagging, themes  # noqa: E402
 from collabmine.errors import ConfigError, Errors, EvidenceError  # noqa: E402
 from collabmine.ingest import sha256_bytes  # noqa: E402
 from collabmine.lock import run_lock  # noqa: E402
@@ -111,8 +112,7 @@ def verify_evidence(settings: Settings) -> evidence.Verification:
     result = evidence.verify(settings)
     if not result.ok:
         # Fail loudly: a table whose quotes do not re-open at their offsets must not be exported.
-        raise EvidenceError("\n".join(result.mismatches[:20]) + (
-            f"\n... and {len(result.mismatches) - 20} more" if len(result.mismatches) > 20 else ""))
+        raise EvidenceError("\n".join(result.summary()))
     return result
 
 
@@ -123,13 +123,19 @@ def write_outputs(settings: Settings) -> outputs.Outputs:
 
 @flow(name="collabmine", log_prints=False)
 def collabmine_flow(corpus_dir: str | None = None, out_dir: str | None = None, show_progress: bool = False,
-                    lock_wait: float | None = None) -> dict:
-    settings = load_settings(corpus_dir=corpus_dir, out_dir=out_dir, lock_wait=lock_wait)
-    with run_lock(settings.out_dir, wait=settings.lock_wait):
+                    lock_wait: float | None = None, refit_themes: bool = False, lock_held: bool = False) -> dict:
+    """The pipeline over a corpus folder. ``lock_held``: the caller holds the output folder's run
+    lock (the CLI takes it before Prefect starts); a deployment's run takes it here."""
+    settings = load_settings(corpus_dir=corpus_dir, out_dir=out_dir, lock_wait=lock_wait,
+                             refit_themes=refit_themes or None)
+    with nullcontext() if lock_held else run_lock(settings.out_dir, wait=settings.lock_wait):
         fingerprint = runs.inputs_fingerprint(settings, ThemeParams())
         unchanged = None if settings.refit_themes else runs.repeat_if_unchanged(settings, fingerprint, ThemeParams())
         if unchanged is not None:
             return unchanged
+        # A damaged store stops the run here (E024), before anything is written; a sound one is
+        # snapshotted and its reviews are in the audit log.
+        backups.before_run(settings.store_path, keep=settings.snapshots_kept)
         run = runs.start_run(settings, ThemeParams())
         summary: dict = {}
         try:
@@ -161,13 +167,15 @@ def task_runner(settings: Settings):
 
 
 def run_pipeline(settings: Settings, *, show_progress: bool = False) -> dict:
-    """Run the flow with the task runner the settings ask for."""
-    # Nearly every run that gets this far needs the embedding model (new sentences, or a theme
-    # refit) and most the tagger; load them while Prefect's temporary server starts (BENCHMARKS.md).
-    preload_in_background(default_embedder, lambda: tagging.load_tagger(settings))
-    flow_ = collabmine_flow.with_options(task_runner=task_runner(settings))
-    return flow_(str(settings.corpus_dir), str(settings.out_dir), show_progress=show_progress,
-                 lock_wait=settings.lock_wait)
+    """Run the flow with the task runner the settings ask for, holding the output folder's lock
+    from before Prefect starts (a second run stops with a clean E060, not a Prefect traceback)."""
+    with run_lock(settings.out_dir, wait=settings.lock_wait):
+        # Nearly every run that gets this far needs the embedding model (new sentences, or a theme
+        # refit) and most the tagger; load them while Prefect's temporary server starts (BENCHMARKS.md).
+        preload_in_background(default_embedder, lambda: tagging.load_tagger(settings))
+        flow_ = collabmine_flow.with_options(task_runner=task_runner(settings))
+        return flow_(str(settings.corpus_dir), str(settings.out_dir), show_progress=show_progress,
+                     lock_wait=settings.lock_wait, refit_themes=settings.refit_themes, lock_held=True)
 
 
 def serve(settings: Settings, *, name: str = "collabmine-scheduled") -> None:
@@ -241,7 +249,7 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
     run.stage("outputs")
     written = write_outputs(settings)
     summary.update(claims=sum(themed.counts.values()), html=str(written.html),
-                   outputs=[str(p) for p in written.files])
+                   outputs=runs.output_digests(settings.out_dir, written.files))
     runs.record_changes(run, changes)
     summary["changes"] = len(changes)
 

@@ -127,19 +127,93 @@ def export(out: Path = typer.Option(None, "--out", help="Output folder holding t
 def verify(out: Path = typer.Option(None, "--out", help="Output folder holding the store (default: out/)."),
            corpus: Path = typer.Option(None, "--corpus", help="Folder of reports (default: corpus/).")) -> None:
     """Re-open every cited report and check every quote at its offsets; exit 1 on any mismatch."""
+    from . import store
     from .evidence import verify as verify_evidence
 
+    settings = load_settings(corpus_dir=corpus, out_dir=out)
     try:
-        result = verify_evidence(load_settings(corpus_dir=corpus, out_dir=out))
+        # SQLite's own check first: a damaged page would otherwise read as "OK" or as wrong quotes.
+        con = store.connect(settings.store_path, create=False)
+        try:
+            store.require_healthy(con, settings.store_path)
+        finally:
+            con.close()
+        result = verify_evidence(settings)
     except CollabmineError as exc:
         _fail(str(exc))
     if result.checked == 0:
         _fail(Errors.E051)
-    for problem in result.mismatches:
-        err.print(problem, highlight=False)
+    for line in result.summary():          # one line per report, not one per quote
+        err.print(line, highlight=False)
     if not result.ok:
         _fail(f"{len(result.mismatches)} of {result.checked} quotes failed verification.")
     console.print(f"OK: {result.checked} quotes verified verbatim at their offsets in {result.reports} reports.")
+
+
+@app.command()
+def check(out: Path = typer.Option(None, "--out", help="Output folder holding the store (default: out/).")) -> None:
+    """Check the store (SQLite's integrity_check), its reviews against the audit log, and its snapshots."""
+    from . import backups, store
+
+    settings = load_settings(out_dir=out)
+    path = settings.store_path
+    try:
+        con = store.connect(path, create=False)
+    except CollabmineError as exc:
+        _fail(str(exc))
+    try:
+        problems = store.health(con, full=True)
+        in_store = backups.store_reviews(con) if not problems else []
+    finally:
+        con.close()
+    logged, unreadable = backups.read_audit_log(backups.audit_log_path(path))
+    snapshots = backups.list_snapshots(path)
+    console.print(f"Store {path}: {path.stat().st_size / 1e6:.1f} MB, "
+                  + ("integrity_check ok" if not problems else f"[red]{len(problems)} problems[/]"), highlight=False)
+    for problem in problems[:10]:
+        err.print(f"  {problem}", highlight=False)
+    if not problems:
+        console.print(f"Reviews: {len(in_store)} in the store, {len(logged)} in {backups.audit_log_path(path).name}"
+                      + (f" ({unreadable} unreadable lines)" if unreadable else ""), highlight=False)
+    table = Table("snapshot", "taken", "MB", "sound", "reviews")
+    for snap in snapshots:
+        table.add_row(snap.path.name, snap.taken, f"{snap.size / 1e6:.1f}", "yes" if snap.sound else f"no: {snap.problem}",
+                      "" if snap.reviews is None else str(snap.reviews))
+    console.print(table if snapshots else f"No snapshots in {backups.backups_dir(path)} yet (one is taken before each run).")
+    if problems:
+        _fail(Errors.E024.format(path=path, detail=problems[0], out=path.parent))
+
+
+@app.command()
+def restore(out: Path = typer.Option(None, "--out", help="Output folder holding the store (default: out/)."),
+            snapshot: Optional[Path] = typer.Option(None, "--snapshot", help="This snapshot (default: the newest sound one)."),
+            empty: bool = typer.Option(False, "--empty", help="No snapshot: start a fresh store with the reviews replayed."),
+            list_only: bool = typer.Option(False, "--list", help="List the snapshots and which are sound; change nothing.")) -> None:
+    """Bring back the store from a snapshot and replay every review of the audit log into it."""
+    from . import backups
+    from .lock import run_lock
+
+    settings = load_settings(out_dir=out)
+    if list_only:
+        table = Table("snapshot", "taken", "MB", "sound", "reviews")
+        for snap in backups.list_snapshots(settings.store_path):
+            table.add_row(str(snap.path), snap.taken, f"{snap.size / 1e6:.1f}", "yes" if snap.sound else f"no: {snap.problem}",
+                          "" if snap.reviews is None else str(snap.reviews))
+        console.print(table)
+        return
+    try:
+        with run_lock(settings.out_dir, wait=settings.lock_wait):
+            done = backups.restore(settings.store_path, cache_dir=settings.cache_dir, snapshot=snapshot, empty=empty)
+    except CollabmineError as exc:
+        _fail(str(exc))
+    console.print(f"Restored {settings.store_path} from " + (str(done.source) if done.source else "nothing (a fresh store)")
+                  + f"; replayed {done.replayed} reviews from {backups.audit_log_path(settings.store_path).name}: "
+                  f"{done.reviews} reviews in the store.", highlight=False)
+    if done.replaced:
+        console.print(f"The store that was there is kept at {done.replaced}.", highlight=False)
+    if done.unreadable_log_lines:
+        err.print(f"{done.unreadable_log_lines} lines of the audit log could not be read (skipped).", highlight=False)
+    console.print("Run `collabmine run` to bring the results up to date with the corpus.")
 
 
 @app.command()
@@ -624,5 +698,21 @@ def web(out: Path = typer.Option(None, "--out"),
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
+def main() -> None:
+    """The `collabmine` command: a store damaged where no check had looked yet (SQLite reports it
+    only when a query reaches the page) still ends with E024 and the way back, not a traceback."""
+    import sqlite3
+
+    try:
+        app()
+    except sqlite3.DatabaseError as exc:
+        settings = load_settings()
+        out = next((Path(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--out=")), None) or next(
+            (Path(b) for a, b in zip(sys.argv, sys.argv[1:]) if a == "--out"), settings.out_dir)
+        err.print(f"[bold red]error[/] {Errors.E024.format(path=out / 'collabmine.sqlite', detail=exc, out=out)}",
+                  highlight=False)
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()

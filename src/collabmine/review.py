@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from . import store
+from . import backups, store
 from .errors import Errors, NotFoundError, ReviewError
 from .evidence import format_citation
 from .categories import CATEGORIES
@@ -76,12 +76,16 @@ def record_review(con: sqlite3.Connection, *, span_id: str, action: str, reviewe
             raise ReviewError(Errors.E084.format(theme_id=theme_id, category=category))
     else:
         theme_id = None
+    row = {"doc_sha": span["doc_id"], "start": span["start"], "end": span["end"], "text_hash": span["text_hash"],
+           "span_id": span_id, "file": span["path"], "action": action, "category": category, "theme_id": theme_id,
+           "comment": comment, "reviewer": reviewer, "created": _now(), "queue": queue}
     with store.transaction(con):
         cursor = con.execute(
             'INSERT INTO reviews (doc_sha, start, "end", text_hash, span_id, file, action, category, theme_id,'
-            " comment, reviewer, created, queue) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (span["doc_id"], span["start"], span["end"], span["text_hash"], span_id, span["path"], action, category,
-             theme_id, comment, reviewer, _now(), queue))
+            " comment, reviewer, created, queue) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", tuple(row.values()))
+    # Also in the plain-text audit log beside the store (after the commit: a decision the store
+    # refused is never logged); a lost store or a restore never loses it (backups.replay_reviews).
+    backups.append_reviews(backups.audit_log_path(backups.store_path_of(con)), [row])
     return int(cursor.lastrowid)
 
 

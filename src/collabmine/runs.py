@@ -131,6 +131,32 @@ def last_changes(settings: Settings, *, run_id: str | None = None) -> tuple[dict
 
 # --- the no-op fast path ---------------------------------------------------------------------
 
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def output_digests(out_dir: Path, files: list[Path]) -> dict[str, str]:
+    """Each output file's sha256, by its path relative to the output folder (so a copied or
+    moved folder is checked against its own files, never another folder's)."""
+    return {str(Path(f).resolve().relative_to(out_dir.resolve())): file_digest(Path(f)) for f in files}
+
+
+def outputs_intact(out_dir: Path, recorded: dict[str, str]) -> bool:
+    """Every recorded output exists in ``out_dir`` with the bytes the last run wrote."""
+    for name, sha in recorded.items():
+        path = out_dir / name
+        try:
+            if file_digest(path) != sha:
+                return False
+        except OSError:
+            return False
+    return True
+
+
 def inputs_fingerprint(settings: Settings, *extra_config) -> str:
     """Everything a run's results depend on: every corpus file's bytes (by path), the citation
     files, code and model versions, the configuration and the analysts' reviews."""
@@ -174,6 +200,8 @@ def repeat_if_unchanged(settings: Settings, fingerprint: str, *extra_config) -> 
         return None
     con = store.connect(settings.store_path, create=False)
     try:
+        # "Nothing changed" is never said of a damaged store (E024 instead, with the way back).
+        store.require_healthy(con, settings.store_path)
         last = con.execute("SELECT run_id, status FROM runs ORDER BY started DESC, rowid DESC LIMIT 1").fetchone()
         remembered = json.loads(store.get_state(con, LAST_OK_RUN) or "null")
     finally:
@@ -182,12 +210,13 @@ def repeat_if_unchanged(settings: Settings, fingerprint: str, *extra_config) -> 
             or remembered["fingerprint"] != fingerprint):
         return None
     previous = remembered["summary"]
-    outputs = [previous.get("html"), *previous.get("outputs", [])]
-    if not all(p and Path(p).exists() for p in outputs):
-        return None  # an output was deleted: a full run rewrites it
+    recorded = previous.get("outputs")
+    if not isinstance(recorded, dict) or not recorded or not outputs_intact(settings.out_dir, recorded):
+        return None  # an output is missing or was changed (or this folder is a copy): a full run rewrites them
     run = start_run(settings, *extra_config)
     run.stage("check")
-    summary = previous | {"run_id": run.run_id, "ingested": [], "removed": [], "embedded_texts": 0,
+    summary = previous | {"run_id": run.run_id, "store": str(settings.store_path),
+                          "html": str(settings.out_dir / "report.html"), "ingested": [], "removed": [], "embedded_texts": 0,
                           "tagged_reports": 0, "themes_fitted": False, "themes_refitted": [], "themes_placed": 0,
                           "changes": 0, "unchanged_since": last["run_id"]}
     finish_run(run, status="ok", counts={k: summary[k] for k in ("reports", "ok", "spans", "tags", "claims", "evidence_rows",

@@ -39,6 +39,8 @@ class Settings:
     task_threads: int = max(1, os.cpu_count() or 1)
     #: Cluster every category afresh, even where new sentences could join the existing themes.
     refit_themes: bool = False
+    #: Snapshots of the store kept in <out>/backups (taken before each run that writes; 0: none).
+    snapshots_kept: int = 3
     dask_address: str = ""
     dask_workers: int = 2
 

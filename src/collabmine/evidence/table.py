@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -259,11 +260,32 @@ def evidence_rows(con) -> pd.DataFrame:
 class Verification:
     checked: int = 0
     reports: int = 0
-    mismatches: list[str] = field(default_factory=list)
+    #: (report file, where in the evidence table, what is wrong) for every quote that failed.
+    problems: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Quotes checked per report file.
+    per_report: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return not self.mismatches
+        return not self.problems
+
+    @property
+    def mismatches(self) -> list[str]:
+        """Every failure as its own E050 message."""
+        return [Errors.E050.format(where=where, problem=problem) for _, where, problem in self.problems]
+
+    def summary(self, *, first: int = 5) -> list[str]:
+        """One E050 line per report that failed: how many quotes, why, the first few, what to do."""
+        lines = []
+        files = dict.fromkeys(f for f, _, _ in self.problems)
+        for file in files:
+            mine = [(w, p) for f, w, p in self.problems if f == file]
+            reasons = ", ".join(f"{p} ({n})" for p, n in Counter(p for _, p in mine).most_common())
+            shown = "; ".join(w for w, _ in mine[:first]) + (f"; … {len(mine) - first} more" if len(mine) > first else "")
+            lines.append(Errors.E050.format(
+                where=f"{file}: {len(mine)} of {self.per_report.get(file, len(mine))} quotes", problem=reasons)
+                + f" First {min(first, len(mine))}: {shown}.")
+        return lines
 
 
 def verify(settings: Settings) -> Verification:
@@ -278,18 +300,19 @@ def verify(settings: Settings) -> Verification:
         texts: dict[str, str | None] = {}
         for r in rows:
             result.checked += 1
-            where = f"theme {r['theme_id']} span {r['span_id']} ({r['file']} [{r['start']}:{r['end']}])"
+            file = r["file"]
+            result.per_report[file] = result.per_report.get(file, 0) + 1
+            where = f"theme {r['theme_id']} span {r['span_id']} ({file} [{r['start']}:{r['end']}])"
             if r["doc_id"] not in texts:
-                texts[r["doc_id"]] = _reopen(docs.get(r["doc_id"]), r["file"], r["doc_id"], settings, result)
+                texts[r["doc_id"]] = _reopen(docs.get(r["doc_id"]), file, r["doc_id"], settings, result)
             text = texts[r["doc_id"]]
             if text is None:
-                result.mismatches.append(Errors.E050.format(where=where, problem="the report cannot be re-opened "
-                                                            "or its bytes changed"))
+                result.problems.append((file, where, "the report cannot be re-opened or its bytes changed"))
                 continue
             if text[r["start"]:r["end"]] != r["quote"]:
-                result.mismatches.append(Errors.E050.format(where=where, problem="the quote differs from the text at its offsets"))
+                result.problems.append((file, where, "the quote differs from the text at its offsets"))
             elif r["text"] is None or normalise_text(r["quote"]) != r["text"]:
-                result.mismatches.append(Errors.E050.format(where=where, problem="the quote no longer matches the stored sentence"))
+                result.problems.append((file, where, "the quote no longer matches the stored sentence"))
         result.reports = sum(1 for t in texts.values() if t is not None)
         return result
     finally:
