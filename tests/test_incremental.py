@@ -46,6 +46,14 @@ def history(tmp_path_factory):
     steps["noop"] = _run(settings)
     (settings.out_dir / "report.html").unlink()
     steps["output_deleted"] = _run(settings)
+    # A copy of the output folder with outputs deleted or edited is checked against its own files.
+    copied = settings.with_(out_dir=root / "copy")
+    shutil.copytree(settings.out_dir, copied.out_dir)
+    (copied.out_dir / "report.html").unlink()
+    (copied.out_dir / "evidence.csv").unlink()
+    (copied.out_dir / "evidence.md").write_text("edited by hand", encoding="utf-8")
+    steps["copied"] = _run(copied)
+    steps["copied_again"] = _run(copied)
     (corpus / R004).unlink()
     steps["removed"] = _run(settings)
     steps["removed_changes"] = last_changes(settings)
@@ -80,6 +88,21 @@ def test_a_deleted_output_is_rewritten_by_the_next_run(history):
     rerun, calls = steps["output_deleted"]
     assert "unchanged_since" not in rerun and calls == 0 and rerun["ingested"] == []
     assert (settings.out_dir / "report.html").exists()
+
+
+def test_a_copied_output_folder_with_outputs_missing_or_edited_is_rebuilt(history):
+    settings, steps = history
+    copied, calls = steps["copied"]
+    folder = settings.out_dir.parent / "copy"
+    assert "unchanged_since" not in copied and calls == 0 and copied["ingested"] == []
+    assert (folder / "report.html").exists() and (folder / "evidence.csv").exists()
+    assert (folder / "evidence.md").read_text(encoding="utf-8") != "edited by hand"
+    assert copied["html"] == str(folder / "report.html")
+    again, _ = steps["copied_again"]
+    # Now intact: a no-op that names this folder's report and store, not the original's.
+    assert again["unchanged_since"] == copied["run_id"] and again["html"] == str(folder / "report.html")
+    assert again["store"] == str(folder / "collabmine.sqlite")
+    assert set(again["outputs"]) >= {"report.html", "evidence.csv", "evidence.md", "sources.bib"}
 
 
 def test_theme_ids_and_labels_survive_an_added_report(history):

@@ -107,3 +107,42 @@ def test_per_report_tasks_run_on_a_two_worker_dask_cluster(tmp_path):
     summary = run_pipeline(settings)
     assert summary["ok"] == 1 and summary["tags"] > 100 and summary["tagged_reports"] == 1
     assert summary["verified"]["quotes"] == summary["evidence_rows"] > 0
+
+
+def test_refit_themes_reaches_the_flow(tmp_path, monkeypatch):
+    import flows.pipeline as fp
+
+    seen = {}
+
+    def stop(settings, run, summary, show_progress):
+        seen["refit"] = settings.refit_themes
+        raise RuntimeError("stages stubbed")
+
+    monkeypatch.setattr(fp, "_run_stages", stop)
+    corpus = _corpus(tmp_path, R001)
+    with pytest.raises(RuntimeError, match="stages stubbed"):
+        fp.collabmine_flow.fn(str(corpus), str(tmp_path / "out"), refit_themes=True)
+    assert seen == {"refit": True}
+
+    # The CLI flag travels through run_pipeline into the flow's parameters, with the lock held.
+    passed = {}
+
+    def fake_flow(*args, **kwargs):
+        passed.update(kwargs)
+        passed["lock_free"] = _lock_is_free(tmp_path / "out2")
+        return {"ok": 1, "reports": 1, "spans": 1, "argument_spans": 1, "errors": [], "duplicates": [], "store": "s"}
+
+    monkeypatch.setattr(fp, "preload_in_background", lambda *loaders: None)
+    monkeypatch.setattr(fp.collabmine_flow, "with_options", lambda **options: fake_flow)
+    result = CliRunner().invoke(app, ["run", "--corpus", str(corpus), "--out", str(tmp_path / "out2"), "--refit-themes",
+                                      "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert passed["refit_themes"] is True and passed["lock_held"] is True and passed["lock_free"] is False
+
+
+def _lock_is_free(out) -> bool:
+    try:
+        with run_lock(out, wait=0):
+            return True
+    except StoreError:
+        return False

@@ -706,6 +706,10 @@ def main() -> None:
     try:
         app()
     except sqlite3.DatabaseError as exc:
+        from .store import is_damage
+
+        if not is_damage(exc):
+            raise
         settings = load_settings()
         out = next((Path(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--out=")), None) or next(
             (Path(b) for a, b in zip(sys.argv, sys.argv[1:]) if a == "--out"), settings.out_dir)

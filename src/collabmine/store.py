@@ -260,6 +260,12 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 OWN_TABLES = frozenset({"documents", "spans", "tags", "runs", "state"})
 
 
+def is_damage(exc: BaseException) -> bool:
+    """SQLite reports a damaged file as a bare DatabaseError ("database disk image is malformed",
+    "file is not a database"); its subclasses (locked, constraint failed) are not damage."""
+    return type(exc) is sqlite3.DatabaseError
+
+
 def damaged(path: Path, detail: object) -> StoreError:
     """The coded error for a store that cannot be read (E024), naming the way back."""
     return StoreError(Errors.E024.format(path=path, detail=detail, out=path.parent))
@@ -286,6 +292,8 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
         migrate(con)
     except sqlite3.DatabaseError as exc:
         con.close()
+        if not is_damage(exc):
+            raise
         raise damaged(path, exc) from exc
     except BaseException:
         con.close()

@@ -69,6 +69,10 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
         con = store.connect(settings.store_path, create=False)
         try:
             yield con
+        except sqlite3.DatabaseError as exc:
+            if not store.is_damage(exc):
+                raise
+            raise store.damaged(settings.store_path, exc) from exc   # the app's page with E024, not a 500
         finally:
             con.close()
 
