@@ -30,7 +30,7 @@ from collabmine.settings import Settings, load_settings  # noqa: E402
 from collabmine.themes import ThemeParams  # noqa: E402
 from collabmine.versions import corpus_hash, embed_key, ingest_key, tag_key  # noqa: E402
 from collabmine.embed import MODEL_NAME, default_embedder  # noqa: E402
-from collabmine.runtime import preload_in_background  # noqa: E402
+from collabmine.runtime import end_orphaned_servers, mark_owner, preload_in_background  # noqa: E402
 
 
 def _given_key(context, parameters) -> str | None:
@@ -170,6 +170,10 @@ def run_pipeline(settings: Settings, *, show_progress: bool = False) -> dict:
     """Run the flow with the task runner the settings ask for, holding the output folder's lock
     from before Prefect starts (a second run stops with a clean E060, not a Prefect traceback)."""
     with run_lock(settings.out_dir, wait=settings.lock_wait):
+        # A run killed with SIGKILL could not stop its temporary Prefect server: end it now, and
+        # mark this run's server so that the next run can do the same for it.
+        end_orphaned_servers()
+        mark_owner()
         # Nearly every run that gets this far needs the embedding model (new sentences, or a theme
         # refit) and most the tagger; load them while Prefect's temporary server starts (BENCHMARKS.md).
         preload_in_background(default_embedder, lambda: tagging.load_tagger(settings))
@@ -199,16 +203,18 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
     ingest = ingest_report.with_options(result_storage=storage)
     futures = [ingest.submit(p, settings, sources, _ingest_key(p, settings, sources), run.run_id) for p in paths]
     results = _collect(futures, len(paths), show_progress)
-    pipeline.mark_duplicates(results)
+    pipeline.mark_duplicates(results, in_store=_paths_in_store(settings))
     # quote(): Prefect would otherwise walk every span of every report looking for futures in the
     # task's inputs (×10: 6 s of a one-new-report run; ×100: most of its 46 s ingest stage).
     removed, changes, rewritten = write_store(quote(results), settings, run.run_id)
+    # Recorded with the data they describe: a run killed later still shows what it added.
+    runs.record_changes(run, changes)
     summary.update(pipeline.summarise(results), removed=removed,
                    ingested=sorted(r.record["path"] for r in results if r.run_id == run.run_id))
     ok = sorted({r.doc_id for r in results if r.ok})
     summary["corpus_hash"] = corpus_hash((r.record["path"], r.doc_id) for r in results if r.ok)
+    summary["changes"] = len(changes)
     if not ok:
-        runs.record_changes(run, changes)
         return
 
     run.stage("embed")
@@ -234,13 +240,14 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
     themed = build_themes(settings)
     summary.update(themes=themed.counts, themes_fitted=not themed.skipped, themes_refitted=themed.refitted,
                    themes_placed=themed.placed)
-    changes += themed.events
+    runs.record_changes(run, themed.events)
 
     run.stage("evidence")
     built = build_evidence(settings)
     summary["evidence_rows"] = built.rows
-    changes += [(kind, "evidence", f"{n} rows") for kind, n in
-                (("evidence_added", built.added), ("evidence_removed", built.removed)) if n]
+    evidence_changes = [(kind, "evidence", f"{n} rows") for kind, n in
+                        (("evidence_added", built.added), ("evidence_removed", built.removed)) if n]
+    runs.record_changes(run, evidence_changes)
 
     run.stage("verify")
     checked = verify_evidence(settings)
@@ -250,8 +257,18 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
     written = write_outputs(settings)
     summary.update(claims=sum(themed.counts.values()), html=str(written.html),
                    outputs=runs.output_digests(settings.out_dir, written.files))
-    runs.record_changes(run, changes)
-    summary["changes"] = len(changes)
+    summary["changes"] = len(changes) + len(themed.events) + len(evidence_changes)
+
+
+def _paths_in_store(settings: Settings) -> set[str]:
+    """Reports the store holds as processed (of two identical files, the one already there stays)."""
+    if not settings.store_path.exists():
+        return set()
+    con = store.connect(settings.store_path, create=False)
+    try:
+        return {r["path"] for r in store.documents(con) if r["status"] == "ok"}
+    finally:
+        con.close()
 
 
 def _ingest_key(path: Path, settings: Settings, sources: dict) -> str | None:

@@ -32,7 +32,7 @@ def bad_corpus(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(CORPUS / R001, corpus / R001)
-    shutil.copy(CORPUS / R001, corpus / "zz_copy_of_001.txt")            # duplicate under a new name
+    shutil.copy(CORPUS / R001, corpus / "001_d1e1163017c50461 - Copy.txt")  # sorts first, longer name
     (corpus / "empty.txt").write_bytes(b"")
     (corpus / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
     (corpus / "legacy.txt").write_bytes(("Heads said the federation\u2019s \u201cshared vision\u201d mattered. "
@@ -60,7 +60,7 @@ def test_each_bad_input_has_status_and_message(bad_corpus):
     expectations = {
         "empty.txt": ("error", "E001"), "image.txt": ("error", "E002"), "scanned.pdf": ("error", "E003"),
         "broken.pdf": ("error", "E007"), "notes.xyz": ("error", "E005"),
-        "zz_copy_of_001.txt": ("duplicate", "E010"),
+        "001_d1e1163017c50461 - Copy.txt": ("duplicate", "E010"),
     }
     for name, (status, code) in expectations.items():
         r = results[name]
@@ -68,7 +68,30 @@ def test_each_bad_input_has_status_and_message(bad_corpus):
         assert r.error.startswith(code) and name in r.error, r.error
         assert r.record["status"] == status
     assert "OCR" in results["scanned.pdf"].error
-    assert R001 in results["zz_copy_of_001.txt"].error
+    assert R001 in results["001_d1e1163017c50461 - Copy.txt"].error and "the shortest name" in \
+        results["001_d1e1163017c50461 - Copy.txt"].error
+
+
+def test_a_duplicate_keeps_the_report_already_in_the_store(bad_corpus):
+    settings = load_settings(corpus_dir=bad_corpus, out_dir=bad_corpus.parent / "out")
+    results = [pipeline.process_report(bad_corpus / n, settings) for n in (R001, "001_d1e1163017c50461 - Copy.txt")]
+    pipeline.mark_duplicates(results, in_store={"001_d1e1163017c50461 - Copy.txt"})
+    assert [r.status for r in results] == ["duplicate", "ok"] and "already in the store" in results[0].error
+
+
+def test_control_characters_never_reach_a_sentence_and_are_reported(tmp_path):
+    text = ("Schools in the cluster shared a single governing body. " * 200 + "\n\n"
+            + "Trust\x00 between heads\x07 grew over time.\n\n" + GOOD)
+    (tmp_path / "nul.txt").write_bytes(text.encode("utf-8"))
+    settings = load_settings(corpus_dir=tmp_path, out_dir=tmp_path / "out")
+    r = pipeline.process_report(tmp_path / "nul.txt", settings)
+    assert r.status == "ok" and r.record["warnings"] and r.record["warnings"][0].startswith("W002")
+    assert "2 control characters" in r.record["warnings"][0]
+    assert not any(c in s.text for s in r.spans for c in "\x00\x07")
+    s = next(s for s in r.spans if s.text == "Trust between heads grew over time.")
+    assert text[s.start:s.end] == "Trust\x00 between heads\x07 grew over time."    # offsets: the raw text
+    from collabmine.normalise import visible_controls
+    assert visible_controls(text[s.start:s.end]) == "Trust\u2400 between heads\u2407 grew over time."
 
 
 def test_legacy_encoding_is_detected_and_recorded(bad_corpus):

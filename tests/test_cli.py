@@ -14,12 +14,20 @@ def test_run_and_export(tmp_path):
     corpus.mkdir()
     shutil.copy(CORPUS / R001, corpus / R001)
     (corpus / "empty.txt").write_bytes(b"")
+    # Legacy encoding and a stray NUL past the first 8 KB: processed, with both warnings shown.
+    (corpus / "legacy.txt").write_bytes((("Heads said the federation\u2019s shared vision mattered to the schools. "
+                                         "Caf\u00e9 meetings helped the partnership.\n\n") * 120
+                                        + "Trust\x00 grew over time.\n\n").encode("cp1252"))
     out = tmp_path / "out"
     runner = CliRunner()
-    result = runner.invoke(app, ["run", "--corpus", str(corpus), "--out", str(out), "--no-progress"])
+    result = runner.invoke(app, ["run", "--corpus", str(corpus), "--out", str(out), "--no-progress"],
+                           env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
-    assert "1 of 2 reports processed" in result.output
+    assert "2 of 3 reports processed" in result.output
     assert "empty.txt" in result.output and "E001" in result.output
+    assert "warning legacy.txt: W001" in result.output and "warning legacy.txt: W002" in result.output
+    documents = runner.invoke(app, ["documents", "--out", str(out)], env={"COLUMNS": "250"})
+    assert "W001" in documents.output and "W002" in documents.output
     assert "Themes: structure" in result.output and "Claims:" in result.output
     assert (out / "report.html").exists() and f"Report: {out / 'report.html'}" in " ".join(result.output.split())
 
@@ -32,15 +40,17 @@ def test_run_and_export(tmp_path):
     exported = runner.invoke(app, ["export", "--out", str(out), "--format", "csv"])
     assert exported.exit_code == 0, exported.output
     docs = list(csv.DictReader(open(out / "export" / "documents.csv", encoding="utf-8")))
-    assert {d["path"]: d["status"] for d in docs} == {R001: "ok", "empty.txt": "error"}
+    assert {d["path"]: d["status"] for d in docs} == {R001: "ok", "empty.txt": "error", "legacy.txt": "ok"}
     spans = list(csv.DictReader(open(out / "export" / "spans.csv", encoding="utf-8")))
-    raw = (corpus / R001).read_text(encoding="utf-8")
+    raws = {d["doc_id"]: (corpus / d["path"]).read_bytes().decode(d["encoding"]) for d in docs if d["status"] == "ok"}
     assert spans and {"span_id", "doc_id", "start", "end", "text", "section", "page", "excluded"} <= set(spans[0])
     from collabmine.normalise import normalise_text
-    assert all(normalise_text(raw[int(s["start"]):int(s["end"])]) == s["text"] for s in spans)
+    assert all(normalise_text(raws[s["doc_id"]][int(s["start"]):int(s["end"])]) == s["text"] for s in spans)
+    assert not any("\x00" in s["text"] for s in spans)
 
     evidence = list(csv.DictReader(open(out / "export" / "evidence.csv", encoding="utf-8")))
-    assert evidence and all(raw[int(e["start"]):int(e["end"])] == e["quote"] for e in evidence)
+    raw = (corpus / R001).read_text(encoding="utf-8")
+    assert evidence and all(raw[int(e["start"]):int(e["end"])] == e["quote"] for e in evidence if e["file"] == R001)
 
     parquet = runner.invoke(app, ["export", "--out", str(out), "--format", "parquet"])
     assert parquet.exit_code == 0 and (out / "export" / "spans.parquet").exists()

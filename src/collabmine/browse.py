@@ -9,6 +9,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from .errors import Errors, NotFoundError
+from .normalise import visible_controls
 from .categories import CATEGORIES
 from .report_html import bar_chart
 
@@ -58,6 +59,7 @@ def theme_detail(con: sqlite3.Connection, theme_id: str, *, report: str | None =
         labels.setdefault(span_id, []).append(category)
     notes = comments(con, [r["span_id"] for r in rows])
     for r in rows:
+        r["quote"] = visible_controls(r["quote"])
         r["categories"] = sorted(labels.get(r["span_id"], []), key=CATEGORIES.index)
         r["comments"] = notes.get(r["span_id"], [])
     others = [dict(r) for r in con.execute("SELECT theme_id, label FROM themes WHERE category = ? AND theme_id <> ?"

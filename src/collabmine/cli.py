@@ -80,6 +80,8 @@ def _print_summary(summary: dict) -> None:
         console.print(f"  [red]error[/] {name}: {message}", highlight=False)
     for name, message in summary["duplicates"]:
         console.print(f"  [yellow]duplicate[/] {name}: {message}", highlight=False)
+    for name, message in summary.get("warnings", []):
+        console.print(f"  [yellow]warning[/] {name}: {message}", highlight=False)
     for path in summary.get("removed", []):
         console.print(f"  [dim]removed[/] {path} (no longer in the corpus)")
     if summary.get("unchanged_since"):
@@ -248,7 +250,10 @@ def changes(out: Path = typer.Option(None, "--out", help="Output folder holding 
         return
     table = Table("change", "subject", "detail")
     for row in rows:
-        table.add_row(row["kind"], row["subject"], row["detail"] or "")
+        detail = row["detail"] or ""
+        if row.get("carried_from"):
+            detail += ("; " if detail else "") + f"by run {row['carried_from']}, stopped before it finished"
+        table.add_row(row["kind"], row["subject"], detail)
     console.print(table)
 
 
@@ -283,9 +288,11 @@ def documents(out: Path = typer.Option(None, "--out")) -> None:
         con = store.connect(settings.store_path, create=False)
     except CollabmineError as exc:
         _fail(str(exc))
-    table = Table("path", "status", "citation", "spans", "error")
+    table = Table("path", "status", "citation", "spans", "error or warnings")
     for row in store.documents(con):
-        table.add_row(row["path"], row["status"], row["citation"] or "", str(row["n_spans"]), row["error"] or "")
+        warnings = json.loads(row["warnings"] or "[]")
+        table.add_row(row["path"], row["status"], row["citation"] or "", str(row["n_spans"]),
+                      "\n".join([row["error"]] if row["error"] else warnings))
     console.print(table)
 
 

@@ -115,6 +115,10 @@ def _cached(con: sqlite3.Connection, hashes: list[str], model: str) -> dict[str,
     return found
 
 
+#: Sentences encoded and committed at a time (~10 s of encoding here).
+COMMIT_EVERY = 2000
+
+
 def embed_missing(texts: list[str], *, con: sqlite3.Connection, embedder: Embedder | None = None) -> int:
     """Embed the texts not yet in the cache and store them; returns how many went to the model.
     The model is loaded only when something is missing (a cached re-run never loads it)."""
@@ -132,11 +136,15 @@ def embed_missing(texts: list[str], *, con: sqlite3.Connection, embedder: Embedd
         if not missing:
             return 0
         embedder = embedder or default_embedder()
-        vectors = embedder.encode([t for _, t in missing])
-        con.execute("BEGIN IMMEDIATE")
-        con.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
-                        [(h, name, v.tobytes()) for (h, _), v in zip(missing, vectors)])
-        con.execute("COMMIT")
+        # Committed in chunks: a run killed half-way keeps what it encoded (the next run reads
+        # those from the cache and encodes only the rest), and memory holds one chunk of vectors.
+        for i in range(0, len(missing), COMMIT_EVERY):
+            chunk = missing[i:i + COMMIT_EVERY]
+            vectors = embedder.encode([t for _, t in chunk])
+            con.execute("BEGIN IMMEDIATE")
+            con.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
+                            [(h, name, v.tobytes()) for (h, _), v in zip(chunk, vectors)])
+            con.execute("COMMIT")
     return len(missing)
 
 

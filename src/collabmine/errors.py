@@ -24,7 +24,8 @@ class Errors:
             "a PDF may need OCR.")
     E009 = ("E009 {path}: the file is {size} bytes, more than the limit of {limit}. Split it, or raise "
             "COLLABMINE_MAX_FILE_BYTES.")
-    E010 = "E010 {path}: same bytes as {other} (sha256 {sha}). Remove one copy; only {other} is processed."
+    E010 = ("E010 {path}: same bytes as {other} (sha256 {sha}). Only {other} is processed (kept: {why}); "
+            "remove one copy.")
     E020 = ("E020 no reports could be processed in {corpus}. Add .txt, .md, .pdf, .docx or .html reports "
             "there, or pass --corpus DIR.")
     E021 = ("E021 no store at {path}. Run `collabmine run --out {out}` first.")
@@ -106,6 +107,8 @@ class Errors:
     E094 = "E094 unknown review queue {queue!r}. Use one of: {queues}."
 
     W001 = "W001 {path}: decoded as {encoding}, not UTF-8. Offsets refer to the decoded text; re-save as UTF-8 to silence this."
+    W002 = ("W002 {path}: {count} control characters (NUL and the like) were left out of its sentences; quotes "
+            "show them as control pictures (␀). Re-export the report without them to silence this.")
 
 
 class CollabmineError(Exception):

@@ -140,6 +140,22 @@ def compose(*steps: Step) -> Step:
 
 # --- the steps, in the order they run ------------------------------------------------------
 
+#: C0 control characters but tab, newline, vertical tab, form feed and carriage return (which are
+#: whitespace, unwrapped below), and DEL: NUL bytes and the like from a damaged or mis-exported
+#: file. They are never part of a sentence; the offset map keeps the raw positions around them.
+CONTROL_CHARACTERS = r"[\x00-\x08\x0e-\x1f\x7f]"
+remove_control_characters = regex_step(CONTROL_CHARACTERS, "")
+
+#: Control pictures (U+2400…) that show a control character where raw text is displayed
+#: ("␀" for NUL): the quote stays readable and says exactly what its offsets hold.
+_CONTROL_PICTURES = {i: 0x2400 + i for i in range(0x20)} | {0x7F: 0x2421}
+
+
+def visible_controls(text: str) -> str:
+    """Raw text for display: each control character but tab/newline/CR as its control picture."""
+    return re.sub(CONTROL_CHARACTERS + "|[\x0b\x0c]", lambda m: chr(_CONTROL_PICTURES[ord(m.group())]), text)
+
+
 # (\r in the blank-space classes: a CRLF file's blank line is "\r\n\r\n")
 _FOOTNOTE_LINE = rf"[ \t]*(?:- )?[{SUPERSCRIPT_DIGITS}]+[^\n]*"
 _PAGE_NUMBER_LINE = r"[ \t]*\d{1,3}[ \t\r]*"
@@ -184,6 +200,7 @@ normalise_bullets = regex_step(
 collapse_whitespace = compose(regex_step(r"\s+", " "), regex_step(r"\A | \Z", ""))
 
 STEPS: tuple[Step, ...] = (
+    remove_control_characters,
     join_page_break_gaps,
     drop_junk_tokens,
     strip_html,

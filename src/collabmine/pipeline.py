@@ -6,12 +6,14 @@ Prefect flows (``flows/``) only wire these into tasks; they can also be called d
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import CollabmineError, Errors, ReportError
 from .ingest import RawDocument, list_reports, read_report
 from .metadata import Metadata, resolve_metadata
+from .normalise import CONTROL_CHARACTERS
 from .segment import Span, load_sentencizer, segment
 from .settings import Settings
 from .structure import build_structure
@@ -71,6 +73,9 @@ def process_report(path: Path, settings: Settings, *, sources: dict[str, dict] |
         doc_id = "unreadable:" + path.name
         return ReportResult(path, exc.status, doc_id, _record(path, corpus_dir, doc_id=doc_id, status=exc.status,
                                                                error=str(exc)), error=str(exc))
+    controls = len(re.findall(CONTROL_CHARACTERS, raw.text))
+    if controls:
+        raw.warnings.append(Errors.W002.format(path=path, count=controls))
     try:
         structure = build_structure(raw.text, pdf_pages=raw.pages or None)
         meta = resolve_metadata(raw.text, structure, file_name=path.name, sha256=raw.sha256, sources=sources or {},
@@ -100,17 +105,23 @@ def process_report(path: Path, settings: Settings, *, sources: dict[str, dict] |
     return ReportResult(path, "ok", raw.sha256, record, spans)
 
 
-def mark_duplicates(results: list[ReportResult]) -> list[ReportResult]:
-    """The first report (by path) with given bytes is processed; later copies are duplicates."""
-    seen: dict[str, ReportResult] = {}
-    for result in sorted(results, key=lambda r: str(r.path)):
-        if not result.ok:
+def mark_duplicates(results: list[ReportResult], *, in_store: set[str] | frozenset[str] = frozenset()) -> list[ReportResult]:
+    """Of reports with the same bytes, one is processed: the one the store already holds (its
+    reviews and citations stay put), else the one with the shortest file name ("report.txt", not
+    "report - Copy.txt"), else the first by path. The others are duplicates naming the one kept."""
+    def preference(result: ReportResult) -> tuple:
+        return (result.record["path"] not in in_store, len(result.path.name), str(result.path))
+
+    kept: dict[str, ReportResult] = {}
+    for result in sorted((r for r in results if r.ok), key=preference):
+        kept.setdefault(result.doc_id, result)
+    for result in results:
+        first = kept.get(result.doc_id)
+        if not result.ok or first is None or first is result:
             continue
-        first = seen.get(result.doc_id)
-        if first is None:
-            seen[result.doc_id] = result
-            continue
-        message = Errors.E010.format(path=result.path, other=first.path.name, sha=result.doc_id[:12])
+        why = ("already in the store" if first.record["path"] in in_store else
+               "the shortest name" if len(first.path.name) < len(result.path.name) else "first by name")
+        message = Errors.E010.format(path=result.path, other=first.path.name, sha=result.doc_id[:12], why=why)
         result.status, result.error, result.spans = "duplicate", message, []
         result.record.update(status="duplicate", error=message, n_spans=0)
     return results
@@ -128,6 +139,7 @@ def summarise(results: list[ReportResult]) -> dict:
         "ok": sum(r.status == "ok" for r in results),
         "errors": [(str(r.path.name), r.error) for r in results if r.status == "error"],
         "duplicates": [(str(r.path.name), r.error) for r in results if r.status == "duplicate"],
+        "warnings": [(str(r.path.name), w) for r in results for w in r.record.get("warnings") or []],
         "spans": sum(len(r.spans) for r in results),
         "argument_spans": sum(1 for r in results for s in r.spans if not s.excluded),
     }

@@ -122,8 +122,16 @@ def last_changes(settings: Settings, *, run_id: str | None = None) -> tuple[dict
         run = con.execute(*query).fetchone()
         if run is None:
             raise StoreError(Errors.E061.format(path=settings.store_path))
-        changes = [dict(r) for r in con.execute("SELECT kind, subject, detail FROM changes WHERE run_id=?"
-                                                " ORDER BY rowid", (run["run_id"],))]
+        # A run killed part-way (abandoned) or failed kept what it wrote, and recorded its changes
+        # as it went; they are shown with the next run that completed, since nothing repeats them.
+        earlier = con.execute("SELECT run_id FROM runs WHERE status IN ('abandoned', 'failed') AND started <= ?"
+                              " AND started > COALESCE((SELECT MAX(started) FROM runs WHERE status = 'ok'"
+                              " AND started < ?), '') ORDER BY started, rowid", (run["started"], run["started"])).fetchall()
+        changes = []
+        for run_id in [r[0] for r in earlier] + [run["run_id"]]:
+            carried = run_id != run["run_id"]
+            changes += [dict(r) | ({"carried_from": run_id} if carried else {}) for r in con.execute(
+                "SELECT kind, subject, detail FROM changes WHERE run_id=? ORDER BY rowid", (run_id,))]
         return dict(run), changes
     finally:
         con.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from pathlib import Path
 from typing import Callable
@@ -30,6 +31,59 @@ def configure_environment() -> None:
         os.environ.setdefault(key, value)
     os.environ.setdefault("PREFECT_HOME", str(PROJECT_ROOT / ".work" / "prefect"))
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+#: Set in the environment a run's temporary Prefect server inherits: the pid of the run that
+#: started it. A server whose run is gone (killed with SIGKILL, so it could not stop it) is an
+#: orphan, and the next run ends it.
+OWNER_VARIABLE = "COLLABMINE_RUN_PID"
+
+
+def mark_owner() -> None:
+    os.environ[OWNER_VARIABLE] = str(os.getpid())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def orphaned_servers(proc: Path = Path("/proc")) -> list[int]:
+    """Pids of temporary Prefect servers started by a collabmine run that no longer exists
+    (Linux /proc; elsewhere none are found)."""
+    found = []
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            env = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        owner = next((e.split(b"=", 1)[1] for e in env if e.startswith(OWNER_VARIABLE.encode() + b"=")), None)
+        if owner is None or b"PREFECT__SERVER_EPHEMERAL=1" not in env or not owner.isdigit():
+            continue
+        if not _alive(int(owner)):
+            found.append(int(entry.name))
+    return found
+
+
+def end_orphaned_servers() -> list[int]:
+    """Stop the orphaned temporary servers (SIGTERM; they hold a port and ~150 MB each)."""
+    ended = []
+    for pid in orphaned_servers():
+        try:
+            os.kill(pid, signal.SIGTERM)
+            ended.append(pid)
+        except (ProcessLookupError, PermissionError):
+            continue
+    return ended
 
 
 

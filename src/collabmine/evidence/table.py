@@ -20,7 +20,7 @@ from .. import store
 from ..embed import embed_cached
 from ..errors import Errors
 from ..ingest import sha256_bytes, source_text
-from ..normalise import normalise_text
+from ..normalise import normalise_text, visible_controls
 from ..settings import Settings
 from ..versions import digest, stage_code
 from .claim import KEY_QUOTES, Candidate, claim_text, has_verbs, interleave, quotable
@@ -248,10 +248,14 @@ def key_quotes(con) -> pd.DataFrame:
 
 
 def evidence_rows(con) -> pd.DataFrame:
-    return pd.read_sql_query(
+    """Every cited sentence: its clean ``sentence`` and its verbatim ``quote`` (control
+    characters shown as control pictures, "␀": the offsets re-open the exact raw text)."""
+    rows = pd.read_sql_query(
         'SELECT e.theme_id, t.category, t.label, e.rank, e.key_quote, e.span_id, s.text AS sentence, e.quote, e.citation,'
         ' e.file, e.start, e."end", e.section, e.page FROM evidence e JOIN themes t USING (theme_id)'
         ' LEFT JOIN spans s ON s.span_id = e.span_id ORDER BY t.category, e.theme_id, e.rank', con)
+    rows["quote"] = rows["quote"].map(visible_controls)
+    return rows
 
 
 # --- verification --------------------------------------------------------------------------
