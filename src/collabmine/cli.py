@@ -353,7 +353,11 @@ def train_tagger(labels: list[Path] = typer.Option(..., "--labels", help=LABELS_
         _fail(str(exc))
     card = outcome.tagger.manifest
     trained = card["training_data"]
-    console.print(f"Wrote {tagger_dir(settings)} in {outcome.seconds / 60:.1f} min: {trained['sentences']} sentences "
+    if not outcome.changed:
+        console.print(f"{tagger_dir(settings)} already holds this model (the same weights and figures up to float "
+                      "noise): nothing was rewritten, so no report will be re-tagged.")
+    console.print(f"{'Wrote' if outcome.changed else 'Trained'} {tagger_dir(settings)} in {outcome.seconds / 60:.1f} min: "
+                  f"{trained['sentences']} sentences "
                   f"({trained['from_reviews']} with analysts' decisions); positives "
                   + ", ".join(f"{c} {v['positive']}" for c, v in trained["per_category"].items()))
     _print_unmatched(outcome.unmatched)

@@ -103,3 +103,28 @@ def test_training_twice_writes_the_same_bytes(ingested_store, tmp_path):
     tagging.train_tagger(ingested_store, [coded], config=TINY, directory=second)
     for name in tagging.model.ARTEFACT_FILES:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_retraining_with_float_noise_rewrites_nothing(tmp_path):
+    """Fine-tuning on two threads is not bit-reproducible (~1e-7 apart); such a model is the same
+    model: `save` keeps the artefact in place byte for byte (no git change, no re-tagging)."""
+    import shutil
+
+    import torch
+
+    from collabmine.settings import PROJECT_ROOT
+
+    directory = tmp_path / "tagger"
+    shutil.copytree(PROJECT_ROOT / "models" / "tagger", directory, ignore=shutil.ignore_patterns("coded"))
+    before = {n: (directory / n).read_bytes() for n in tagging.model.ARTEFACT_FILES}
+    model = tagging.model.load(directory)
+    with torch.no_grad():
+        for tensor in model.network.state_dict().values():
+            if tensor.dtype.is_floating_point:
+                tensor.mul_(1 + 1e-7)
+    assert tagging.model.save(model, directory) is False
+    assert {n: (directory / n).read_bytes() for n in tagging.model.ARTEFACT_FILES} == before
+    with torch.no_grad():
+        next(t for t in model.network.state_dict().values() if t.dtype.is_floating_point).add_(0.05)
+    assert tagging.model.save(model, directory) is True
+    assert (directory / tagging.model.MODEL_FILE).read_bytes() != before[tagging.model.MODEL_FILE]

@@ -226,12 +226,28 @@ def as_stored(network):
     return network
 
 
-def save(model: TaggerModel, directory: Path) -> None:
+def save(model: TaggerModel, directory: Path) -> bool:
     """Weights as float16 (half the size in git; predictions measured unchanged on the gold),
-    neighbours, and the model card."""
-    from safetensors.numpy import save_file
+    neighbours, and the model card. When ``directory`` already holds the same model — retrained
+    on the same data, its weights and figures equal up to float noise (fine-tuning on two threads
+    is not bit-reproducible) — nothing is rewritten and False is returned: git shows no change,
+    and the artefact's fingerprint, hence every report's tags, stay as they were."""
+    import tempfile
 
     directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory.parent, prefix=f".{directory.name}-") as tmp:
+        written = Path(tmp)
+        _write(model, written)
+        if same_artefact(written, directory):
+            return False
+        for name in ARTEFACT_FILES:
+            (written / name).replace(directory / name)
+    return True
+
+
+def _write(model: TaggerModel, directory: Path) -> None:
+    from safetensors.numpy import save_file
+
     state = {k: v.detach().numpy().astype(np.float16) for k, v in model.network.state_dict().items()
              if v.dtype.is_floating_point}
     save_file(state, str(directory / MODEL_FILE))
@@ -245,6 +261,40 @@ def save(model: TaggerModel, directory: Path) -> None:
                     temperatures={c: float(t) for c, t in zip(CATEGORIES, model.temperatures)},
                     training_reports=sorted(model.training_reports), seen_report_threshold=SEEN_REPORT_THRESHOLD)
     (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+#: Float noise tolerated when a retrained artefact is compared with the one in place: weights
+#: within two float16 steps (relative) and card figures equal to 3 decimals.
+WEIGHT_RTOL, WEIGHT_ATOL, CARD_DECIMALS = 2e-3, 1e-4, 3
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        return round(value, CARD_DECIMALS)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def same_artefact(new: Path, old: Path) -> bool:
+    """The two artefact folders hold the same model up to float noise (see ``save``)."""
+    from safetensors.numpy import load_file
+
+    if not all((old / name).exists() for name in ARTEFACT_FILES):
+        return False
+    if (new / NEIGHBOUR_TEXTS_FILE).read_bytes() != (old / NEIGHBOUR_TEXTS_FILE).read_bytes():
+        return False
+    if _rounded(json.loads((new / MANIFEST_FILE).read_text(encoding="utf-8"))) != \
+            _rounded(json.loads((old / MANIFEST_FILE).read_text(encoding="utf-8"))):
+        return False
+    for name in (MODEL_FILE, NEIGHBOURS_FILE):
+        a, b = load_file(str(new / name)), load_file(str(old / name))
+        if a.keys() != b.keys() or any(a[k].shape != b[k].shape or not np.allclose(
+                a[k].astype(np.float32), b[k].astype(np.float32), rtol=WEIGHT_RTOL, atol=WEIGHT_ATOL) for k in a):
+            return False
+    return True
 
 
 ARTEFACT_FILES = (MANIFEST_FILE, MODEL_FILE, NEIGHBOURS_FILE, NEIGHBOUR_TEXTS_FILE)

