@@ -14,6 +14,8 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
+from typing import Iterator
 
 from .errors import Errors, ModelError
 from .normalise import MappedText, normalise_span, normalise_text
@@ -170,35 +172,44 @@ def _chunks(mt: MappedText, limit: int) -> list[MappedText]:
     return out
 
 
-def segment(raw: str, units: list[Unit], doc_id: str, *, nlp, batch_size: int = 64,
-            max_chars: int = 20_000) -> list[Span]:
-    """Cut units into spans (sentences for prose, whole units otherwise)."""
-    pieces: list[tuple[Unit, MappedText]] = []
+#: Units normalised and parsed at a time: memory holds one batch of offset maps and spaCy docs,
+#: not a whole report's (a 50 MB report's all at once took several GB).
+UNITS_PER_BATCH = 512
+
+
+def _pieces(raw: str, units: list[Unit], max_chars: int) -> Iterator[tuple[Unit, MappedText]]:
     for unit in units:
         mt = normalise_span(raw, unit.start, unit.end)
         if not mt.text:
             continue
         if unit.kind in SEGMENTED_KINDS:
-            pieces.extend((unit, chunk) for chunk in _chunks(mt, max_chars))
+            yield from ((unit, chunk) for chunk in _chunks(mt, max_chars))
         else:
-            pieces.append((unit, mt))
-    to_parse = [mt.text for unit, mt in pieces if unit.kind in SEGMENTED_KINDS]
-    with _lock:  # spaCy pipelines are not guaranteed thread-safe; Prefect tasks run in threads
-        docs = iter(list(nlp.pipe(to_parse, batch_size=batch_size)))
+            yield unit, mt
+
+
+def segment(raw: str, units: list[Unit], doc_id: str, *, nlp, batch_size: int = 64,
+            max_chars: int = 20_000) -> list[Span]:
+    """Cut units into spans (sentences for prose, whole units otherwise), a batch of units at a time."""
     spans: list[Span] = []
     sent_counter: dict[int, int] = {}
-    for unit, mt in pieces:
-        if unit.kind in SEGMENTED_KINDS:
-            doc = next(docs)
-            cuts = [(s.start_char, s.end_char) for s in doc.sents]
-            bounds = sentence_bounds(mt.text, cuts)
-        else:
-            bounds = [(0, len(mt.text))]
-        for s, e in _keep_markup_whole(raw, mt, bounds):
-            start, end = mt.raw_span(s, e)
-            k = sent_counter.get(unit.para_index, 0)
-            sent_counter[unit.para_index] = k + 1
-            spans.append(Span(make_span_id(doc_id, start, end), doc_id, start, end, mt.text[s:e], unit.kind,
-                              list(unit.section_path), unit.para_index, k, unit.excluded, unit.reason,
-                              unit.page_start, unit.page_end))
+    pieces = _pieces(raw, units, max_chars)
+    while batch := list(islice(pieces, UNITS_PER_BATCH)):
+        to_parse = [mt.text for unit, mt in batch if unit.kind in SEGMENTED_KINDS]
+        with _lock:  # spaCy pipelines are not guaranteed thread-safe; Prefect tasks run in threads
+            docs = iter(list(nlp.pipe(to_parse, batch_size=batch_size)))
+        for unit, mt in batch:
+            if unit.kind in SEGMENTED_KINDS:
+                doc = next(docs)
+                cuts = [(s.start_char, s.end_char) for s in doc.sents]
+                bounds = sentence_bounds(mt.text, cuts)
+            else:
+                bounds = [(0, len(mt.text))]
+            for s, e in _keep_markup_whole(raw, mt, bounds):
+                start, end = mt.raw_span(s, e)
+                k = sent_counter.get(unit.para_index, 0)
+                sent_counter[unit.para_index] = k + 1
+                spans.append(Span(make_span_id(doc_id, start, end), doc_id, start, end, mt.text[s:e], unit.kind,
+                                  list(unit.section_path), unit.para_index, k, unit.excluded, unit.reason,
+                                  unit.page_start, unit.page_end))
     return spans

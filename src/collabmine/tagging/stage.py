@@ -63,20 +63,27 @@ class ReportTags:
     probabilities: list[tuple] = field(default_factory=list)   # (span_id, p per category..., margin)
 
 
+#: Sentences predicted at a time: a report's (n, 384) vectors are never all in memory (a 50 MB
+#: report has ~400,000 sentences). Larger than any bundled report, so their tags are unchanged.
+SPANS_PER_CHUNK = 4096
+
+
 def tag_spans(spans: Spans, tagger: TaggerModel) -> ReportTags:
     """Each span's calibrated probabilities, and a tag where one reaches its threshold — the
     threshold of a report the model was trained on, or of a new report (``TaggerModel.thresholds_for``)."""
-    prediction = tagger.predict(spans.texts, spans.contexts)
-    thresholds = tagger.row_thresholds(list(spans.doc_ids))
-    decided = prediction.probabilities >= thresholds
     out = ReportTags()
-    for i, span_id in enumerate(spans.span_ids):
-        p = prediction.probabilities[i]
-        out.probabilities.append((span_id, *(round(float(x), 4) for x in p),
-                                  round(float(np.abs(p - thresholds[i]).min()), 4)))
-        for k in np.flatnonzero(decided[i]):
-            out.tags.append((span_id, CATEGORIES[k], round(float(p[k]), 4), "classifier",
-                             explain(tagger, float(p[k]), prediction.vectors[i], int(k))))
+    for first in range(0, len(spans.span_ids), SPANS_PER_CHUNK):
+        part = slice(first, first + SPANS_PER_CHUNK)
+        prediction = tagger.predict(spans.texts[part], spans.contexts[part])
+        thresholds = tagger.row_thresholds(list(spans.doc_ids[part]))
+        decided = prediction.probabilities >= thresholds
+        for i, span_id in enumerate(spans.span_ids[part]):
+            p = prediction.probabilities[i]
+            out.probabilities.append((span_id, *(round(float(x), 4) for x in p),
+                                      round(float(np.abs(p - thresholds[i]).min()), 4)))
+            for k in np.flatnonzero(decided[i]):
+                out.tags.append((span_id, CATEGORIES[k], round(float(p[k]), 4), "classifier",
+                                 explain(tagger, float(p[k]), prediction.vectors[i], int(k))))
     return out
 
 
