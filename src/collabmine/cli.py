@@ -46,6 +46,9 @@ def run(corpus: Path = typer.Option(None, "--corpus", help="Folder of reports (d
     if not settings.corpus_dir.is_dir():
         _fail(Errors.E023.format(path=settings.corpus_dir))
     settings = settings.with_(lock_wait=wait)
+    from . import progress as stage_progress
+
+    stage_progress.enable(progress)  # long stages say how far they are (counts and time left)
     try:
         # Nothing changed since the last run: say so without starting Prefect (saves ~10 s).
         summary = None if settings.refit_themes else _unchanged(settings)

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from . import progress
 from .errors import Errors, ModelError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -138,6 +139,7 @@ def embed_missing(texts: list[str], *, con: sqlite3.Connection, embedder: Embedd
         embedder = embedder or default_embedder()
         # Committed in chunks: a run killed half-way keeps what it encoded (the next run reads
         # those from the cache and encodes only the rest), and memory holds one chunk of vectors.
+        tracker = progress.track("embed", len(missing), "sentences")
         for i in range(0, len(missing), COMMIT_EVERY):
             chunk = missing[i:i + COMMIT_EVERY]
             vectors = embedder.encode([t for _, t in chunk])
@@ -145,6 +147,7 @@ def embed_missing(texts: list[str], *, con: sqlite3.Connection, embedder: Embedd
             con.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
                             [(h, name, v.tobytes()) for (h, _), v in zip(chunk, vectors)])
             con.execute("COMMIT")
+            tracker.advance(len(chunk))
     return len(missing)
 
 

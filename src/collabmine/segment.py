@@ -17,6 +17,7 @@ from functools import lru_cache
 from itertools import islice
 from typing import Iterator
 
+from . import progress
 from .errors import Errors, ModelError
 from .normalise import MappedText, normalise_span, normalise_text
 from .structure import Unit
@@ -194,7 +195,9 @@ def segment(raw: str, units: list[Unit], doc_id: str, *, nlp, batch_size: int = 
     spans: list[Span] = []
     sent_counter: dict[int, int] = {}
     pieces = _pieces(raw, units, max_chars)
+    tracker = progress.track("ingest", len(units), "paragraphs and headings")
     while batch := list(islice(pieces, UNITS_PER_BATCH)):
+        tracker.advance(len({id(unit) for unit, _ in batch}))
         to_parse = [mt.text for unit, mt in batch if unit.kind in SEGMENTED_KINDS]
         with _lock:  # spaCy pipelines are not guaranteed thread-safe; Prefect tasks run in threads
             docs = iter(list(nlp.pipe(to_parse, batch_size=batch_size)))

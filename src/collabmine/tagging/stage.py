@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import store
+from .. import progress, store
 from ..categories import CATEGORIES
 from ..embed import embed_missing
 from ..errors import DataError, Errors
@@ -72,6 +72,7 @@ def tag_spans(spans: Spans, tagger: TaggerModel) -> ReportTags:
     """Each span's calibrated probabilities, and a tag where one reaches its threshold — the
     threshold of a report the model was trained on, or of a new report (``TaggerModel.thresholds_for``)."""
     out = ReportTags()
+    tracker = progress.track("tag", len(spans.span_ids), "sentences")
     for first in range(0, len(spans.span_ids), SPANS_PER_CHUNK):
         part = slice(first, first + SPANS_PER_CHUNK)
         prediction = tagger.predict(spans.texts[part], spans.contexts[part])
@@ -84,6 +85,7 @@ def tag_spans(spans: Spans, tagger: TaggerModel) -> ReportTags:
             for k in np.flatnonzero(decided[i]):
                 out.tags.append((span_id, CATEGORIES[k], round(float(p[k]), 4), "classifier",
                                  explain(tagger, float(p[k]), prediction.vectors[i], int(k))))
+        tracker.advance(len(prediction.probabilities))
     return out
 
 
