@@ -37,47 +37,64 @@ def _stage(store_path) -> tuple[str, str] | None:
         return None
 
 
-def test_a_run_killed_mid_way_leaves_previous_results_and_the_next_run_completes(tmp_path):
+#: Where a run is killed (SIGKILL, by the run itself: collabmine.runtime.fault_point): at the
+#: start of each stage, and with every output file written but none yet moved into place.
+FAULT_POINTS = ("ingest", "embed", "tag", "themes", "evidence", "outputs", "outputs-staged")
+
+
+def _outputs(out) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file() and not p.name.startswith(".")
+            and p.suffix in (".csv", ".parquet", ".xlsx", ".md", ".bib", ".html")}
+
+
+def test_a_run_killed_at_any_point_loses_nothing(tmp_path):
+    """kill -9 at each stage in turn (each killed run resuming the last): the previous outputs
+    stay byte for byte and verify, reviews stay, the next run completes, and `changes` shows
+    what the killed runs did; their orphaned Prefect servers are ended."""
+    from collabmine import review, store
+    from collabmine.runtime import orphaned_servers
+
     corpus, out = _corpus(tmp_path, R001), tmp_path / "out"
     first = subprocess.run([*CLI, "run", "--corpus", str(corpus), "--out", str(out), "--no-progress"],
                            capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
-    evidence_before = (out / "evidence.csv").read_bytes()
-    html_before = (out / "report.html").read_bytes()
+    con = store.connect(out / "collabmine.sqlite")
+    span_id, category = con.execute("SELECT span_id, category FROM tags ORDER BY span_id LIMIT 1").fetchone()
+    review.record_review(con, span_id=span_id, action="reject", category=category, reviewer="Ana")
+    con.close()
+    before = _outputs(out)
 
     shutil.copy(CORPUS / R004, corpus / R004)
-    victim = subprocess.Popen([*CLI, "run", "--corpus", str(corpus), "--out", str(out), "--no-progress"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        state = _stage(out / "collabmine.sqlite")
-        if state == ("running", "embed") or state == ("running", "tag"):
-            break
-        assert victim.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.05)
-    os.kill(victim.pid, signal.SIGKILL)   # the run only: its temporary Prefect server is orphaned
-    victim.wait()
-    assert state[0] == "running" and state[1] in ("embed", "tag")
-    from collabmine.runtime import orphaned_servers
-    orphans = orphaned_servers()
-    assert orphans  # the server outlived its run …
-
-    # The previous results are intact and still verify.
-    assert (out / "evidence.csv").read_bytes() == evidence_before
-    assert (out / "report.html").read_bytes() == html_before
-    verified = CliRunner().invoke(app, ["verify", "--out", str(out), "--corpus", str(corpus)])
-    assert verified.exit_code == 0, verified.output
+    orphans = set()
+    for point in FAULT_POINTS:
+        # Output to a file, not a pipe: the orphaned Prefect server inherits it and would keep a
+        # pipe open (capture_output would wait for it forever).
+        log = tmp_path / f"killed-at-{point}.log"
+        with open(log, "w") as sink:
+            victim = subprocess.run([*CLI, "run", "--corpus", str(corpus), "--out", str(out), "--no-progress"],
+                                    stdout=sink, stderr=subprocess.STDOUT, timeout=600,
+                                    env=os.environ | {"COLLABMINE_FAULT_AT": point})
+        assert victim.returncode == -signal.SIGKILL, (point, log.read_text()[-2000:])
+        assert _stage(out / "collabmine.sqlite") == ("running", "outputs" if point == "outputs-staged" else point)
+        assert _outputs(out) == before, point                      # every output file as it was
+        verified = CliRunner().invoke(app, ["verify", "--out", str(out), "--corpus", str(corpus)])
+        assert verified.exit_code == 0, (point, verified.output)
+        orphans |= set(orphaned_servers())
+    assert orphans  # killed runs could not stop their temporary Prefect servers …
 
     after = subprocess.run([*CLI, "run", "--corpus", str(corpus), "--out", str(out), "--no-progress"],
                            capture_output=True, text=True, timeout=600)
     assert after.returncode == 0, after.stderr[-3000:]
+    assert not (set(orphaned_servers()) & orphans)                  # … the next run ended them
     con = sqlite3.connect(out / "collabmine.sqlite")
     statuses = [r[0] for r in con.execute("SELECT status FROM runs ORDER BY started, rowid")]
     cited = {r[0] for r in con.execute("SELECT DISTINCT file FROM evidence")}
+    reviews = con.execute("SELECT reviewer, action FROM reviews").fetchall()
     con.close()
-    assert statuses == ["ok", "abandoned", "ok"] and cited == {R001, R004}
-    assert not any(os.path.exists(f"/proc/{pid}") and pid in orphaned_servers() for pid in orphans)  # … until the next run
-    # The killed run recorded the report it added; `changes` shows it with the run that completed.
+    assert statuses == ["ok", *["abandoned"] * len(FAULT_POINTS), "ok"] and cited == {R001, R004}
+    assert reviews == [("Ana", "reject")] and not (out / ".outputs-partial").exists()
+    assert _outputs(out) != before
+    # The killed run that ingested R004 recorded it; `changes` shows it with the run that completed.
     shown = CliRunner().invoke(app, ["changes", "--out", str(out)], env={"COLUMNS": "250"})
     assert "report_added" in shown.output and R004 in shown.output and "stopped before it finished" in shown.output
 

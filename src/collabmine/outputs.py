@@ -7,7 +7,9 @@ Everything is read from the store; nothing here computes evidence, it only lays 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pandas as pd
 from . import store
 from .evidence import claims, evidence_rows
 from .metadata import entry_type, series_number, surname
+from .runtime import fault_point
 from .spreadsheets import write_csv, write_workbook
 from .categories import CATEGORIES
 
@@ -162,12 +165,16 @@ def write_outputs(out_dir: Path, *, dest: Path | None = None) -> Outputs:
     finally:
         con.close()
     wide = matrix_wide(long, reports)
+    # Every file is written in a staging folder first and then moved into place whole
+    # (os.replace is atomic): a run killed while writing leaves each output file as it was.
+    staging = dest / ".outputs-partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
     files = []
 
     def put(name: str, write) -> None:
-        path = dest / name
-        write(path)
-        files.append(path)
+        write(staging / name)
+        files.append(dest / name)
 
     flat_claims = flat(claim_rows)
     put("themes.csv", lambda p: write_csv(themes, p))
@@ -181,10 +188,13 @@ def write_outputs(out_dir: Path, *, dest: Path | None = None) -> Outputs:
                                                       "matrix": wide}))
     put("evidence.md", lambda p: p.write_text(evidence_markdown(claim_rows, rows), encoding="utf-8"))
     put("sources.bib", lambda p: p.write_text(bibtex(reports), encoding="utf-8"))
+    put("report.html", lambda p: p.write_text(
+        render_report(themes=themes, claims=claim_rows, rows=rows, reports=reports, matrix=long), encoding="utf-8"))
+    fault_point("outputs-staged")
+    for path in files:
+        os.replace(staging / path.name, path)
+    staging.rmdir()
     html = dest / "report.html"
-    html.write_text(render_report(themes=themes, claims=claim_rows, rows=rows, reports=reports, matrix=long),
-                    encoding="utf-8")
-    files.append(html)
     return Outputs(dest, files, html)
 
 

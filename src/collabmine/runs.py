@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import store
 from .errors import Errors, StoreError
+from .runtime import fault_point
 from .settings import Settings
 from .ingest import IGNORED_NAMES, list_reports
 from .versions import code_version, config_hash, digest, model_versions
@@ -53,6 +54,7 @@ class Run:
             con.execute("UPDATE runs SET stage=? WHERE run_id=?", (name, self.run_id))
         finally:
             con.close()
+        fault_point(name)
 
     def _close(self) -> None:
         if self._stage is not None:

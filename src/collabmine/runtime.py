@@ -33,6 +33,18 @@ def configure_environment() -> None:
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
 
 
+#: Fault injection for the reliability tests (as SQLite and Prefect have test hooks): a process
+#: whose environment names a point here kills itself with SIGKILL on reaching it — no cleanup,
+#: no atexit, exactly as `kill -9` at that moment. Points: each stage's start ("ingest", "embed",
+#: "tag", "themes", "evidence", "verify", "outputs") and "outputs-staged".
+FAULT_VARIABLE = "COLLABMINE_FAULT_AT"
+
+
+def fault_point(name: str) -> None:
+    if os.environ.get(FAULT_VARIABLE) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 #: Set in the environment a run's temporary Prefect server inherits: the pid of the run that
 #: started it. A server whose run is gone (killed with SIGKILL, so it could not stop it) is an
 #: orphan, and the next run ends it.
