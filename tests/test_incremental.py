@@ -62,7 +62,7 @@ def history(tmp_path_factory):
 
 def test_adding_a_report_processes_only_that_report(history):
     _, steps = history
-    (first, first_calls), (added, added_calls) = steps["first"], steps["added"]
+    (first, _), (added, added_calls) = steps["first"], steps["added"]
     assert first["ingested"] == [R000, R004] and first["tagged_reports"] == 2
     assert added["ingested"] == [R001] and added["tagged_reports"] == 1
     assert 0 < added["embedded_texts"] == added_calls < first["embedded_texts"] // 4

@@ -104,6 +104,7 @@ def test_a_second_run_on_the_same_store_exits_with_a_clear_message(tmp_path):
     with run_lock(out):
         result = CliRunner().invoke(app, ["run", "--corpus", str(CORPUS), "--out", str(out), "--no-progress"])
     assert result.exit_code == 1 and "E060" in result.output and "--wait" in result.output
+    assert "Traceback" not in result.output and "prefect" not in result.output.lower()  # stopped before Prefect
 
 
 def test_the_lock_waits_for_a_run_that_finishes(tmp_path):
