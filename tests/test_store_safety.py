@@ -112,6 +112,8 @@ def test_snapshots_rotate_and_a_damaged_one_is_never_restored(reviewed):
         backups.before_run(reviewed.store_path, keep=2)
     snapshots = backups.list_snapshots(reviewed.store_path)
     assert len(snapshots) == 2 and all(s.sound and s.reviews == 3 for s in snapshots)
+    # Each snapshot is one file: no WAL or shared-memory file beside it, even after being read.
+    assert sorted(p.name for p in (reviewed.out_dir / "backups").iterdir()) == sorted(s.path.name for s in snapshots)
     _damage(snapshots[0].path, "header")              # the newest
     listed = _invoke("restore", "--out", str(reviewed.out_dir), "--list")
     assert listed.exit_code == 0 and "no:" in listed.output

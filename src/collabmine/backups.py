@@ -154,11 +154,15 @@ def take_snapshot(con: sqlite3.Connection, *, keep: int) -> Path | None:
     target = sqlite3.connect(partial)
     try:
         con.backup(target)
+        # A snapshot is one self-contained file: no WAL beside it, and reading it (a check, a
+        # restore) creates none.
+        target.execute("PRAGMA journal_mode=DELETE")
     finally:
         target.close()
     partial.rename(dest)  # never a half-written snapshot under a snapshot's name
     for old in sorted(folder.glob("collabmine-*.sqlite"))[:-keep]:
-        old.unlink()
+        for part in (old, Path(f"{old}-wal"), Path(f"{old}-shm")):
+            part.unlink(missing_ok=True)
     return dest
 
 
