@@ -180,13 +180,18 @@ def check(out: Path = typer.Option(None, "--out", help="Output folder holding th
     if not problems:
         console.print(f"Reviews: {len(in_store)} in the store, {len(logged)} in {backups.audit_log_path(path).name}"
                       + (f" ({unreadable} unreadable lines)" if unreadable else ""), highlight=False)
-    table = Table("snapshot", "taken", "MB", "sound", "reviews")
-    for snap in snapshots:
-        table.add_row(snap.path.name, snap.taken, f"{snap.size / 1e6:.1f}", "yes" if snap.sound else f"no: {snap.problem}",
-                      "" if snap.reviews is None else str(snap.reviews))
-    console.print(table if snapshots else f"No snapshots in {backups.backups_dir(path)} yet (one is taken before each run).")
+    console.print(_snapshot_table(snapshots) if snapshots else
+                  f"No snapshots in {backups.backups_dir(path)} yet (one is taken before each run).")
     if problems:
         _fail(Errors.E024.format(path=path, detail=problems[0], out=path.parent))
+
+
+def _snapshot_table(snapshots) -> Table:
+    table = Table("snapshot", "taken", "MB", "sound", "reviews")
+    for snap in snapshots:
+        table.add_row(str(snap.path), snap.taken, f"{snap.size / 1e6:.1f}", "yes" if snap.sound else f"no: {snap.problem}",
+                      "" if snap.reviews is None else str(snap.reviews))
+    return table
 
 
 @app.command()
@@ -200,11 +205,7 @@ def restore(out: Path = typer.Option(None, "--out", help="Output folder holding 
 
     settings = load_settings(out_dir=out)
     if list_only:
-        table = Table("snapshot", "taken", "MB", "sound", "reviews")
-        for snap in backups.list_snapshots(settings.store_path):
-            table.add_row(str(snap.path), snap.taken, f"{snap.size / 1e6:.1f}", "yes" if snap.sound else f"no: {snap.problem}",
-                          "" if snap.reviews is None else str(snap.reviews))
-        console.print(table)
+        console.print(_snapshot_table(backups.list_snapshots(settings.store_path)))
         return
     try:
         with run_lock(settings.out_dir, wait=settings.lock_wait):
