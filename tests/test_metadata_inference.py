@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from collabmine import pipeline
-from collabmine.metadata import entry_type, infer_metadata, parse_citation, resolve_metadata, series_number
+from collabmine.metadata import (METADATA_FIELDS, entry_type, infer_metadata, parse_citation, resolve_metadata,
+                                 series_number)
 from collabmine.outputs import bibtex
 from collabmine.settings import load_settings
 from collabmine.structure import build_structure
@@ -17,6 +18,11 @@ from conftest import CORPUS, R001, R002, R004
 
 BODY = ("Schools in the cluster shared a single governing body. Trust between heads grew over time.\n\n"
         "Lack of time was the main barrier to the joint work of the schools in the partnership.\n\n")
+
+
+def _process_text(folder: Path, name: str, text: str) -> dict:
+    (folder / name).write_text(text, encoding="utf-8")
+    return _process(folder / name)
 
 
 def _process(path: Path):
@@ -55,20 +61,18 @@ def test_bundled_reports_without_sources_yaml():
     assert len(set(labels)) == 4 and not any("Anonymous" in label for label in labels)
     # Every value has an origin, every origin a value.
     for meta in metas.values():
-        assert set(meta.provenance) == {k for k in ("title", "authors", "year", "publisher", "isbn", "url", "series")
-                                        if getattr(meta, k)}
+        assert set(meta.provenance) == {k for k in METADATA_FIELDS if getattr(meta, k)}
 
 
 def test_cite_as_line_gives_every_field_with_high_confidence(tmp_path):
     text = ("Working together in rural schools\n\nPlease cite this report as: Smith, J. and Lee, K. (2019). "
             "Working together: a study of rural partnerships. London: Institute of Education. "
             "https://doi.org/10.1234/ioe.5678\n\n# Introduction\n\n" + BODY)
-    (tmp_path / "r.txt").write_text(text, encoding="utf-8")
-    record = _process(tmp_path / "r.txt")
+    record = _process_text(tmp_path, "r.txt", text)
     assert record["citation"] == "Smith and Lee (2019)"
     assert (record["title"], record["publisher"], record["url"]) == (
         "Working together: a study of rural partnerships", "Institute of Education", "https://doi.org/10.1234/ioe.5678")
-    assert {v for k, v in _origins(record).items()} == {("cite-as line", "high")}
+    assert set(_origins(record).values()) == {("cite-as line", "high")}
     assert record["entry_type"] == "report"
 
 
@@ -76,8 +80,7 @@ def test_a_report_whose_first_paragraph_is_an_abstract(tmp_path):
     text = ("Abstract\n\nThis report summarises findings from a two-year study of school partnerships. It draws "
             "on interviews with heads in four local authorities. Partnerships improved teaching.\n\n"
             "# Introduction\n\n" + BODY)
-    (tmp_path / "study_2011.txt").write_text(text, encoding="utf-8")
-    record = _process(tmp_path / "study_2011.txt")
+    record = _process_text(tmp_path, "study_2011.txt", text)
     assert record["title"] is None                       # neither "Abstract" nor the abstract itself
     assert record["citation"] == "study_2011 (n.d.)"     # cited by its file name, never "Anonymous"
 

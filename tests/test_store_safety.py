@@ -130,3 +130,14 @@ def test_a_cut_log_line_is_skipped_and_counted(reviewed):
     rows, bad = backups.read_audit_log(log)
     assert len(rows) == 3 and bad == 1
     assert json.loads(log.read_text().splitlines()[0])["reviewer"] == "Ana"
+
+
+def test_a_store_from_a_newer_collabmine_is_refused(tmp_path):
+    path = tmp_path / "collabmine.sqlite"
+    store.connect(path).close()
+    con = sqlite3.connect(path)
+    con.execute(f"PRAGMA user_version={store.SCHEMA_VERSION + 1}")
+    con.close()
+    with pytest.raises(store.StoreError, match="E028") as refused:
+        store.connect(path, create=False)
+    assert str(path) in str(refused.value)

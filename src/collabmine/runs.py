@@ -173,7 +173,7 @@ def inputs_fingerprint(settings: Settings, *extra_config) -> str:
     files = []
     for path in list_reports(settings.corpus_dir) + sorted(settings.corpus_dir / n for n in IGNORED_NAMES):
         try:
-            files.append((path.name, hashlib.sha256(path.read_bytes()).hexdigest()))
+            files.append((path.name, file_digest(path)))
         except FileNotFoundError:
             continue
         except OSError as exc:  # unreadable: the run reports it; the fingerprint notes it

@@ -343,9 +343,8 @@ def require_healthy(con: sqlite3.Connection, path: Path, *, full: bool = False) 
 
 
 def migrate(con: sqlite3.Connection) -> None:
+    """Bring the schema up to ``SCHEMA_VERSION`` (a newer one was refused by ``check_identity``)."""
     version = con.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise StoreError(Errors.E028.format(path="the store", found=version, expected=SCHEMA_VERSION))
     for target in range(version + 1, SCHEMA_VERSION + 1):
         with transaction(con):
             for statement in _statements(_MIGRATIONS[target]):
