@@ -19,7 +19,7 @@ from collabmine.runtime import configure_environment  # noqa: E402
 
 configure_environment()
 
-from collabmine import pipeline  # noqa: E402
+from collabmine import ingest  # noqa: E402
 from collabmine.settings import load_settings  # noqa: E402
 
 
@@ -29,10 +29,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=6, help="6 = Prefect's default thread pool on 2 cores")
     args = parser.parse_args()
     settings = load_settings(corpus_dir=args.corpus)
-    paths = pipeline.candidate_reports(settings.corpus_dir)
+    paths = ingest.candidate_reports(settings.corpus_dir)
     started = time.perf_counter()
     with ThreadPoolExecutor(args.workers) as pool:
-        results = list(pool.map(lambda p: pipeline.process_report(p, settings, sources={}), paths))
+        results = list(pool.map(lambda p: ingest.process_report(p, settings, sources={}), paths))
     print(f"{len(results)} reports, {sum(len(r.spans) for r in results)} spans, {args.workers} threads: "
           f"{time.perf_counter() - started:.1f} s, peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 

@@ -9,7 +9,7 @@ a heading every 25 paragraphs. Same size and seed → same bytes.
     .venv/bin/python bench/large_report.py --mb 50 --ingest-only  # the ingest stage alone
 
 Each measurement is a fresh process: ``collabmine run`` (its runs table gives seconds and peak
-RSS per stage), or ``pipeline.process_report`` alone for ``--ingest-only``.
+RSS per stage), or ``ingest.process_report`` alone for ``--ingest-only``.
 """
 
 from __future__ import annotations
@@ -76,9 +76,9 @@ def _measure(command: list[str], env: dict | None = None) -> tuple[float, float,
 
 INGEST_ONLY = ("import resource, sys, time; from pathlib import Path; "
                "from collabmine.runtime import configure_environment; configure_environment(); "
-               "from collabmine import pipeline; from collabmine.settings import load_settings; "
+               "from collabmine import ingest; from collabmine.settings import load_settings; "
                "p = Path(sys.argv[1]); s = load_settings(corpus_dir=p.parent, out_dir=p.parent / 'out'); "
-               "t = time.perf_counter(); r = pipeline.process_report(p, s, sources={}); "
+               "t = time.perf_counter(); r = ingest.process_report(p, s, sources={}); "
                "print(r.status, len(r.spans), round(time.perf_counter() - t, 1))")
 
 

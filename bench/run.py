@@ -19,13 +19,13 @@ from collabmine.runtime import configure_environment  # noqa: E402
 
 configure_environment()
 
-from collabmine import pipeline, store, tagging  # noqa: E402
+from collabmine import ingest, store, tagging  # noqa: E402
 from collabmine.embed import MiniLMEmbedder, embed_cached  # noqa: E402
-from collabmine.metadata import load_sources  # noqa: E402
-from collabmine.normalise import normalise_span  # noqa: E402
-from collabmine.segment import load_sentencizer  # noqa: E402
+from collabmine.ingest.metadata import load_sources  # noqa: E402
+from collabmine.ingest.normalise import normalise_span  # noqa: E402
+from collabmine.ingest.segment import load_sentencizer  # noqa: E402
 from collabmine.settings import load_settings  # noqa: E402
-from collabmine.structure import build_structure  # noqa: E402
+from collabmine.ingest.structure import build_structure  # noqa: E402
 
 
 def peak_mb() -> float:
@@ -45,12 +45,12 @@ def main() -> None:
     out = Path(tempfile.mkdtemp(prefix="collabmine-bench-"))
     settings = load_settings(corpus_dir=args.corpus, out_dir=out)
     sources = load_sources(settings.sources_file)
-    paths = pipeline.candidate_reports(settings.corpus_dir)
+    paths = ingest.candidate_reports(settings.corpus_dir)
     nlp = load_sentencizer(settings.spacy_model)
     rows = []
 
     # Ingest (read + structure + normalise + sentences) vs bare nlp.pipe on the same unit texts.
-    results, t_ingest = timed(lambda: [pipeline.process_report(p, settings, sources=sources) for p in paths])
+    results, t_ingest = timed(lambda: [ingest.process_report(p, settings, sources=sources) for p in paths])
     n_sent = sum(len(r.spans) for r in results)
     n_words = sum(len(s.text.split()) for r in results for s in r.spans)
     texts = []

@@ -26,7 +26,8 @@ from collabmine.runtime import configure_environment  # noqa: E402
 
 configure_environment()
 
-from collabmine import query, store  # noqa: E402
+from collabmine import store  # noqa: E402
+from collabmine.explore import query  # noqa: E402
 from collabmine.embed import default_embedder  # noqa: E402
 from collabmine.settings import load_settings  # noqa: E402
 

@@ -21,11 +21,12 @@ from prefect.futures import as_completed  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 
-from collabmine import backups, evidence, outputs, pipeline, review, runs, store, tagging, themes  # noqa: E402
+from collabmine import evidence, ingest, store, tagging, themes  # noqa: E402
 from collabmine.errors import ConfigError, Errors, EvidenceError  # noqa: E402
+from collabmine.evidence import outputs  # noqa: E402
 from collabmine.ingest import sha256_bytes  # noqa: E402
-from collabmine.lock import run_lock  # noqa: E402
-from collabmine.metadata import load_sources, lookup  # noqa: E402
+from collabmine.ingest.metadata import load_sources, lookup  # noqa: E402
+from collabmine.store import backups, run_lock, runs  # noqa: E402
 from collabmine.settings import Settings, load_settings  # noqa: E402
 from collabmine.themes import ThemeParams  # noqa: E402
 from collabmine.versions import corpus_hash, embed_key, ingest_key, tag_key  # noqa: E402
@@ -39,8 +40,8 @@ def _given_key(context, parameters) -> str | None:
 
 @task(name="ingest-report", cache_key_fn=_given_key, persist_result=True)
 def ingest_report(path: Path, settings: Settings, sources: dict, cache_key: str | None,
-                  run_id: str) -> pipeline.ReportResult:
-    result = pipeline.process_report(path, settings, sources=sources)
+                  run_id: str) -> ingest.ReportResult:
+    result = ingest.process_report(path, settings, sources=sources)
     result.run_id = run_id
     return result
 
@@ -56,7 +57,7 @@ def tag_report(doc_id: str, settings: Settings, cache_key: str, run_id: str) -> 
 
 
 @task(name="write-store", cache_policy=NO_CACHE)
-def write_store(results: list[pipeline.ReportResult], settings: Settings,
+def write_store(results: list[ingest.ReportResult], settings: Settings,
                 run_id: str) -> tuple[list[str], list[tuple], set[str]]:
     """Write new or changed reports; returns removed paths, change rows and the doc ids written
     (their spans were replaced, so their tags must be written again)."""
@@ -71,7 +72,7 @@ def write_store(results: list[pipeline.ReportResult], settings: Settings,
                 written.add(result.doc_id)
         removed = store.remove_missing(con, {r.record["path"] for r in results})
         store.label_citations(con)   # two reports never share a citation label
-        return removed, pipeline.report_changes(previous, results, removed), written
+        return removed, ingest.report_changes(previous, results, removed), written
     finally:
         con.close()
 
@@ -97,7 +98,7 @@ def build_themes(settings: Settings) -> themes.ThemesOutcome:
 def applied_reviews(settings: Settings) -> dict[str, int]:
     con = store.connect(settings.store_path)
     try:
-        return review.applied(con)
+        return store.applied(con)
     finally:
         con.close()
 
@@ -199,17 +200,17 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
     storage = settings.cache_dir  # a local folder: results survive the process (Prefect accepts a Path)
     run.stage("ingest")
     sources = load_sources(settings.sources_file)
-    paths = pipeline.candidate_reports(settings.corpus_dir)
-    ingest = ingest_report.with_options(result_storage=storage)
-    futures = [ingest.submit(p, settings, sources, _ingest_key(p, settings, sources), run.run_id) for p in paths]
+    paths = ingest.candidate_reports(settings.corpus_dir)
+    ingest_task = ingest_report.with_options(result_storage=storage)
+    futures = [ingest_task.submit(p, settings, sources, _ingest_key(p, settings, sources), run.run_id) for p in paths]
     results = _collect(futures, len(paths), show_progress)
-    pipeline.mark_duplicates(results, in_store=_paths_in_store(settings))
+    ingest.mark_duplicates(results, in_store=_paths_in_store(settings))
     # quote(): Prefect would otherwise walk every span of every report looking for futures in the
     # task's inputs (×10: 6 s of a one-new-report run; ×100: most of its 46 s ingest stage).
     removed, changes, rewritten = write_store(quote(results), settings, run.run_id)
     # Recorded with the data they describe: a run killed later still shows what it added.
     runs.record_changes(run, changes)
-    summary.update(pipeline.summarise(results), removed=removed,
+    summary.update(ingest.summarise(results), removed=removed,
                    ingested=sorted(r.record["path"] for r in results if r.run_id == run.run_id))
     ok = sorted({r.doc_id for r in results if r.ok})
     summary["corpus_hash"] = corpus_hash((r.record["path"], r.doc_id) for r in results if r.ok)
@@ -291,7 +292,7 @@ def _counts(summary: dict) -> dict:
     return counts
 
 
-def _collect(futures, total: int, show_progress: bool) -> list[pipeline.ReportResult]:
+def _collect(futures, total: int, show_progress: bool) -> list[ingest.ReportResult]:
     if not show_progress:
         return [f.result() for f in futures]
     from rich.progress import Progress

@@ -22,14 +22,14 @@ R004 = "004_7d1699460581dcc6.txt"
 @pytest.fixture(scope="session")
 def corpus_results():
     """Every bundled report processed once through the library (no Prefect)."""
-    from collabmine import pipeline
-    from collabmine.metadata import load_sources
+    from collabmine import ingest
+    from collabmine.ingest.metadata import load_sources
     from collabmine.settings import load_settings
 
     settings = load_settings(corpus_dir=CORPUS)
     sources = load_sources(settings.sources_file)
-    return {p.name: pipeline.process_report(p, settings, sources=sources)
-            for p in pipeline.candidate_reports(CORPUS)}
+    return {p.name: ingest.process_report(p, settings, sources=sources)
+            for p in ingest.candidate_reports(CORPUS)}
 
 
 @pytest.fixture(scope="session")

@@ -44,7 +44,7 @@ def test_run_and_export(tmp_path):
     spans = list(csv.DictReader(open(out / "export" / "spans.csv", encoding="utf-8")))
     raws = {d["doc_id"]: (corpus / d["path"]).read_bytes().decode(d["encoding"]) for d in docs if d["status"] == "ok"}
     assert spans and {"span_id", "doc_id", "start", "end", "text", "section", "page", "excluded"} <= set(spans[0])
-    from collabmine.normalise import normalise_text
+    from collabmine.ingest.normalise import normalise_text
     assert all(normalise_text(raws[s["doc_id"]][int(s["start"]):int(s["end"])]) == s["text"] for s in spans)
     assert not any("\x00" in s["text"] for s in spans)
 

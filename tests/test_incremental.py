@@ -7,7 +7,7 @@ import pytest
 
 from collabmine import store
 from collabmine.embed import default_embedder
-from collabmine.runs import last_changes, list_runs
+from collabmine.store.runs import last_changes, list_runs
 from collabmine.settings import load_settings
 from conftest import CORPUS, R000, R001, R004
 from flows.pipeline import run_pipeline

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from collabmine.cli import app
 from collabmine.errors import StoreError
-from collabmine.lock import run_lock
+from collabmine.store.lock import run_lock
 from conftest import CORPUS, R001, R004
 
 CLI = [sys.executable, "-m", "collabmine.cli"]
@@ -51,7 +51,8 @@ def test_a_run_killed_at_any_point_loses_nothing(tmp_path):
     """kill -9 at each stage in turn (each killed run resuming the last): the previous outputs
     stay byte for byte and verify, reviews stay, the next run completes, and `changes` shows
     what the killed runs did; their orphaned Prefect servers are ended."""
-    from collabmine import review, store
+    from collabmine import store
+    from collabmine.explore import review
     from collabmine.runtime import orphaned_servers
 
     corpus, out = _corpus(tmp_path, R001), tmp_path / "out"
@@ -109,7 +110,7 @@ def test_a_second_run_on_the_same_store_exits_with_a_clear_message(tmp_path):
 
 def test_the_lock_waits_for_a_run_that_finishes(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from collabmine.lock import run_lock\n"
+        "import sys, time; from pathlib import Path; from collabmine.store.lock import run_lock\n"
         f"with run_lock(Path({str(tmp_path)!r})):\n    print('held', flush=True); time.sleep(2)")],
         stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"

@@ -66,8 +66,7 @@ def run(corpus: Path = typer.Option(None, "--corpus", help="Folder of reports (d
 
 
 def _unchanged(settings) -> dict | None:
-    from . import runs
-    from .lock import run_lock
+    from .store import run_lock, runs
     from .themes import ThemeParams
 
     if not settings.store_path.exists():
@@ -115,7 +114,7 @@ def export(out: Path = typer.Option(None, "--out", help="Output folder holding t
            fmt: str = typer.Option("csv", "--format", help="csv or parquet"),
            dest: Optional[Path] = typer.Option(None, "--dest", help="Where to write (default: OUT/export).")) -> None:
     """Write the store's tables (documents, spans, tags, themes, evidence) as CSV or Parquet."""
-    from .export import export_tables
+    from .evidence.outputs import export_tables
 
     settings = load_settings(out_dir=out)
     if fmt not in ("csv", "parquet"):
@@ -158,7 +157,8 @@ def verify(out: Path = typer.Option(None, "--out", help="Output folder holding t
 @app.command()
 def check(out: Path = typer.Option(None, "--out", help="Output folder holding the store (default: out/).")) -> None:
     """Check the store (SQLite's integrity_check), its reviews against the audit log, and its snapshots."""
-    from . import backups, store
+    from . import store
+    from .store import backups
 
     settings = load_settings(out_dir=out)
     path = settings.store_path
@@ -200,8 +200,7 @@ def restore(out: Path = typer.Option(None, "--out", help="Output folder holding 
             empty: bool = typer.Option(False, "--empty", help="No snapshot: start a fresh store with the reviews replayed."),
             list_only: bool = typer.Option(False, "--list", help="List the snapshots and which are sound; change nothing.")) -> None:
     """Bring back the store from a snapshot and replay every review of the audit log into it."""
-    from . import backups
-    from .lock import run_lock
+    from .store import backups, run_lock
 
     settings = load_settings(out_dir=out)
     if list_only:
@@ -242,7 +241,7 @@ def serve(corpus: Path = typer.Option(None, "--corpus", help="Folder of reports 
 def changes(out: Path = typer.Option(None, "--out", help="Output folder holding the store (default: out/)."),
             run_id: Optional[str] = typer.Option(None, "--run", help="A run id (default: the last finished run).")) -> None:
     """What the last run changed: reports, themes and evidence rows."""
-    from .runs import last_changes
+    from .store.runs import last_changes
 
     try:
         run, rows = last_changes(load_settings(out_dir=out), run_id=run_id)
@@ -266,7 +265,7 @@ def runs_cmd(out: Path = typer.Option(None, "--out"), limit: int = typer.Option(
     """Recent runs: status, counts and seconds per stage."""
     import json
 
-    from .runs import list_runs
+    from .store.runs import list_runs
 
     try:
         rows = list_runs(load_settings(out_dir=out), limit=limit)
@@ -306,7 +305,7 @@ def sources(out: Path = typer.Option(None, "--out"), corpus: Path = typer.Option
                                        "every report whose metadata was inferred (check it, then re-run).")) -> None:
     """Every report's citation metadata: the citation, where the fields came from, what is missing."""
     from . import store
-    from .metadata import METADATA_FIELDS, source_statuses, write_entries
+    from .ingest.metadata import METADATA_FIELDS, source_statuses, write_entries
 
     settings = load_settings(out_dir=out, corpus_dir=corpus)
     try:
@@ -372,7 +371,7 @@ def train_tagger(labels: list[Path] = typer.Option(..., "--labels", help=LABELS_
 
 
 def _print_unmatched(unmatched: list) -> None:
-    from .tagging.data import SHOW_UNMATCHED
+    from .tagging import SHOW_UNMATCHED
 
     if unmatched:
         err.print(f"[yellow]{len(unmatched)} coded rows match no taggable sentence in the store[/] (not trained on); "
@@ -453,7 +452,7 @@ def _print_report(title: str, report, *, show_errors: bool) -> None:
 # --- researchers: themes and questions --------------------------------------------------------
 
 def _open(out: Path | None):
-    from .api import Collabmine
+    from .explore import Collabmine
 
     try:
         return Collabmine(load_settings(out_dir=out).out_dir)
@@ -560,7 +559,7 @@ def review(out: Path = typer.Option(None, "--out"),
                                       "about first; code each one fully (kept out of the precision estimate).")) -> None:
     """Review queue in the terminal: accept or reject each tag, change categories, move to another
     theme or comment. Decisions are kept for good and applied on every later run."""
-    from . import review as rv
+    from .explore import review as rv
     from .categories import CATEGORIES
 
     category = _category_option(category)
@@ -622,7 +621,7 @@ def review(out: Path = typer.Option(None, "--out"),
 
 def _teach(out: Path | None, reviewer: str, category: str | None, limit: int) -> None:
     """The active-learning loop: the model's least certain sentences, each coded fully."""
-    from . import review as rv
+    from .explore import review as rv
     from .categories import CATEGORIES
     from .tagging import tagger_thresholds
 
@@ -670,7 +669,7 @@ def _print_progress(progress) -> None:
 def reviews(out: Path = typer.Option(None, "--out"),
             csv: Optional[Path] = typer.Option(None, "--csv", help="Write the audit log here as CSV.")) -> None:
     """Review progress and measured precision per category; --csv writes the full audit log."""
-    from . import review as rv
+    from .explore import review as rv
 
     with _open(out) as cm:
         _print_progress(rv.progress(cm._con))
@@ -678,7 +677,7 @@ def reviews(out: Path = typer.Option(None, "--out"),
     console.print(f"{len(log)} reviews in the audit log ({int((log['applies'] == 0).sum()) if len(log) else 0} "
                   "no longer match a sentence: their report changed or left the corpus).")
     if csv is not None:
-        from .spreadsheets import write_csv
+        from .evidence.outputs import write_csv
 
         write_csv(log, csv)
         console.print(f"Wrote {csv}")
@@ -692,8 +691,7 @@ def web(out: Path = typer.Option(None, "--out"),
         token: Optional[str] = typer.Option(None, "--token", envvar="COLLABMINE_WEB_TOKEN",
                                             help="Required when --host is not a loopback address.")) -> None:
     """The web app: themes, search, reports and the audit queue."""
-    from .web import check_binding, create_app
-    from .web.security import url_host
+    from .explore.web import check_binding, create_app, url_host
 
     settings = load_settings(corpus_dir=corpus, out_dir=out)
     try:

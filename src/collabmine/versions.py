@@ -18,10 +18,11 @@ _PACKAGE = Path(__file__).resolve().parent
 
 #: The modules whose code decides each stage's output.
 STAGE_MODULES: dict[str, tuple[str, ...]] = {
-    "ingest": ("ingest", "normalise", "structure", "segment", "metadata", "pipeline"),
+    "ingest": ("ingest", "ingest/metadata"),
     # What decides the sentences themselves: embeddings and tags depend on this, not on citation
-    # metadata (a better title must not re-embed and re-tag every report).
-    "segment": ("ingest", "normalise", "structure", "segment", "pipeline"),
+    # metadata (a better title must not re-embed and re-tag every report). A folder's modules are
+    # its own files, not its subfolders'.
+    "segment": ("ingest",),
     "embed": ("embed",),
     "tag": ("tagging", "categories"),
     "themes": ("themes", "categories"),
@@ -61,7 +62,7 @@ def package_version(name: str) -> str | None:
 
 def tagger_fingerprint(models_dir: Path) -> str:
     """The tagger artefact in use: its card, weights and neighbours (retraining changes it)."""
-    from .tagging.model import fingerprint
+    from .tagging import fingerprint
 
     return fingerprint(models_dir / "tagger")
 

@@ -7,7 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from collabmine import review, store, tagging
+from collabmine import store, tagging
+from collabmine.explore import review
 from collabmine.tagging import model as model_lib
 from conftest import GOLD, ROOT, copy_store
 

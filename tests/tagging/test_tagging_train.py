@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from collabmine import review, store, tagging
+from collabmine import store, tagging
+from collabmine.explore import review
 from collabmine.errors import DataError
 from collabmine.tagging import data, train
 from conftest import R001, R004, ROOT, copy_store

@@ -1,12 +1,14 @@
 """The evidence table and what stands on it: every theme's quotes with citations (``table``),
 its claim and key quotes (``claim``) and the confidence in it (``confidence``); ``verify``
-re-opens every cited report and checks every quote at its offsets."""
+re-opens every cited report and checks every quote at its offsets. ``outputs/`` writes what a
+researcher takes away: CSV, Parquet, XLSX, Markdown, the HTML report, BibTeX and the exports."""
 
-from .claim import claim_text
+from . import outputs
+from .claim import claim_text, has_verbs, quotable
 from .confidence import Confidence, Evidence, grade
 from .table import (CLAIM_COLUMNS, EvidenceOutcome, Verification, build_evidence, claims, evidence_rows,
                     format_citation, key_quotes, page_reference, section_reference, verify)
 
-__all__ = ["claim_text", "Confidence", "Evidence", "grade", "CLAIM_COLUMNS", "EvidenceOutcome", "Verification",
+__all__ = ["outputs", "claim_text", "has_verbs", "quotable", "Confidence", "Evidence", "grade", "CLAIM_COLUMNS", "EvidenceOutcome", "Verification",
            "build_evidence", "claims", "evidence_rows", "format_citation", "key_quotes", "page_reference",
            "section_reference", "verify"]

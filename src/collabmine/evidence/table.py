@@ -19,8 +19,7 @@ import pandas as pd
 from .. import store
 from ..embed import embed_cached
 from ..errors import Errors
-from ..ingest import sha256_bytes, source_text
-from ..normalise import normalise_text, visible_controls
+from ..ingest import normalise_text, sha256_bytes, source_text, visible_controls
 from ..settings import Settings
 from ..versions import digest, stage_code
 from .claim import KEY_QUOTES, Candidate, claim_text, has_verbs, interleave, quotable

@@ -14,7 +14,6 @@ import numpy as np
 from .. import store
 from ..categories import CATEGORIES
 from ..embed import MODEL_NAME, Embedder, default_embedder, embed_cached
-from ..review import theme_moves
 from ..settings import Settings
 from ..versions import digest, stage_code
 from .fit import CategoryThemes, Theme, ThemeParams, citation_names, fit_category, place_nearest, save_model, stop_words
@@ -187,7 +186,7 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
     con = store.connect(settings.store_path, create=False)
     try:
         rows = store.tagged_spans(con)  # reviewed labels over model labels
-        moves = theme_moves(con)
+        moves = store.theme_moves(con)
         input_hash = themes_input_hash(rows, params, MODEL_NAME, moves, frame)
         if not force and store.get_state(con, "themes_input") == input_hash:
             counts = dict(con.execute("SELECT category, COUNT(*) FROM themes GROUP BY category").fetchall())

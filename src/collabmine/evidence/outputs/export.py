@@ -1,0 +1,60 @@
+"""Tables out of the store as CSV or Parquet (pandas)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ... import store
+from .spreadsheets import write_csv
+
+#: Table name → (SQL, columns written). Columns are stable: analysts script against them.
+TABLES: dict[str, str] = {
+    "documents": "SELECT doc_id, path, title, authors, year, publisher, isbn, citation, metadata_source,"
+                 " format, encoding, status, error, n_spans FROM documents ORDER BY path",
+    "spans": 'SELECT span_id, doc_id, start, "end", text, kind, section, page, para_index, sent_index,'
+             " excluded, exclude_reason FROM spans ORDER BY doc_id, start",
+    "tags": "SELECT t.span_id, s.doc_id, t.category, t.score, t.method, t.explanation, s.text FROM tags t"
+            " JOIN spans s USING (span_id) ORDER BY s.doc_id, s.start, t.category",
+    # Every taggable sentence's calibrated probability per category (tags hold those at or above
+    # the tagger's thresholds) and its margin from the nearest threshold.
+    "probabilities": "SELECT p.span_id, s.doc_id, p.structure, p.impact, p.condition, p.barrier, p.margin, s.text"
+                     " FROM tag_probabilities p JOIN spans s USING (span_id) ORDER BY s.doc_id, s.start",
+    # The labels every later stage uses: model tags with analysts' decisions applied.
+    "labels": "SELECT t.span_id, s.doc_id, t.category, t.score, t.method, t.review, s.text FROM effective_tags t"
+              " JOIN spans s USING (span_id) ORDER BY s.doc_id, s.start, t.category",
+    # The audit log: every review ever made (append-only), and whether it still applies.
+    "reviews": store.REVIEW_LOG_SQL,
+    "themes": "SELECT theme_id, category, kind, label, description, keywords, claim, confidence, confidence_reasons,"
+              " supporting, n_sentences, n_reports, single_report,"
+              " representative_span_id FROM themes ORDER BY category, theme_id",
+    "evidence": 'SELECT theme_id, "rank", key_quote, span_id, doc_id, file, start, "end", quote, citation, section, page'
+                ' FROM evidence ORDER BY theme_id, "rank"',
+}
+
+
+def read_table(con, name: str) -> pd.DataFrame:
+    return pd.read_sql_query(TABLES[name], con)
+
+
+def export_tables(out_dir: Path, *, fmt: str = "csv", dest: Path | None = None) -> list[Path]:
+    """Write every table to ``dest`` (default ``out_dir/export``); returns the files written."""
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"unknown format {fmt!r}: use csv or parquet")
+    dest = dest or out_dir / "export"
+    dest.mkdir(parents=True, exist_ok=True)
+    con = store.connect(out_dir / "collabmine.sqlite", create=False)
+    written = []
+    try:
+        for name in TABLES:
+            frame = read_table(con, name)
+            path = dest / f"{name}.{fmt}"
+            if fmt == "csv":
+                write_csv(frame, path)
+            else:
+                frame.to_parquet(path, index=False)
+            written.append(path)
+    finally:
+        con.close()
+    return written

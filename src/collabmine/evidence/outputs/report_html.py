@@ -1,0 +1,56 @@
+"""The self-contained HTML report (no scripts, no external files): per category the themes with
+counts and a bar chart of evidence per report, each theme's claim with its quotes and citations,
+and the framework matrix. Jinja2 autoescaping is on, so corpus text always renders as text."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ...categories import CATEGORIES
+
+QUOTES_SHOWN = 5
+#: Quotes per theme in the report's "more quotes" list. A ×100 corpus put 261,416 quotes (76 MB)
+#: into one HTML page, which no browser or reader handles; every quote stays in
+#: evidence_rows.csv/.parquet/.xlsx and in the web app.
+QUOTES_LISTED = 200
+
+
+def _environment() -> Environment:
+    return Environment(loader=PackageLoader("collabmine.evidence.outputs", "templates"),
+                       autoescape=select_autoescape(default=True, default_for_string=True))
+
+
+def bar_chart(counts: list[tuple[str, int]], *, width: int = 420, bar: int = 18, label_width: int = 170) -> dict:
+    """Bar geometry for an inline SVG (computed here so the template stays declarative): labels in
+    the first ``label_width`` pixels, bars after them, scaled to the largest count."""
+    top = max((n for _, n in counts), default=0) or 1
+    span = width - 30
+    bars = [{"label": name, "n": n, "y": i * (bar + 6), "w": round(span * n / top, 1)}
+            for i, (name, n) in enumerate(counts)]
+    return {"bars": bars, "height": len(bars) * (bar + 6), "width": label_width + width, "bar": bar, "x": label_width}
+
+
+def render_report(*, themes: pd.DataFrame, claims: pd.DataFrame, rows: pd.DataFrame, reports: pd.DataFrame,
+                  matrix: pd.DataFrame) -> str:
+    citation_of = dict(zip(reports["path"], reports["citation"]))
+    categories = []
+    for category in CATEGORIES:
+        cat_claims = claims[claims["category"] == category]
+        cat_rows = rows[rows["category"] == category]
+        per_report = [(citation_of.get(f, f), int((cat_rows["file"] == f).sum())) for f in reports["path"]]
+        theme_list = []
+        for _, claim in cat_claims.iterrows():
+            quotes = cat_rows[cat_rows["theme_id"] == claim["theme_id"]].sort_values("rank")
+            theme_list.append({"claim": claim, "quotes": quotes.head(QUOTES_SHOWN).to_dict("records"),
+                               "more": quotes.iloc[QUOTES_SHOWN:QUOTES_LISTED].to_dict("records"),
+                               "unlisted": max(0, len(quotes) - QUOTES_LISTED), "total": len(quotes)})
+        categories.append({"name": category, "themes": theme_list, "chart": bar_chart(per_report),
+                           "n_sentences": int(cat_claims["n_sentences"].sum()) if len(cat_claims) else 0})
+    cells: dict[tuple[str, str], dict] = {(r["theme_id"], r["file"]): r for r in matrix.to_dict("records")}
+    return _environment().get_template("report.html.j2").render(
+        categories=categories, reports=reports.to_dict("records"), themes=themes.to_dict("records"), cells=cells,
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        totals={"themes": len(themes), "claims": len(claims), "reports": len(reports), "quotes": len(rows)})

@@ -1,0 +1,200 @@
+"""What the stages write to and read from the store: reports and their sentences, tags,
+themes, evidence and run state. Documents are keyed by their path in the corpus (two files may
+share bytes: the second is a ``duplicate``); ``doc_id`` is the sha256 of the bytes and is what
+spans reference.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Iterable
+
+from ..embed import text_hash
+from ..ingest import Span
+from .connection import transaction
+
+
+def write_document(con: sqlite3.Connection, record: dict, spans: Iterable[Span]) -> None:
+    """Replace one report's row and spans atomically."""
+    spans = list(spans)
+    with transaction(con):
+        old = con.execute("SELECT doc_id FROM documents WHERE path=?", (record["path"],)).fetchone()
+        if old is not None and old["doc_id"] != record["doc_id"]:
+            _delete_doc_spans_if_orphan(con, old["doc_id"], record["path"])
+        con.execute("DELETE FROM documents WHERE path=?", (record["path"],))
+        columns = ",".join(record)
+        con.execute(f"INSERT INTO documents ({columns}) VALUES ({','.join('?' * len(record))})",
+                    [json.dumps(v) if isinstance(v, list) else v for v in record.values()])
+        if record["status"] == "ok":
+            _delete_doc_rows(con, record["doc_id"])
+            con.executemany(
+                'INSERT INTO spans (span_id, doc_id, start, "end", text, kind, section, section_path, para_index,'
+                " sent_index, page, page_start, page_end, excluded, exclude_reason, text_hash)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(s.span_id, s.doc_id, s.start, s.end, s.text, s.kind, s.section, json.dumps(s.section_path),
+                  s.para_index, s.sent_index, s.page, s.page_start, s.page_end, int(s.excluded), s.reason or None,
+                  text_hash(s.text)) for s in spans])
+
+
+def label_citations(con: sqlite3.Connection) -> int:
+    """Make the processed reports' citation labels unique ("Smith (2004a)", "Smith (2004b)");
+    returns how many changed."""
+    from ..ingest.metadata import distinct_citations
+
+    rows = {r["path"]: r["citation"] for r in con.execute(
+        "SELECT path, citation FROM documents WHERE status = 'ok' AND citation IS NOT NULL")}
+    labelled = distinct_citations(rows)
+    changed = {path: label for path, label in labelled.items() if rows[path] != label}
+    with transaction(con):
+        con.executemany("UPDATE documents SET citation = ? WHERE path = ?", [(v, k) for k, v in changed.items()])
+    return len(changed)
+
+
+def _delete_doc_spans_if_orphan(con: sqlite3.Connection, doc_id: str, except_path: str) -> None:
+    other = con.execute("SELECT 1 FROM documents WHERE doc_id=? AND path<>? AND status='ok'",
+                        (doc_id, except_path)).fetchone()
+    if other is None:
+        _delete_doc_rows(con, doc_id)
+
+
+#: Per-span tables a report's tagging writes (cleared with its spans or when it is re-tagged).
+_TAG_TABLES = ("tags", "tag_probabilities")
+
+
+def _delete_doc_rows(con: sqlite3.Connection, doc_id: str) -> None:
+    """A report's spans and the tags on them."""
+    _delete_doc_tags(con, doc_id)
+    con.execute("DELETE FROM spans WHERE doc_id=?", (doc_id,))
+
+
+def _delete_doc_tags(con: sqlite3.Connection, doc_id: str) -> None:
+    for table in _TAG_TABLES:
+        con.execute(f"DELETE FROM {table} WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)", (doc_id,))
+
+
+def remove_missing(con: sqlite3.Connection, present_paths: set[str]) -> list[str]:
+    """Forget reports that are no longer in the corpus; returns their paths."""
+    rows = con.execute("SELECT path, doc_id FROM documents").fetchall()
+    gone = [r for r in rows if r["path"] not in present_paths]
+    with transaction(con):
+        for r in gone:
+            con.execute("DELETE FROM documents WHERE path=?", (r["path"],))
+            _delete_doc_spans_if_orphan(con, r["doc_id"], r["path"])
+    return [r["path"] for r in gone]
+
+
+def documents(con: sqlite3.Connection) -> list[sqlite3.Row]:
+    return con.execute("SELECT * FROM documents ORDER BY path").fetchall()
+
+
+#: Excluded material that still makes claims about collaboration and is tagged: a glossary entry
+#: defining "Teaching School Alliance", an MoU template or a table row describe structures (the dev
+#: gold codes them). Contents, references, front matter, footnotes and headings are never tagged.
+TAGGABLE_EXCLUSIONS = ("glossary", "template", "table", "appendix")
+#: SQL condition on a span aliased ``s``: is it taggable (and searchable)?
+TAGGABLE_WHERE = ("(s.excluded=0 OR (s.exclude_reason IN ({}) AND s.kind!='heading'))"
+                  .format(",".join(f"'{r}'" for r in TAGGABLE_EXCLUSIONS)))
+
+
+def taggable_spans(con: sqlite3.Connection, *, doc_id: str | None = None) -> list[sqlite3.Row]:
+    """Spans eligible for tagging (argument sentences plus ``TAGGABLE_EXCLUSIONS``), of every
+    report or of one, in a deterministic order."""
+    one = "AND s.doc_id=? " if doc_id else ""
+    return con.execute('SELECT span_id, doc_id, start, "end", text, section_path, page_start, page_end FROM spans s '
+                       f"WHERE {TAGGABLE_WHERE} {one}"
+                       "AND EXISTS (SELECT 1 FROM documents d WHERE d.doc_id=s.doc_id AND d.status='ok') "
+                       "ORDER BY doc_id, start", (doc_id,) if doc_id else ()).fetchall()
+
+
+def replace_report_tags(con: sqlite3.Connection, doc_id: str, rows: list[tuple],
+                        probabilities: list[tuple] = ()) -> None:
+    """Replace the tags on one report's spans (span_id, category, score, method, explanation)
+    and their probabilities (span_id, p per category, margin), in one transaction."""
+    with transaction(con):
+        _delete_doc_tags(con, doc_id)
+        con.executemany("INSERT INTO tags VALUES (?,?,?,?,?)", rows)
+        con.executemany("INSERT INTO tag_probabilities VALUES (?,?,?,?,?,?)", probabilities)
+
+
+def get_state(con: sqlite3.Connection, key: str) -> str | None:
+    row = con.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def set_state(con: sqlite3.Connection, key: str, value: str) -> None:
+    """Call inside the transaction that writes the results ``value`` describes."""
+    con.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
+
+
+def tagged_spans(con: sqlite3.Connection) -> list[sqlite3.Row]:
+    """(category, span) pairs of every effective tag (model tags with analysts' decisions applied)
+    on a report that is in the corpus, in a fixed order."""
+    return con.execute('SELECT t.category, s.span_id, s.doc_id, s.start, s."end", s.text, s.section_path,'
+                       " s.page_start, s.page_end FROM effective_tags t JOIN spans s USING (span_id)"
+                       " WHERE EXISTS (SELECT 1 FROM documents d WHERE d.doc_id=s.doc_id AND d.status='ok')"
+                       " ORDER BY t.category, s.span_id").fetchall()
+
+
+def write_themes(con: sqlite3.Connection, themes: list[dict], members: list[tuple], *,
+                 input_hash: str | None = None, fit_keys: dict[str, str] | None = None) -> None:
+    """Replace all themes and memberships (span_id, category, theme_id, similarity, fitted) in one
+    transaction; ``fit_keys`` records what each refitted category's fit depended on."""
+    with transaction(con):
+        if input_hash is not None:
+            set_state(con, "themes_input", input_hash)
+        for category, key in (fit_keys or {}).items():
+            set_state(con, f"themes_fit:{category}", key)
+        con.execute("DELETE FROM themes")
+        con.execute("DELETE FROM theme_members")
+        for t in themes:
+            con.execute(f"INSERT INTO themes ({','.join(t)}) VALUES ({','.join('?' * len(t))})",
+                        [json.dumps(v) if isinstance(v, list) else v for v in t.values()])
+        con.executemany("INSERT INTO theme_members VALUES (?,?,?,?,?)", members)
+
+
+def write_evidence(con: sqlite3.Connection, rows: list[dict], *, input_hash: str | None = None,
+                   claims: dict[str, dict] | None = None) -> None:
+    """Replace the evidence rows and, in the same transaction, set each theme's claim columns
+    (``claims``: theme_id -> column -> value)."""
+    with transaction(con):
+        if input_hash is not None:
+            set_state(con, "evidence_input", input_hash)
+        for theme_id, values in (claims or {}).items():
+            con.execute(f"UPDATE themes SET {', '.join(f'{_q(c)}=?' for c in values)} WHERE theme_id=?",
+                        [json.dumps(v) if isinstance(v, list) else v for v in values.values()] + [theme_id])
+        con.execute("DELETE FROM evidence")
+        if rows:
+            cols = list(rows[0])
+            con.executemany(f"INSERT INTO evidence ({','.join(_q(c) for c in cols)}) VALUES ({','.join('?' * len(cols))})",
+                            [tuple(r[c] for c in cols) for r in rows])
+
+
+def _q(column: str) -> str:
+    return f'"{column}"'
+
+
+# --- reviews, as later stages read them (the explore package writes them) ---------------------
+
+#: Every review ever made, in order; ``applies`` is 0 when its sentence is no longer in the corpus
+#: as reviewed.
+REVIEW_LOG_SQL = ('SELECT r.review_id, r.created, r.reviewer, r.action, r.category, r.theme_id, r.comment, r.span_id,'
+                  ' r.file, r.doc_sha, r.start, r."end", r.text_hash, r.queue,'
+                  ' EXISTS (SELECT 1 FROM spans s WHERE s.doc_id = r.doc_sha AND s.start = r.start AND s."end" = r."end"'
+                  '   AND s.text_hash = r.text_hash) AS applies'
+                  ' FROM reviews r ORDER BY r.review_id')
+
+
+def theme_moves(con: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    """(span_id, category, theme_id) of the latest move of each sentence."""
+    return [tuple(r) for r in con.execute(
+        "SELECT span_id, category, theme_id FROM theme_moves ORDER BY span_id, category")]
+
+
+def applied(con: sqlite3.Connection) -> dict[str, int]:
+    """How many decisions the current run applies: label decisions and moves matching a current
+    sentence, and reviews whose sentence is gone (kept, not applied)."""
+    log = con.execute(f"SELECT COUNT(*), SUM(NOT applies) FROM ({REVIEW_LOG_SQL})").fetchone()
+    return {"decisions": con.execute("SELECT COUNT(*) FROM label_decisions").fetchone()[0],
+            "moves": con.execute("SELECT COUNT(*) FROM theme_moves").fetchone()[0],
+            "reviews": log[0], "orphaned": log[1] or 0}

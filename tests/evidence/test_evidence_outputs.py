@@ -1,0 +1,137 @@
+"""Outputs a researcher opens: CSV/Parquet/Excel/Markdown, the framework matrix, sources.bib and
+the self-contained HTML report (rendered in headless Chromium; corpus text always escaped)."""
+
+import os
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+from collabmine.evidence.outputs.write import bibtex, markdown_table, write_outputs
+from collabmine.evidence.outputs.report_html import render_report
+from conftest import copy_store
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: `make test` installs Debian's chromium and sets this, so CI cannot silently skip the browser.
+REQUIRE_BROWSER = os.environ.get("COLLABMINE_REQUIRE_BROWSER") == "1"
+HOSTILE = '<script>document.title="pwned"</script><img src=x onerror="document.title=\'pwned\'">'
+
+
+@pytest.fixture(scope="module")
+def written(themed, tmp_path_factory):
+    settings = copy_store(themed, tmp_path_factory.mktemp("outputs"))
+    return write_outputs(settings.out_dir)
+
+
+def test_every_output_file_is_written_and_consistent(written):
+    names = {p.name for p in written.files}
+    assert {"themes.csv", "evidence.csv", "evidence.parquet", "evidence.xlsx", "evidence.md", "matrix.csv",
+            "sources.bib", "report.html"} <= names
+    claims = pd.read_csv(written.directory / "evidence.csv")
+    themes = pd.read_csv(written.directory / "themes.csv")
+    assert len(claims) == len(themes) and claims["citation"].notna().all()
+    # Parquet keeps the confidence reasons and supporting reports as lists; CSV joins them with "; ".
+    parquet = pd.read_parquet(written.directory / "evidence.parquet")
+    for column in ("confidence_reasons", "supporting"):
+        parquet[column] = parquet[column].map("; ".join)
+    assert parquet.equals(claims)
+    assert claims["confidence"].isin(["high", "moderate", "low", "very low"]).all()
+    sheets = pd.read_excel(written.directory / "evidence.xlsx", sheet_name=None)
+    assert {"claims", "evidence", "themes", "matrix"} <= set(sheets) and len(sheets["claims"]) == len(claims)
+    matrix = pd.read_csv(written.directory / "matrix.csv")
+    count_columns = [c for c in matrix.columns if c.endswith(" n")]
+    assert len(count_columns) == 4 and len(matrix) == len(themes)
+    assert (matrix[count_columns].sum(axis=1).values == themes.set_index("theme_id")
+            .loc[matrix["theme_id"], "n_sentences"].values).all()
+    bib = (written.directory / "sources.bib").read_text()
+    # Three research reports and one book (the Oxford University Press guide), by their metadata.
+    assert bib.count("@techreport{") == 3 and bib.count("@book{ship") == 1 and bib.count("sha256") == 4
+    assert "type = {Research report},\n  number = {DFE-RR466}" in bib and "publisher = {Oxford University Press" in bib
+    md = (written.directory / "evidence.md").read_text()
+    # Every claim under its name, with its confidence and reasons, then its key quotes and citations.
+    assert md.count("\n### ") == len(claims) and md.count("**Confidence: ") == len(claims)
+    for claim in claims.itertuples():
+        assert " ".join(claim.claim.split()) in md
+    assert md.count("\n> — ") == (pd.read_csv(written.directory / "evidence_rows.csv")["key_quote"] == 1).sum()
+
+
+def test_html_report_renders_in_headless_chromium(written, tmp_path):
+    if not CHROMIUM:
+        if REQUIRE_BROWSER:
+            pytest.fail("chromium is not installed; `make test` installs it (apt-get install chromium)")
+        pytest.skip("chromium not installed")
+    shot = tmp_path / "report.png"
+    _chromium("--screenshot=" + str(shot), "--window-size=1200,1600", written.html.as_uri(), tmp=tmp_path)
+    assert shot.exists() and shot.stat().st_size > 10_000
+    dom = _chromium("--dump-dom", written.html.as_uri(), tmp=tmp_path)
+    assert "Framework matrix" in dom and dom.count('class="theme"') >= 12
+
+
+def test_corpus_text_is_shown_as_text_never_run(tmp_path):
+    html = render_report(**_hostile_frames())
+    assert "<script>" not in html and "&lt;script&gt;" in html and "onerror=" not in html.replace("onerror=&#34;", "")
+    page = tmp_path / "hostile.html"
+    page.write_text(html, encoding="utf-8")
+    if CHROMIUM:
+        dom = _chromium("--dump-dom", page.as_uri(), tmp=tmp_path)
+        assert "pwned" not in dom.split("<title>")[1].split("</title>")[0]
+        assert "&lt;script&gt;document.title" in dom  # still visible to the reader, as text
+
+
+def test_markdown_and_bibtex_escape_their_syntax():
+    table = markdown_table(pd.DataFrame({"quote": ["a | b\nc"], "n": [1]}))
+    assert "a \\| b c" in table and table.count("\n") == 3
+    reports = pd.DataFrame([{"doc_id": "ab" * 32, "path": "r.txt", "file_name": "r.txt", "citation": "X (2001)",
+                             "title": "50% of {schools} & more", "authors": '["Smith, J."]', "year": 2001.0,
+                             "publisher": None, "isbn": None, "url": None}])
+    entry = bibtex(reports)
+    assert "@techreport{smith2001_ababab" in entry and r"50\% of \{schools\} \& more" in entry
+
+
+def test_a_huge_theme_lists_a_bounded_number_of_quotes_and_points_to_the_tables():
+    from collabmine.evidence.outputs.report_html import QUOTES_LISTED
+
+    frames = _hostile_frames()
+    row = frames["rows"].iloc[0].to_dict()
+    frames["rows"] = pd.DataFrame([row | {"rank": k, "quote": f"quote number {k}", "span_id": f"s{k}"}
+                                   for k in range(1, QUOTES_LISTED + 51)])
+    html = render_report(**frames)
+    assert html.count("<blockquote>") == QUOTES_LISTED
+    assert f"quote number {QUOTES_LISTED}<" in html and f"quote number {QUOTES_LISTED + 1}<" not in html
+    assert "… and 50 more" in html and "evidence_rows.csv" in html
+    # Said where the reader sees it, before the quotes, with a link to the full table.
+    sample = html.index("A sample: the 200 highest-ranked of\n250 quotes")
+    assert sample < html.index("<blockquote>") and '<a href="evidence_rows.csv">' in html[sample:sample + 300]
+    # A theme that fits is not called a sample.
+    frames["rows"] = frames["rows"].head(10)
+    assert "A sample" not in render_report(**frames)
+
+
+def _hostile_frames() -> dict:
+    claim = {"theme_id": "barrier-01", "category": "barrier", "kind": "emergent", "label": HOSTILE,
+             "claim": f"{HOSTILE} is reported as a barrier.", "confidence": "low", "confidence_reasons": [HOSTILE],
+             "supporting": ["Evil (2020)"], "quote": HOSTILE, "citation": "Evil (2020)", "n_sentences": 1,
+             "n_reports": 1, "single_report": 1}
+    row = {"theme_id": "barrier-01", "category": "barrier", "label": HOSTILE, "rank": 1, "key_quote": 1, "span_id": "s1",
+           "quote": HOSTILE, "citation": "Evil (2020), “<b>x</b>”", "file": "<evil>.txt", "start": 0, "end": 10,
+           "section": None, "page": None}
+    report = {"doc_id": "d", "path": "<evil>.txt", "file_name": "<evil>.txt", "citation": "Evil (2020)",
+              "title": HOSTILE, "authors": "[]", "year": 2020, "publisher": None, "isbn": None, "url": None}
+    matrix = {"theme_id": "barrier-01", "category": "barrier", "label": HOSTILE, "file": "<evil>.txt",
+              "citation": "Evil (2020)", "n_sentences": 1, "quote": HOSTILE, "quote_citation": "Evil (2020)"}
+    themes = {k: claim[k] for k in ("theme_id", "category", "kind", "label", "claim", "n_sentences", "n_reports",
+                                    "confidence", "single_report")}
+    return dict(themes=pd.DataFrame([themes]), claims=pd.DataFrame([claim]), rows=pd.DataFrame([row]),
+                reports=pd.DataFrame([report]), matrix=pd.DataFrame([matrix]))
+
+
+def _chromium(*args: str, tmp) -> str:
+    """Debian's chromium, headless, with no network chatter (the machine's network is closed)."""
+    profile = tmp / "chromium-profile"
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile}", *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout

@@ -1,0 +1,46 @@
+"""CSV and XLSX cells can never run as formulas; workbooks open ready to read."""
+
+import io
+
+import pandas as pd
+import pytest
+
+from collabmine.evidence.outputs.spreadsheets import neutralise, safe_frame, write_csv, write_workbook
+
+HOSTILE = ['=HYPERLINK("http://example.invalid","click")', "=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tTAB",
+           "http://example.invalid/x", "plain text", "'already quoted"]
+
+
+@pytest.mark.parametrize("value", HOSTILE + ["\r=x"])
+def test_a_cell_that_would_be_a_formula_is_prefixed(value):
+    out = neutralise(value)
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        assert out == "'" + value
+    else:
+        assert out == value
+    assert neutralise(3) == 3 and neutralise(None) is None and neutralise(-1.5) == -1.5
+
+
+def test_csv_cells_and_headers_are_neutralised():
+    frame = pd.DataFrame({"comment": HOSTILE, "n": range(len(HOSTILE))})
+    buffer = io.StringIO()
+    write_csv(frame, buffer)
+    back = pd.read_csv(io.StringIO(buffer.getvalue()), keep_default_na=False)
+    for value in back["comment"]:
+        assert not value.startswith(("=", "+", "-", "@", "\t")), value
+    assert back["n"].tolist() == list(range(len(HOSTILE)))          # numbers stay numbers
+    assert safe_frame(pd.DataFrame({"=x": [1]})).columns.tolist() == ["'=x"]
+
+
+def test_workbook_cells_stay_text_with_frozen_header_filters_and_wrapped_quotes(tmp_path):
+    import openpyxl
+
+    frame = pd.DataFrame({"theme_id": ["a"] * len(HOSTILE), "quote": HOSTILE})
+    write_workbook(tmp_path / "e.xlsx", {"evidence": frame})
+    sheet = openpyxl.load_workbook(tmp_path / "e.xlsx")["evidence"]
+    cells = [sheet.cell(row=k + 2, column=2) for k in range(len(HOSTILE))]
+    assert [c.value for c in cells] == [neutralise(v) for v in HOSTILE] and all(c.data_type == "s" for c in cells)
+    assert all(c.hyperlink is None for c in cells)
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:B{len(HOSTILE) + 1}"
+    assert sheet.column_dimensions["B"].width >= 80 and cells[0].alignment.wrap_text
+    assert sheet.column_dimensions["A"].width < 20

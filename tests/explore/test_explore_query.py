@@ -1,0 +1,114 @@
+"""Hybrid retrieval, the notebook API and the researcher/analyst CLI commands on the real corpus."""
+
+import pytest
+from typer.testing import CliRunner
+
+import collabmine
+from collabmine.explore import query
+from collabmine.cli import app
+from collabmine.errors import ReviewError
+from conftest import copy_store
+
+
+@pytest.fixture(scope="module")
+def cm(themed, tmp_path_factory):
+    settings = copy_store(themed, tmp_path_factory.mktemp("api"))
+    with collabmine.open(settings.out_dir) as handle:
+        yield handle
+
+
+def test_fts_query_never_passes_user_syntax_through():
+    assert query.fts_query('what "NEAR( trust* OR') == '"near" OR "trust"'
+    assert query.fts_query("the of and") is None
+
+
+def test_fusion_rewards_agreement():
+    scores = query.fuse([["a", "b", "c"], ["c", "a"]])
+    assert max(scores, key=scores.get) == "a" and scores["c"] > scores["b"]
+
+
+def test_hybrid_finds_words_and_meaning(cm):
+    lexical = cm.query("supply cover", mode="lexical", top=10)
+    assert all("cover" in t.lower() for t in lexical["text"].head(5))
+    # Meaning without the words: none of the top semantic hits need contain "money".
+    semantic = cm.query("not enough money", mode="semantic", top=10)
+    assert sum("fund" in t.lower() or "financ" in t.lower() or "resourc" in t.lower() for t in semantic["text"]) >= 5
+    hybrid = cm.query("not enough money for supply cover", category="barrier", top=10)
+    # Up to 10: fewer when fewer barrier sentences clear the similarity floor.
+    assert 5 <= len(hybrid) <= 10 and all("barrier" in c for c in hybrid["categories"])
+    assert hybrid["rank"].tolist() == list(range(1, len(hybrid) + 1)) and hybrid["citation"].str.contains(r"\(\d{4}|n\.d\.").all()
+    assert hybrid.equals(cm.query("not enough money for supply cover", category="barrier", top=10))  # deterministic
+    one = cm.query("leadership", report="Rudd", top=5)
+    assert set(one["file"]) == {"002_cb8178d9b34520de.txt"}
+
+
+@pytest.mark.parametrize("question, category", [
+    ("what gets in the way of partnership work", "barrier"), ("what conditions help partnerships succeed", "condition"),
+    ("does collaboration improve pupil attainment", "impact"), ("how are federations governed", "structure"),
+    ("schools in Shire11", None)])
+def test_the_category_a_question_asks_about(question, category):
+    assert query.intent(question) == category
+
+
+def test_search_answers_with_full_distinct_sentences_or_says_no_good_match(cm):
+    assert cm.query("purple elephant quantum banana", top=10).empty          # nonsense: no noise listed
+    hits = cm.query("what makes collaboration sustainable", top=10)
+    assert len(hits) == 10
+    for text in hits["text"].head(5):                                       # full sentences first
+        assert len(text.split()) >= 6 and not text.rstrip().endswith(("?", ":")), text
+    # The literature review states its list of barriers twice, reworded: one copy is shown.
+    barriers = cm.query("barriers to inter-school collaboration cited in the literature", top=10)
+    listing = [t for t in barriers["text"] if t.startswith("Amongst the most frequent barriers")]
+    assert len(listing) == 1
+    assert (barriers["similarity"] >= query.SIMILARITY_FLOOR).all()
+
+
+@pytest.mark.parametrize("kwargs, code", [
+    ({"question": "  "}, "E090"), ({"question": "x", "category": "barriers"}, "E082"),
+    ({"question": "x", "report": "no such report"}, "E091"), ({"question": "x", "mode": "fuzzy"}, "E092"),
+])
+def test_query_errors(cm, kwargs, code):
+    with pytest.raises(ReviewError, match=code):
+        cm.query(**kwargs)
+
+
+def test_api_tables(cm):
+    assert len(cm.documents) == 4 and len(cm.themes) >= 12
+    assert {"quote", "citation", "file", "start", "end"} <= set(cm.evidence.columns)
+    assert len(cm.claims) == len(cm.themes)
+    row, quotes = cm.theme(cm.themes["theme_id"].iloc[0])
+    assert len(quotes) == row["n_sentences"]
+    assert len(cm.labels) == len(cm.tags) and cm.reviews.empty
+    span = quotes["span_id"].iloc[0]
+    cm.review(span, "reject", category=row["category"], reviewer="Ana")
+    assert len(cm.labels) == len(cm.tags) - 1 and cm.reviews["reviewer"].tolist() == ["Ana"]
+    progress = cm.progress().set_index("category")
+    assert progress.loc[row["category"], "rejected"] == 1
+
+
+def test_cli_commands(themed, tmp_path):
+    settings = copy_store(themed, tmp_path / "out")
+    out = str(settings.out_dir)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["themes", "--out", out, "--category", "condition"])
+    assert listed.exit_code == 0 and "condition-trust" in listed.output and "barrier-" not in listed.output
+    shown = runner.invoke(app, ["theme", "barrier-01", "--out", out, "-n", "2"])
+    assert shown.exit_code == 0 and "reported as a barrier to collaboration" in shown.output
+    assert shown.output.count("span ") == 2 and "Confidence:" in shown.output and "- adequacy:" in shown.output
+    assert runner.invoke(app, ["theme", "nope", "--out", out]).exit_code == 1
+    asked = runner.invoke(app, ["query", "time to meet", "--out", out, "-n", "3", "-c", "barrier"])
+    assert asked.exit_code == 0 and "3." in asked.output and "barrier" in asked.output
+    assert "E082" in runner.invoke(app, ["query", "x", "--out", out, "-c", "nope"]).output
+
+    queued = runner.invoke(app, ["review", "--out", out, "--reviewer", "Ana", "-c", "impact", "--limit", "3"],
+                           input="r\nn\nneeds context\na\nq\n")
+    assert queued.exit_code == 0, queued.output
+    log = tmp_path / "log.csv"
+    summary = runner.invoke(app, ["reviews", "--out", out, "--csv", str(log)])
+    assert summary.exit_code == 0 and "3 reviews in the audit log" in summary.output
+    rows = log.read_text().splitlines()
+    assert [r.split(",")[3] for r in rows[1:]] == ["reject", "comment", "accept"]
+
+    exported = runner.invoke(app, ["export", "--out", out])
+    assert exported.exit_code == 0 and (settings.out_dir / "export" / "reviews.csv").exists()
+    assert (settings.out_dir / "export" / "labels.csv").exists()

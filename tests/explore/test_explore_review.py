@@ -1,0 +1,136 @@
+"""Reviews: validated, append-only, keyed by span identity, and applied to every later stage."""
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from collabmine import store
+from collabmine.explore import review
+from collabmine.embed import MODEL_NAME
+from collabmine.errors import NotFoundError, ReviewError
+from collabmine.themes.stage import _apply_moves, themes_input_hash
+from collabmine.themes import Theme, ThemeParams
+from conftest import copy_store
+
+
+@pytest.fixture()
+def reviewed(themed, tmp_path):
+    settings = copy_store(themed, tmp_path / "out")
+    con = store.connect(settings.store_path)
+    yield settings, con
+    con.close()
+
+
+def _model_tag(con, category="barrier"):
+    return con.execute("SELECT t.span_id FROM tags t JOIN theme_members m USING (span_id, category)"
+                       " WHERE t.category=? AND m.theme_id IS NOT NULL ORDER BY t.span_id LIMIT 1", (category,)).fetchone()[0]
+
+
+def test_reject_removes_the_tag_from_what_later_stages_read(reviewed):
+    _, con = reviewed
+    span = _model_tag(con)
+    before = store.tagged_spans(con)
+    hash_before = themes_input_hash(before, ThemeParams(), MODEL_NAME, store.theme_moves(con))
+    review.record_review(con, span_id=span, action="reject", category="barrier", reviewer="Ana")
+    after = store.tagged_spans(con)
+    assert ("barrier", span) in {(r["category"], r["span_id"]) for r in before}
+    assert ("barrier", span) not in {(r["category"], r["span_id"]) for r in after}
+    assert len(after) == len(before) - 1
+    # The model's own tag is kept (the tagger re-writes it every run); the decision overrides it.
+    assert con.execute("SELECT 1 FROM tags WHERE span_id=? AND category='barrier'", (span,)).fetchone()
+    assert themes_input_hash(after, ThemeParams(), MODEL_NAME, store.theme_moves(con)) != hash_before
+
+    # Changing one's mind is a new row: the latest decision wins, the history stays.
+    review.record_review(con, span_id=span, action="accept", category="barrier", reviewer="Bo")
+    assert len(store.tagged_spans(con)) == len(before)
+    log = review.review_log(con)
+    assert list(log["action"]) == ["reject", "accept"] and list(log["reviewer"]) == ["Ana", "Bo"]
+    assert log["applies"].tolist() == [1, 1]
+
+
+def test_added_category_and_set_categories(reviewed):
+    _, con = reviewed
+    span = _model_tag(con, "impact")
+    current = review.current_categories(con, span)
+    wanted = (current - {"impact"}) | {"barrier"}
+    ids = review.set_categories(con, span_id=span, categories=wanted, reviewer="Ana", comment="reads as a cost")
+    assert len(ids) == len(wanted ^ current)
+    assert review.current_categories(con, span) == wanted
+    labels = {r["category"]: r["review"] for r in con.execute(
+        "SELECT category, review FROM effective_tags WHERE span_id=?", (span,))}
+    if "barrier" not in current:
+        assert labels["barrier"] == "added"
+    progress = {p.category: p for p in review.progress(con)}
+    assert progress["impact"].rejected == 1 and progress["impact"].precision == 0.0
+    assert progress["impact"].interval[1] > 0.5  # one review says little: the interval is wide
+
+
+def test_reviews_survive_the_report_being_rewritten(reviewed, corpus_results):
+    settings, con = reviewed
+    span = _model_tag(con)
+    review.record_review(con, span_id=span, action="reject", category="barrier", reviewer="Ana")
+    doc = con.execute("SELECT doc_id FROM spans WHERE span_id=?", (span,)).fetchone()[0]
+    result = next(r for r in corpus_results.values() if r.doc_id == doc)
+    store.write_document(con, result.record, result.spans)  # what a re-run does: row and spans replaced
+    assert ("barrier", span) not in {(r["category"], r["span_id"]) for r in store.tagged_spans(con)}
+    # A changed sentence (different text at the same offsets) is not the sentence that was reviewed.
+    con.execute("UPDATE spans SET text_hash='x' WHERE span_id=?", (span,))
+    assert review.review_log(con)["applies"].tolist() == [0]
+
+
+def test_reviews_are_never_deleted_or_edited(reviewed):
+    _, con = reviewed
+    review.record_review(con, span_id=_model_tag(con), action="comment", comment="check §7", reviewer="Ana")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        con.execute("DELETE FROM reviews")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        con.execute("UPDATE reviews SET reviewer='Eve'")
+    assert len(review.review_log(con)) == 1
+
+
+@pytest.mark.parametrize("kwargs, code", [
+    ({"action": "delete", "category": "barrier"}, "E081"),
+    ({"action": "reject", "category": "barriers"}, "E082"),
+    ({"action": "reject"}, "E082"),
+    ({"action": "reject", "category": "barrier", "reviewer": "   "}, "E083"),
+    ({"action": "reject", "category": "barrier", "reviewer": "x" * 101}, "E083"),
+    ({"action": "comment"}, "E086"),
+    ({"action": "comment", "comment": "x" * 2001}, "E085"),
+    ({"action": "move", "category": "barrier", "theme_id": "impact-01"}, "E084"),
+    ({"action": "move", "category": "barrier", "theme_id": "'; DROP TABLE reviews; --"}, "E084"),
+])
+def test_invalid_reviews_write_nothing(reviewed, kwargs, code):
+    _, con = reviewed
+    args = {"span_id": _model_tag(con), "reviewer": "Ana"} | kwargs
+    with pytest.raises(ReviewError, match=code):
+        review.record_review(con, **args)
+    with pytest.raises(NotFoundError, match="E080"):
+        review.record_review(con, span_id="0" * 20, action="reject", category="barrier", reviewer="Ana")
+    assert con.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 0
+
+
+def test_queue_order_is_fixed_and_filters_work(reviewed):
+    _, con = reviewed
+    first = review.queue(con, category="condition", limit=10)
+    assert [i.span_id for i in first] == [i.span_id for i in review.queue(con, category="condition", limit=10)]
+    assert all(i.category == "condition" and i.decision is None for i in first)
+    # Not score order: a precision measured on the first N reviewed is unbiased.
+    scores = [i.score for i in review.queue(con, category="condition", limit=200)]
+    assert scores != sorted(scores) and scores != sorted(scores, reverse=True)
+    review.record_review(con, span_id=first[0].span_id, action="accept", category="condition", reviewer="Ana")
+    assert first[0].span_id not in [i.span_id for i in review.queue(con, category="condition", limit=10)]
+    assert [i.span_id for i in review.queue(con, status="accepted")] == [first[0].span_id]
+    with pytest.raises(ReviewError, match="E087"):
+        review.queue(con, status="done")
+
+
+def test_moves_place_a_sentence_in_the_chosen_theme():
+    vectors = np.eye(4, dtype=np.float32)
+    vectors[3] = [0.6, 0, 0, 0.8]
+    themes = [Theme("barrier", 0, "a", [], [0, 1], [0.9, 0.8], np.array([1, 0, 0, 0], np.float32)),
+              Theme("barrier", 1, "b", [], [2], [0.7], np.array([0, 0, 1, 0], np.float32))]
+    placed = _apply_moves(themes, ["barrier-01", "barrier-02"], ["s0", "s1", "s2", "s3"], vectors,
+                          {"s1": "barrier-02", "s3": "barrier-01", "s2": "barrier-09"}, outliers=[3])
+    assert placed.outliers == [] and [m for m, _ in placed.themes] == [[0, 3], [2, 1]]
+    assert np.allclose([s for _, sims in placed.themes for s in sims], [0.9, 0.6, 0.7, 0.0])

@@ -1,0 +1,305 @@
+"""The web app through FastAPI's test client: every endpoint, bad input, token, CSRF; and a hostile
+report (script tags, a path-like name, 5 MB on one line) in headless Chromium."""
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from collabmine import ingest, store, tagging
+from collabmine.errors import ConfigError
+from collabmine.explore.web import check_binding, create_app
+from collabmine.explore.web.security import url_host
+from conftest import copy_store
+from webkit import browser, live_server
+
+BASE = "http://127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def site(themed, tmp_path_factory):
+    settings = copy_store(themed, tmp_path_factory.mktemp("web"))
+    app = create_app(settings)
+    return settings, app, TestClient(app, base_url=BASE)
+
+
+def _first_quote(client, theme_id="barrier-01"):
+    page = client.get(f"/themes/{theme_id}").text
+    return re.search(r'data-span="([0-9a-f]{20})"', page).group(1)
+
+
+def test_pages(site):
+    settings, app, client = site
+    home = client.get("/")
+    assert home.status_code == 200 and all(f'class="tag {c}"' in home.text for c in
+                                           ("structure", "impact", "condition", "barrier"))
+    assert home.text.count('href="/themes/') >= 12 and "<svg" in home.text
+    assert home.headers["content-security-policy"].startswith("default-src 'none'")
+    assert "script-src" not in home.headers["content-security-policy"]  # no script may run at all
+
+    theme = client.get("/themes/barrier-time-workload")
+    assert theme.status_code == 200 and "reported as a barrier to collaboration in" in theme.text
+    assert "et al." in theme.text and "Confidence:" in theme.text and "adequacy:" in theme.text
+    assert "key quote" in theme.text and "Lack of time and workload" in theme.text
+    # Quotes can be filtered by report: only that report's quotes remain.
+    doc = re.search(r'href="\?report=([0-9a-f]{64})"', theme.text).group(1)
+    only = client.get(f"/themes/barrier-time-workload?report={doc}")
+    assert only.status_code == 200 and set(re.findall(r'href="/reports/([0-9a-f]{64})\?span=', only.text)) == {doc}
+    # Every overview bar links to its theme, its name whole.
+    assert '<a href="/themes/barrier-time-workload"><title>Lack of time and workload:' in home.text
+    link = re.search(r'href="(/reports/[0-9a-f]{64}\?span=([0-9a-f]{20}))#s-', theme.text)
+    context = client.get(link.group(1))
+    assert context.status_code == 200
+    assert re.search(rf'id="s-{link.group(2)}"[^>]*><span class="s [^"]*focus', context.text)
+
+    hits = client.get("/search", params={"q": "funding for supply cover", "category": "barrier"})
+    assert hits.status_code == 200 and hits.text.count('class="item hit"') == 20
+    assert 'class="tag barrier"' in hits.text and "/reports/" in hits.text
+    assert client.get("/search").status_code == 200  # the empty form
+
+    reports = client.get("/reports")
+    # Each report linked twice: by citation (its id) and by file name.
+    assert reports.status_code == 200 and reports.text.count('href="/reports/') == 8
+    queue = client.get("/review", params={"category": "impact"})
+    assert queue.status_code == 200 and queue.text.count('class="item ') == 20 and "measured precision" in queue.text
+    assert client.get("/review", params={"category": "impact", "offset": 20}).status_code == 200
+
+    assert client.get("/api/themes", params={"category": "condition"}).json()[0]["theme_id"].startswith("condition-")
+    detail = client.get("/api/themes/barrier-01").json()
+    assert detail["theme"]["category"] == "barrier" and detail["rows"][0]["quote"]
+    found = client.get("/api/search", params={"q": "trust between headteachers", "top": 5}).json()
+    assert len(found) == 5 and {"citation", "categories", "span_id", "score"} <= set(found[0])
+    assert [p["category"] for p in client.get("/api/progress").json()] == ["structure", "impact", "condition", "barrier"]
+
+
+@pytest.mark.parametrize("url, status", [
+    ("/themes/nope", 404), ("/themes/barrier-01?page=0", 422),
+    ("/reports/" + "a" * 64, 404), ("/reports/..%2F..%2Fetc%2Fpasswd", 404), ("/reports/../../etc/passwd", 404),
+    ("/reports/" + "a" * 64 + "?span=../x", 422),
+    ("/search?q=x&category=bogus", 422), ("/search?q=x&mode=magic", 422), ("/search?q=x&report=no-such", 422),
+    ("/search?q=x&top=0", 422), ("/search?q=" + "x" * 501, 422),
+    ("/review?status=done", 422), ("/review?category=bogus", 422), ("/review?offset=-1", 422),
+    ("/api/search", 422), ("/api/search?q=%20", 422), ("/api/themes/nope", 404),
+])
+def test_bad_requests_get_clear_errors(site, url, status):
+    response = site[2].get(url)
+    assert response.status_code == status
+    if status in (404, 422) and "E0" in response.text:
+        assert re.search(r"E0\d\d ", response.text)
+
+
+def test_review_forms_and_audit_log(site):
+    settings, app, client = site
+    span = _first_quote(client, "barrier-02")
+    form = {"csrf": app.state.csrf, "span_id": span, "category": "barrier", "reviewer": "Ana Analyst",
+            "next": "/themes/barrier-02"}
+    done = client.post("/review", data=form | {"action": "reject"}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/themes/barrier-02"
+    assert "collabmine_reviewer" in done.headers["set-cookie"]
+    page = client.get("/themes/barrier-02").text
+    assert "rejected by Ana Analyst" in page and 'value="Ana Analyst"' in page  # name remembered
+    assert span in client.get("/review", params={"status": "rejected"}).text
+
+    client.post("/review", data=form | {"action": "comment", "comment": "<b>quoted</b> out of context"})
+    client.post("/review", data=form | {"action": "categories", "categories": ["condition", "barrier"]})
+    log = client.get("/reviews.csv")
+    assert log.status_code == 200 and log.headers["content-type"].startswith("text/csv")
+    lines = log.text.strip().splitlines()
+    assert lines[0].startswith("review_id,created,reviewer,action") and len(lines) >= 4
+    assert "<b>quoted</b> out of context" in log.text
+
+    # Bad writes: each refused with a reason, nothing written.
+    before = len(lines)
+    assert client.post("/review", data=form | {"action": "reject", "csrf": "forged"}).status_code == 403
+    assert client.post("/review", data=form | {"action": "explode"}).status_code == 422
+    assert client.post("/review", data=form | {"action": "reject", "reviewer": " "}).status_code == 422
+    assert client.post("/review", data=form | {"action": "reject", "span_id": "f" * 20}).status_code == 404
+    assert client.post("/review", data=form | {"action": "move", "theme_id": "impact-01"}).status_code == 422
+    assert client.post("/review", data=form | {"action": "reject", "category": "x'; DROP TABLE reviews;--"}
+                       ).status_code == 422
+    assert len(client.get("/reviews.csv").text.strip().splitlines()) == before
+    # A redirect never leaves the site.
+    away = client.post("/review", data=form | {"action": "accept", "next": "//evil.example/x"}, follow_redirects=False)
+    assert away.headers["location"] == "/review"
+
+    # JSON: needs the CSRF header (a cross-site form cannot send one).
+    body = {"span_id": span, "action": "accept", "category": "barrier", "reviewer": "Bo"}
+    assert client.post("/api/reviews", json=body).status_code == 403
+    headers = {"X-CSRF-Token": client.get("/api/csrf").json()["csrf"]}
+    assert client.post("/api/reviews", json=body, headers=headers).json()["review_ids"]
+    assert client.post("/api/reviews", json=body | {"span_id": "../../x"}, headers=headers).status_code == 422
+    assert client.post("/api/reviews", json=body | {"category": "bogus"}, headers=headers).status_code == 422
+
+
+def test_teach_mode_orders_by_uncertainty_and_codes_fully(site):
+    settings, app, client = site
+    page = client.get("/review/teach").text
+    assert "Teach the tagger" in page and "least sure" in page
+    margins = [float(m) for m in re.findall(r"\(margin ([\d.]+)\)", page)]
+    assert margins and margins == sorted(margins)
+    span = re.search(r'id="t-([0-9a-f]{20})"', page).group(1)
+    done = client.post("/review", data={"csrf": app.state.csrf, "span_id": span, "action": "teach",
+                                        "reviewer": "Ana Analyst", "categories": ["impact"], "next": "/review/teach"},
+                       follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/review/teach"
+    assert f'id="t-{span}"' not in client.get("/review/teach").text          # coded: it leaves the queue
+    log = client.get("/reviews.csv").text
+    assert sum(span in line and "Ana Analyst" in line for line in log.splitlines()) == 4   # all four categories
+    assert "teach it" in client.get("/review").text
+
+
+def test_token_and_binding(site):
+    settings = site[0]
+    with pytest.raises(ConfigError, match="E088"):
+        check_binding("0.0.0.0", None)
+    with pytest.raises(ConfigError, match="E095"):
+        check_binding("0.0.0.0", "a")                     # a one-character token could be guessed
+    with pytest.raises(ConfigError, match="E095"):
+        check_binding("127.0.0.1", "s3cret")
+    check_binding("0.0.0.0", SECRET)
+    check_binding("127.0.0.1", None)
+    check_binding("::1", None)
+    assert url_host("::1") == "[::1]" and url_host("[::1]") == "[::1]" and url_host("127.0.0.1") == "127.0.0.1"
+    client = TestClient(create_app(settings, token=SECRET), base_url=BASE)
+    assert client.get("/").status_code == 401 and "token" in client.get("/").text
+    assert client.get("/", params={"token": "wrong"}).status_code == 401
+    assert client.get("/", headers={"Authorization": f"Bearer {SECRET}"}).status_code == 200
+    first = client.get("/search", params={"token": SECRET, "q": "trust"}, follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/search?q=trust"  # token leaves the URL
+    assert client.get("/search", params={"q": "trust", "mode": "lexical"}).status_code == 200  # by cookie now
+
+
+SECRET = "k3Jq9-vX2_pLm8sTw4Zr"
+
+
+def test_writes_from_another_site_are_refused_even_with_the_csrf_token(site):
+    settings, app, client = site
+    span = _first_quote(client, "barrier-time-workload")
+    form = {"csrf": app.state.csrf, "span_id": span, "action": "comment", "reviewer": "Bo", "comment": "x",
+            "category": "barrier"}
+    before = len(client.get("/reviews.csv").text.splitlines())
+    for origin in ("https://evil.example", "null", f"{BASE}.evil.example"):
+        refused = client.post("/review", data=form, headers={"Origin": origin}, follow_redirects=False)
+        assert refused.status_code == 403 and "E096" in refused.text, origin
+    assert client.post("/review", data=form, headers={"Referer": "https://evil.example/page"},
+                       follow_redirects=False).status_code == 403
+    assert len(client.get("/reviews.csv").text.splitlines()) == before
+    ours = client.post("/review", data=form, headers={"Origin": BASE}, follow_redirects=False)
+    assert ours.status_code == 303
+
+
+def test_bad_parameters_get_the_apps_page_without_echoing_them(site):
+    _, _, client = site
+    huge = "trust " * 1_000
+    response = client.get("/search", params={"q": huge})
+    assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
+    assert "E097" in response.text and "q:" in response.text
+    assert "trust trust" not in response.text
+    bad = client.get("/search", params={"q": "trust", "top": "many"})
+    assert bad.status_code == 422 and "E097" in bad.text and "top" in bad.text
+    api = client.get("/api/search", params={"q": "trust", "top": "many"})
+    assert api.status_code == 422 and api.json()["error"].startswith("E097")
+
+
+def test_reviewers_comments_never_become_formulas_in_the_csv(site):
+    settings, app, client = site
+    span = _first_quote(client, "barrier-time-workload")
+    client.post("/review", data={"csrf": app.state.csrf, "span_id": span, "action": "comment", "reviewer": "=cmd|x",
+                                 "comment": '=HYPERLINK("http://evil.example","click")', "category": "barrier"})
+    log = client.get("/reviews.csv").text
+    assert "'=HYPERLINK(" in log and "'=cmd|x" in log
+    assert not any(cell.startswith("=") for line in log.splitlines() for cell in line.split(","))
+
+
+def test_missing_store_is_explained(tmp_path, themed):
+    client = TestClient(create_app(themed.with_(out_dir=tmp_path)), base_url=BASE)
+    response = client.get("/")
+    assert response.status_code == 503 and "E021" in response.text and "collabmine run" in response.text
+
+
+HOSTILE = "Schools shared staff <script>document.title='pwned'</script> and trust grew <img src=x onerror=\"document.title='pwned'\">. "
+HOSTILE_NAME = "..%2F..%2Fetc%2Fpasswd <script>alert(1)<\\script>.txt"
+
+
+def test_hostile_report_renders_as_text(themed, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    path = corpus / HOSTILE_NAME
+    path.write_text(HOSTILE * (5_000_000 // len(HOSTILE)), encoding="utf-8")  # 5 MB, one line
+    settings = copy_store(themed, tmp_path / "out").with_(corpus_dir=corpus)
+    result = ingest.process_report(path, settings)
+    assert result.status == "ok" and len(result.record["title"] or "") <= 300
+    con = store.connect(settings.store_path)
+    store.write_document(con, result.record, result.spans)
+    tagging.embed_report(settings, result.doc_id)
+    tagged = tagging.report_tags(settings, result.doc_id)
+    store.replace_report_tags(con, result.doc_id, tagged.tags, tagged.probabilities)
+    # A verbatim quote from it (the source text at a tagged span's offsets) in a theme's evidence.
+    span = con.execute("SELECT s.span_id, s.start, s.\"end\" FROM spans s JOIN tags t USING (span_id)"
+                       " WHERE s.doc_id=? ORDER BY s.start LIMIT 1", (result.doc_id,)).fetchone()
+    raw = path.read_text(encoding="utf-8")
+    quote = raw[span["start"]:span["end"]]
+    assert "<script>" in quote
+    con.execute("INSERT INTO evidence VALUES ('barrier-01', 0, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 1)",
+                (span["span_id"], result.doc_id, HOSTILE_NAME, span["start"], span["end"], quote, "Anonymous (n.d.)"))
+    con.close()
+
+    app = create_app(settings)
+    client = TestClient(app, base_url=BASE)
+    doc = result.doc_id
+    pages = {url: client.get(url) for url in ("/", "/reports", f"/reports/{doc}", f"/reports/{doc}?page=100000",
+                                              "/themes/barrier-01", "/search?q=schools+shared+staff+trust")}
+    for url, response in pages.items():
+        assert response.status_code == 200, url
+        assert "<script>" not in response.text and "<img src=x" not in response.text, url
+    assert "&lt;script&gt;document.title" in pages["/themes/barrier-01"].text  # shown, as text
+    assert "passwd &lt;script&gt;alert(1)" in pages["/reports"].text
+    assert len(pages[f"/reports/{doc}"].text) < 1_000_000  # paginated, not 5 MB in one page
+
+    with live_server(app) as base, browser() as b:
+        page = b.new_page()
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        for url in ("/themes/barrier-01", f"/reports/{doc}", "/reports", "/search?q=schools+shared+staff"):
+            page.goto(base + url)
+            assert page.title() != "pwned" and "collabmine" in page.title(), url
+            assert page.locator("script").count() == 0
+        page.goto(base + "/themes/barrier-01")
+        # The reader sees the verbatim markup as text (under "verbatim source text").
+        page.locator("details.raw summary").first.click()
+        assert "<script>document.title" in page.inner_text("main")
+        assert not dialogs
+
+
+def test_the_reviewer_is_asked_once_and_comments_show_where_analysts_look(themed, tmp_path):
+    settings = copy_store(themed, tmp_path / "once")
+    app = create_app(settings)
+    client = TestClient(app, base_url=BASE)
+    theme = "/themes/barrier-time-workload"
+    first = client.get(theme).text
+    assert 'placeholder="your name"' in first and "reviewing as" not in first
+    span = _first_quote(client, "barrier-time-workload")
+    form = {"csrf": app.state.csrf, "span_id": span, "category": "barrier", "reviewer": "Ana Analyst", "next": theme}
+    client.post("/review", data=form | {"action": "comment", "comment": "ask the authors about this"})
+    after = client.get(theme).text
+    # The name is now carried by every form, hidden; the header says who is reviewing.
+    assert 'placeholder="your name"' not in after and "reviewing as <b>Ana Analyst</b>" in after
+    assert after.count('type="hidden" name="reviewer" value="Ana Analyst"') >= 4
+    # The comment shows on the item, the review queue and in the reviews table.
+    assert "ask the authors about this — Ana Analyst" in after
+    assert "ask the authors about this — Ana Analyst" in client.get("/review", params={"span": span}).text
+    assert "ask the authors about this" in client.get("/reviews.csv").text
+    # Someone else takes over: the name is forgotten and asked again.
+    gone = client.post("/reviewer", data={"csrf": app.state.csrf, "next": theme}, follow_redirects=True)
+    assert 'placeholder="your name"' in gone.text and "reviewing as" not in gone.text
+
+
+def test_reports_are_listed_by_citation_and_open_by_file_name(site):
+    _, _, client = site
+    listing = client.get("/reports").text
+    assert listing.index("Armstrong (2015)") < listing.index("Rudd et al. (2004)")
+    opened = client.get("/reports/001_d1e1163017c50461.txt", follow_redirects=False)
+    assert opened.status_code == 303 and re.fullmatch(r"/reports/[0-9a-f]{64}", opened.headers["location"])
+    assert client.get(opened.headers["location"]).status_code == 200
+    missing = client.get("/reports/no-such-report.txt")
+    assert missing.status_code == 404 and "E093" in missing.text
