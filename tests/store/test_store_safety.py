@@ -12,6 +12,7 @@ from collabmine import store
 from collabmine.explore import review
 from collabmine.store import backups
 from collabmine.cli import app
+from collabmine.errors import StoreError
 from conftest import copy_store
 
 
@@ -140,6 +141,6 @@ def test_a_store_from_a_newer_collabmine_is_refused(tmp_path):
     con = sqlite3.connect(path)
     con.execute(f"PRAGMA user_version={store.SCHEMA_VERSION + 1}")
     con.close()
-    with pytest.raises(store.StoreError, match="E028") as refused:
+    with pytest.raises(StoreError, match="E028") as refused:
         store.connect(path, create=False)
     assert str(path) in str(refused.value)
