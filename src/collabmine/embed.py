@@ -105,15 +105,38 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def _cached(con: sqlite3.Connection, hashes: list[str], model: str) -> dict[str, np.ndarray]:
-    found: dict[str, np.ndarray] = {}
-    unique = list(dict.fromkeys(hashes))
-    for i in range(0, len(unique), 500):
-        chunk = unique[i:i + 500]
-        rows = con.execute(f"SELECT text_hash, vector FROM embeddings WHERE model=? AND text_hash IN "
-                           f"({','.join('?' * len(chunk))})", [model, *chunk]).fetchall()
-        found.update({h: np.frombuffer(v, dtype=np.float32) for h, v in rows})
+#: Hashes per query (SQLite's limit on bound parameters is far above this).
+QUERY_CHUNK = 500
+
+
+def _present(con: sqlite3.Connection, hashes: list[str], model: str) -> set[str]:
+    """Which hashes the cache holds — without reading their vectors (a 50 MB report has ~400,000)."""
+    found: set[str] = set()
+    for i in range(0, len(hashes), QUERY_CHUNK):
+        chunk = hashes[i:i + QUERY_CHUNK]
+        found.update(h for (h,) in con.execute(
+            f"SELECT text_hash FROM embeddings WHERE model=? AND text_hash IN ({','.join('?' * len(chunk))})",
+            [model, *chunk]))
     return found
+
+
+def _read_vectors(con: sqlite3.Connection, hashes: list[str], model: str) -> np.ndarray:
+    """The cached vectors of ``hashes``, in order, read straight into one array (no per-text
+    copies: memory holds the result once)."""
+    rows_of: dict[str, list[int]] = {}
+    for i, h in enumerate(hashes):
+        rows_of.setdefault(h, []).append(i)
+    out = np.empty((len(hashes), DIM), dtype=np.float32)
+    unique, filled = list(rows_of), 0
+    for i in range(0, len(unique), QUERY_CHUNK):
+        chunk = unique[i:i + QUERY_CHUNK]
+        for h, v in con.execute(f"SELECT text_hash, vector FROM embeddings WHERE model=? AND text_hash IN "
+                                f"({','.join('?' * len(chunk))})", [model, *chunk]):
+            out[rows_of[h]] = np.frombuffer(v, dtype=np.float32)
+            filled += 1
+    if filled != len(unique):
+        raise KeyError(f"{len(unique) - filled} texts have no cached vector")  # embed_missing ran first
+    return out
 
 
 #: Sentences encoded and committed at a time (~10 s of encoding here).
@@ -125,14 +148,13 @@ def embed_missing(texts: list[str], *, con: sqlite3.Connection, embedder: Embedd
     The model is loaded only when something is missing (a cached re-run never loads it)."""
     name = embedder.name if embedder is not None else MODEL_NAME
     by_hash = dict(zip((text_hash(t) for t in texts), texts))
-    found = _cached(con, list(by_hash), name)
-    if len(found) == len(by_hash):
+    if len(_present(con, list(by_hash), name)) == len(by_hash):
         return 0
     # One embedding pass at a time per process, with the cache re-read inside: reports embedded
     # concurrently (threads) that share sentences would otherwise each encode them. The model is
     # serialised anyway, so this costs no throughput.
     with _EMBED_PASS:
-        found = _cached(con, list(by_hash), name)
+        found = _present(con, list(by_hash), name)
         missing = [(h, t) for h, t in by_hash.items() if h not in found]
         if not missing:
             return 0
@@ -160,6 +182,4 @@ def embed_cached(texts: list[str], *, embedder: Embedder | None = None,
     if not texts:
         return np.zeros((0, DIM), dtype=np.float32)
     embed_missing(texts, con=con, embedder=embedder)
-    hashes = [text_hash(t) for t in texts]
-    found = _cached(con, hashes, embedder.name if embedder is not None else MODEL_NAME)
-    return np.stack([found[h] for h in hashes])
+    return _read_vectors(con, [text_hash(t) for t in texts], embedder.name if embedder is not None else MODEL_NAME)

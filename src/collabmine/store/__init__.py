@@ -14,11 +14,11 @@ from .connection import (OWN_TABLES, SQLITE_HEADER, check_header, check_identity
 from .lock import LOCK_NAME, run_lock
 from .migrations import SCHEMA_VERSION
 from .records import (REVIEW_LOG_SQL, TAGGABLE_EXCLUSIONS, TAGGABLE_WHERE, applied, documents, get_state,
-                      label_citations, remove_missing, replace_report_tags, set_state, taggable_spans, tagged_spans,
-                      theme_moves, write_document, write_evidence, write_themes)
+                      label_citations, remove_missing, replace_report_tags, set_state, taggable_spans, tagged_keys,
+                      tagged_spans, theme_moves, write_document, write_evidence, write_themes)
 
 __all__ = ["OWN_TABLES", "REVIEW_LOG_SQL", "SCHEMA_VERSION", "SQLITE_HEADER", "TAGGABLE_EXCLUSIONS", "TAGGABLE_WHERE",
            "LOCK_NAME", "applied", "backups", "check_header", "check_identity", "connect", "damaged", "documents",
            "get_state", "health", "is_damage", "label_citations", "migrate", "remove_missing", "replace_report_tags",
-           "require_healthy", "run_lock", "runs", "set_state", "taggable_spans", "tagged_spans", "theme_moves",
-           "transaction", "write_document", "write_evidence", "write_themes"]
+           "require_healthy", "run_lock", "runs", "set_state", "taggable_spans", "tagged_keys", "tagged_spans",
+           "theme_moves", "transaction", "write_document", "write_evidence", "write_themes"]

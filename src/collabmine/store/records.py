@@ -127,13 +127,22 @@ def set_state(con: sqlite3.Connection, key: str, value: str) -> None:
     con.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
 
 
-def tagged_spans(con: sqlite3.Connection) -> list[sqlite3.Row]:
+#: Every effective tag (model tags with analysts' decisions applied) on a report in the corpus.
+_TAGGED = (" FROM effective_tags t JOIN spans s USING (span_id)"
+           " WHERE EXISTS (SELECT 1 FROM documents d WHERE d.doc_id=s.doc_id AND d.status='ok')")
+
+
+def tagged_spans(con: sqlite3.Connection, *, category: str | None = None) -> list[sqlite3.Row]:
     """(category, span) pairs of every effective tag (model tags with analysts' decisions applied)
-    on a report that is in the corpus, in a fixed order."""
+    on a report that is in the corpus, in a fixed order; one category's with ``category``."""
+    where, args = (" AND t.category = ?", (category,)) if category else ("", ())
     return con.execute('SELECT t.category, s.span_id, s.doc_id, s.start, s."end", s.text, s.section_path,'
-                       " s.page_start, s.page_end FROM effective_tags t JOIN spans s USING (span_id)"
-                       " WHERE EXISTS (SELECT 1 FROM documents d WHERE d.doc_id=s.doc_id AND d.status='ok')"
-                       " ORDER BY t.category, s.span_id").fetchall()
+                       " s.page_start, s.page_end" + _TAGGED + where + " ORDER BY t.category, s.span_id", args).fetchall()
+
+
+def tagged_keys(con: sqlite3.Connection) -> list[sqlite3.Row]:
+    """(category, span_id) of every row ``tagged_spans`` gives, in its order — without the text."""
+    return con.execute("SELECT t.category, s.span_id" + _TAGGED + " ORDER BY t.category, s.span_id").fetchall()
 
 
 def write_themes(con: sqlite3.Connection, themes: list[dict], members: list[tuple], *,

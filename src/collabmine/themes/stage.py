@@ -185,9 +185,10 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
     frame = frame or default_frame()
     con = store.connect(settings.store_path, create=False)
     try:
-        rows = store.tagged_spans(con)  # reviewed labels over model labels
         moves = store.theme_moves(con)
-        input_hash = themes_input_hash(rows, params, MODEL_NAME, moves, frame)
+        # The inputs' identity from (category, span id) alone: sentences and vectors are read one
+        # category at a time below, so memory holds one category's, not the corpus's.
+        input_hash = themes_input_hash(store.tagged_keys(con), params, MODEL_NAME, moves, frame)
         if not force and store.get_state(con, "themes_input") == input_hash:
             counts = dict(con.execute("SELECT category, COUNT(*) FROM themes GROUP BY category").fetchall())
             return ThemesOutcome({}, [], True, {c: counts.get(c, 0) for c in CATEGORIES})
@@ -195,22 +196,23 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
         model = getattr(embedder, "model", None)   # zero-shot and naming embed with it
         key = fit_key(params, embedder.name, frame)
         names = None  # the corpus's names are only needed when a category is refitted
-        vectors = embed_cached([r["text"] for r in rows], embedder=embedder, con=con) if rows else np.zeros((0, 384))
         before = previous_themes(con)
         frame_before = {r["theme_id"]: r["n_sentences"] for r in con.execute(
             "SELECT theme_id, n_sentences FROM themes WHERE kind='frame'")}
         results: dict[str, CategoryThemes] = {}
         theme_rows, member_rows, events, refitted, placed_new = [], [], [], [], 0
         for category in CATEGORIES:
-            index = [i for i, r in enumerate(rows) if r["category"] == category]
-            cat_rows = [rows[i] for i in index]
+            cat_rows = store.tagged_spans(con, category=category)  # reviewed labels over model labels
             texts = [r["text"] for r in cat_rows]
-            result = None if force else reuse_fit(con, category, cat_rows, vectors[index], key, params, frame)
+            vectors = (embed_cached(texts, embedder=embedder, con=con) if cat_rows
+                       else np.zeros((0, 384), dtype=np.float32))
+            result = None if force else reuse_fit(con, category, cat_rows, vectors, key, params, frame)
             if result is None:
                 names = names if names is not None else corpus_names(con)
-                result = fit_category(category, texts, vectors[index], stop=stop_words(names), embedding_model=model,
+                result = fit_category(category, texts, vectors, stop=stop_words(names), embedding_model=model,
                                       params=params, frame=frame.of(category))
                 save_model(result, themes_dir(settings) / category, embedder_name=embedder.name)
+                result.model = None  # saved under OUT/themes/; four fitted models need not stay in memory
                 refitted.append(category)
             else:
                 placed_new += result.params["placed"]
@@ -225,7 +227,7 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
             if category in refitted:
                 name_emergent(ordered, texts, embedding_model=model, banned=names,
                               kept=identity.kept_labels)
-            placed = _apply_moves(ordered, ids, [r["span_id"] for r in cat_rows], vectors[index],
+            placed = _apply_moves(ordered, ids, [r["span_id"] for r in cat_rows], vectors,
                                   {span: theme for span, cat, theme in moves if cat == category}, result.outliers)
             for theme, theme_id, (member_index, similarities) in zip(ordered, ids, placed.themes):
                 theme.members, theme.similarities = member_index, similarities

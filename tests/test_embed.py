@@ -1,0 +1,34 @@
+"""The embedding cache: vectors come back in the texts' order (repeats included), only missing
+texts reach the model, and a text with no cached vector is an error, never a zero row."""
+
+import numpy as np
+import pytest
+
+from collabmine import store
+from collabmine.embed import _read_vectors, embed_cached, text_hash
+
+
+class CountingEmbedder:
+    name = "counting-test"
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def encode(self, texts):
+        self.seen += texts
+        return np.array([[len(t), t.count("a"), 1.0] + [0.0] * 381 for t in texts], dtype=np.float32)
+
+
+def test_cached_vectors_in_order_and_only_missing_texts_encoded(tmp_path):
+    con = store.connect(tmp_path / "collabmine.sqlite")
+    embedder = CountingEmbedder()
+    first = embed_cached(["alpha", "beta", "alpha"], embedder=embedder, con=con)
+    assert embedder.seen == ["alpha", "beta"]
+    again = embed_cached(["beta", "gamma", "alpha", "beta"], embedder=embedder, con=con)
+    assert embedder.seen == ["alpha", "beta", "gamma"]
+    assert first.dtype == np.float32 and again.shape == (4, 384)
+    assert np.array_equal(again[[0, 2, 3]], first[[1, 0, 1]])
+    assert again[1, 0] == len("gamma")
+    with pytest.raises(KeyError, match="1 texts have no cached vector"):
+        _read_vectors(con, [text_hash("alpha"), text_hash("never embedded")], embedder.name)
+    con.close()
