@@ -10,7 +10,7 @@ import hashlib
 import sqlite3
 import threading
 from functools import lru_cache
-from typing import Protocol
+from typing import Iterator, Protocol
 
 import numpy as np
 
@@ -109,15 +109,17 @@ def text_hash(text: str) -> str:
 QUERY_CHUNK = 500
 
 
-def _present(con: sqlite3.Connection, hashes: list[str], model: str) -> set[str]:
-    """Which hashes the cache holds — without reading their vectors (a 50 MB report has ~400,000)."""
-    found: set[str] = set()
+def _cache_rows(con: sqlite3.Connection, columns: str, hashes: list[str], model: str) -> Iterator[tuple]:
+    """``columns`` of the cache rows for ``hashes`` (in chunks of ``QUERY_CHUNK``)."""
     for i in range(0, len(hashes), QUERY_CHUNK):
         chunk = hashes[i:i + QUERY_CHUNK]
-        found.update(h for (h,) in con.execute(
-            f"SELECT text_hash FROM embeddings WHERE model=? AND text_hash IN ({','.join('?' * len(chunk))})",
-            [model, *chunk]))
-    return found
+        yield from con.execute(f"SELECT {columns} FROM embeddings WHERE model=? AND text_hash IN "
+                               f"({','.join('?' * len(chunk))})", [model, *chunk])
+
+
+def _present(con: sqlite3.Connection, hashes: list[str], model: str) -> set[str]:
+    """Which hashes the cache holds — without reading their vectors (a 50 MB report has ~400,000)."""
+    return {h for (h,) in _cache_rows(con, "text_hash", hashes, model)}
 
 
 def _read_vectors(con: sqlite3.Connection, hashes: list[str], model: str) -> np.ndarray:
@@ -127,15 +129,12 @@ def _read_vectors(con: sqlite3.Connection, hashes: list[str], model: str) -> np.
     for i, h in enumerate(hashes):
         rows_of.setdefault(h, []).append(i)
     out = np.empty((len(hashes), DIM), dtype=np.float32)
-    unique, filled = list(rows_of), 0
-    for i in range(0, len(unique), QUERY_CHUNK):
-        chunk = unique[i:i + QUERY_CHUNK]
-        for h, v in con.execute(f"SELECT text_hash, vector FROM embeddings WHERE model=? AND text_hash IN "
-                                f"({','.join('?' * len(chunk))})", [model, *chunk]):
-            out[rows_of[h]] = np.frombuffer(v, dtype=np.float32)
-            filled += 1
-    if filled != len(unique):
-        raise KeyError(f"{len(unique) - filled} texts have no cached vector")  # embed_missing ran first
+    filled = 0
+    for h, v in _cache_rows(con, "text_hash, vector", list(rows_of), model):
+        out[rows_of[h]] = np.frombuffer(v, dtype=np.float32)
+        filled += 1
+    if filled != len(rows_of):
+        raise KeyError(f"{len(rows_of) - filled} texts have no cached vector")  # embed_missing ran first
     return out
 
 

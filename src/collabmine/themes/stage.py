@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import store
 from ..categories import CATEGORIES
-from ..embed import MODEL_NAME, Embedder, default_embedder, embed_cached
+from ..embed import DIM, MODEL_NAME, Embedder, default_embedder, embed_cached
 from ..settings import Settings
 from ..versions import digest, stage_code
 from .fit import CategoryThemes, Theme, ThemeParams, citation_names, fit_category, place_nearest, save_model, stop_words
@@ -205,7 +205,7 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
             cat_rows = store.tagged_spans(con, category=category)  # reviewed labels over model labels
             texts = [r["text"] for r in cat_rows]
             vectors = (embed_cached(texts, embedder=embedder, con=con) if cat_rows
-                       else np.zeros((0, 384), dtype=np.float32))
+                       else np.zeros((0, DIM), dtype=np.float32))
             result = None if force else reuse_fit(con, category, cat_rows, vectors, key, params, frame)
             if result is None:
                 names = names if names is not None else corpus_names(con)
