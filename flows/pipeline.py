@@ -52,37 +52,25 @@ def embed_report(doc_id: str, settings: Settings, cache_key: str, run_id: str) -
 
 
 @task(name="tag-report", cache_key_fn=_given_key, persist_result=True)
-def tag_report(doc_id: str, settings: Settings, cache_key: str, run_id: str) -> tuple[str, tagging.ReportTags]:
-    return run_id, tagging.report_tags(settings, doc_id)
+def tag_report(doc_id: str, settings: Settings, cache_key: str, run_id: str) -> tuple[str, int]:
+    """Writes the report's tags to the store as it goes; the cached result is only their count."""
+    return run_id, tagging.tag_report(settings, doc_id)
 
 
 @task(name="write-store", cache_policy=NO_CACHE)
 def write_store(results: list[ingest.ReportResult], settings: Settings,
-                run_id: str) -> tuple[list[str], list[tuple], set[str]]:
-    """Write new or changed reports; returns removed paths, change rows and the doc ids written
-    (their spans were replaced, so their tags must be written again)."""
+                run_id: str) -> tuple[list[str], list[tuple]]:
+    """Write new or changed reports; returns removed paths and change rows."""
     con = store.connect(settings.store_path)
     try:
         previous = {r["path"]: (r["doc_id"], r["status"]) for r in store.documents(con)}
-        written = set()
         for result in results:
             # Unchanged reports from the cache are not rewritten; anything computed in this run is.
             if result.run_id == run_id or previous.get(result.record["path"]) != (result.doc_id, result.status):
                 store.write_document(con, result.record, result.spans)
-                written.add(result.doc_id)
         removed = store.remove_missing(con, {r.record["path"] for r in results})
         store.label_citations(con)   # two reports never share a citation label
-        return removed, ingest.report_changes(previous, results, removed), written
-    finally:
-        con.close()
-
-
-@task(name="write-tags", cache_policy=NO_CACHE)
-def write_tags(doc_id: str, result: tagging.ReportTags, settings: Settings) -> int:
-    con = store.connect(settings.store_path)
-    try:
-        store.replace_report_tags(con, doc_id, result.tags, result.probabilities)
-        return len(result.tags)
+        return removed, ingest.report_changes(previous, results, removed)
     finally:
         con.close()
 
@@ -207,7 +195,7 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
     ingest.mark_duplicates(results, in_store=_paths_in_store(settings))
     # quote(): Prefect would otherwise walk every span of every report looking for futures in the
     # task's inputs (×10: 6 s of a one-new-report run; ×100: most of its 46 s ingest stage).
-    removed, changes, rewritten = write_store(quote(results), settings, run.run_id)
+    removed, changes = write_store(quote(results), settings, run.run_id)
     # Recorded with the data they describe: a run killed later still shows what it added.
     runs.record_changes(run, changes)
     summary.update(ingest.summarise(results), removed=removed,
@@ -226,15 +214,13 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
 
     run.stage("tag")
     tagger = tag_report.with_options(result_storage=storage)
-    tagged = [f.result() for f in [tagger.submit(d, settings, tag_key(sha256=d, models_dir=settings.models_dir),
-                                                 run.run_id) for d in ok]]
+    # The store says which reports' tags are complete for this tagger; a cached result for any
+    # other (spans rewritten, tagging killed mid-report, store restored) is computed again.
+    stale = tagging.stale_reports(settings, ok)
+    tagged = [f.result() for f in [tagger.with_options(refresh_cache=d in stale).submit(
+        d, settings, tag_key(sha256=d, models_dir=settings.models_dir), run.run_id) for d in ok]]
     summary["tagged_reports"] = sum(rid == run.run_id for rid, _ in tagged)
-    # A report's tags are written when they were computed in this run or its spans were rewritten;
-    # otherwise the store already holds them (rewriting all of them cost ~20 s at ×100).
-    for doc_id, (rid, result) in zip(ok, tagged):
-        if rid == run.run_id or doc_id in rewritten:
-            write_tags(doc_id, quote(result), settings)
-    summary["tags"] = sum(len(result.tags) for _, result in tagged)
+    summary["tags"] = sum(n for _, n in tagged)
 
     run.stage("themes")
     summary["reviews"] = applied_reviews(settings)

@@ -232,8 +232,7 @@ def test_hostile_report_renders_as_text(themed, tmp_path):
     con = store.connect(settings.store_path)
     store.write_document(con, result.record, result.spans)
     tagging.embed_report(settings, result.doc_id)
-    tagged = tagging.report_tags(settings, result.doc_id)
-    store.replace_report_tags(con, result.doc_id, tagged.tags, tagged.probabilities)
+    tagging.tag_report(settings, result.doc_id)
     # A verbatim quote from it (the source text at a tagged span's offsets) in a theme's evidence.
     span = con.execute("SELECT s.span_id, s.start, s.\"end\" FROM spans s JOIN tags t USING (span_id)"
                        " WHERE s.doc_id=? ORDER BY s.start LIMIT 1", (result.doc_id,)).fetchone()

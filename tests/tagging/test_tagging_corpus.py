@@ -10,7 +10,7 @@ import pytest
 from collabmine import store, tagging
 from collabmine.explore import review
 from collabmine.tagging import model as model_lib
-from conftest import GOLD, ROOT, copy_store
+from conftest import GOLD, R001, ROOT, copy_store
 
 #: Measured with the committed model (its card, ``measured.gold``): macro-F1 0.655 (structure 0.774,
 #: impact 0.745, condition 0.531, barrier 0.571). The floors are that minus a small margin (a
@@ -65,6 +65,69 @@ def test_tagging_is_deterministic(tagged_store, tmp_path):
     second = con.execute(query).fetchall()
     con.close()
     assert [tuple(r) for r in first] == [tuple(r) for r in second] and first
+
+
+def _report_rows(settings, doc_id: str) -> tuple[list, list]:
+    con = store.connect(settings.store_path, create=False)
+    try:
+        tags = con.execute("SELECT span_id, category, score FROM tags JOIN spans USING (span_id) WHERE doc_id=?"
+                           " ORDER BY 1, 2", (doc_id,)).fetchall()
+        probabilities = con.execute("SELECT p.* FROM tag_probabilities p JOIN spans USING (span_id) WHERE doc_id=?"
+                                    " ORDER BY 1", (doc_id,)).fetchall()
+        return [tuple(r) for r in tags], [tuple(r) for r in probabilities]
+    finally:
+        con.close()
+
+
+def _doc_id(settings, path: str) -> str:
+    con = store.connect(settings.store_path, create=False)
+    try:
+        return next(r["doc_id"] for r in store.documents(con) if r["path"] == path)
+    finally:
+        con.close()
+
+
+def test_a_report_tagged_a_chunk_at_a_time_gets_the_same_tags(tagged_store, tmp_path, monkeypatch):
+    """Chunks of 50 sentences (each read, tagged and committed in turn) against the whole report
+    at once. Batches of other lengths pad differently, so probabilities may move by float noise."""
+    settings = copy_store(tagged_store, tmp_path / "chunks")
+    doc_id = _doc_id(settings, R001)
+    tags, probabilities = _report_rows(settings, doc_id)
+    monkeypatch.setattr(tagging.stage, "SPANS_PER_CHUNK", 50)
+    assert tagging.tag_report(settings, doc_id) == len(tags)
+    chunked_tags, chunked_probabilities = _report_rows(settings, doc_id)
+    assert [t[:2] for t in chunked_tags] == [t[:2] for t in tags]
+    assert np.allclose([t[2] for t in chunked_tags], [t[2] for t in tags], atol=2e-4)
+    assert [p[0] for p in chunked_probabilities] == [p[0] for p in probabilities] and len(probabilities) > 100
+    assert np.allclose([p[1:] for p in chunked_probabilities], [p[1:] for p in probabilities], atol=2e-4)
+    assert tagging.stale_reports(settings, [doc_id]) == set()
+
+
+def test_a_report_whose_tagging_stops_midway_is_tagged_again(tagged_store, tmp_path, monkeypatch):
+    """The chunks before the failure are committed, but the report is not marked tagged: the flow
+    computes it again next run even where Prefect holds a cached result for it."""
+    settings = copy_store(tagged_store, tmp_path / "killed")
+    doc_id = _doc_id(settings, R001)
+    tags, probabilities = _report_rows(settings, doc_id)
+    monkeypatch.setattr(tagging.stage, "SPANS_PER_CHUNK", 100)
+    real, calls = tagging.stage.tag_spans, []
+
+    def failing(spans, tagger):
+        calls.append(len(spans))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(spans, tagger)
+
+    monkeypatch.setattr(tagging.stage, "tag_spans", failing)
+    with pytest.raises(KeyboardInterrupt):
+        tagging.tag_report(settings, doc_id)
+    assert len(_report_rows(settings, doc_id)[1]) == 200
+    assert tagging.stale_reports(settings, [doc_id]) == {doc_id}
+    monkeypatch.setattr(tagging.stage, "tag_spans", real)
+    monkeypatch.setattr(tagging.stage, "SPANS_PER_CHUNK", 4096)
+    tagging.tag_report(settings, doc_id)
+    assert _report_rows(settings, doc_id) == (tags, probabilities)
+    assert tagging.stale_reports(settings, [doc_id]) == set()
 
 
 def test_non_argument_material_is_never_tagged(tagged_store):

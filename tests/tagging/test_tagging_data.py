@@ -82,3 +82,19 @@ def test_a_row_overlapping_two_spans_goes_to_the_larger_overlap():
     found, _ = data.match_rows([data.CodedRow("a.txt", 25, 50, frozenset(), "f:1")], _spans())
     assert found == [1]
     assert np.array_equal(data.training_set([], _spans()).labels.shape, (0, 4))
+
+
+def test_a_report_read_in_chunks_is_the_report_read_whole(ingested_store):
+    """Chunks carry the previous sentence over their edges; only the citations are left out."""
+    from collabmine import store
+    from conftest import R001
+
+    con = store.connect(ingested_store.store_path, create=False)
+    doc_id = next(r["doc_id"] for r in store.documents(con) if r["path"] == R001)
+    whole = data.taggable_spans(con, doc_id=doc_id)
+    chunks = list(data.taggable_chunks(con, doc_id=doc_id, size=37))
+    con.close()
+    assert len(chunks) == -(-len(whole) // 37) > 1
+    for field in ("span_ids", "doc_ids", "files", "starts", "ends", "texts", "contexts"):
+        assert [x for c in chunks for x in getattr(c, field)] == getattr(whole, field), field
+    assert all(c.contexts[0].previous for c in chunks[1:]) and not chunks[0].contexts[0].previous

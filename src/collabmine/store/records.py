@@ -16,7 +16,8 @@ from .connection import transaction
 
 
 def write_document(con: sqlite3.Connection, record: dict, spans: Iterable[Span]) -> None:
-    """Replace one report's row and spans atomically."""
+    """Replace one report's row and spans atomically; spans identical to the stored ones stay, with
+    their tags."""
     spans = list(spans)
     with transaction(con):
         old = con.execute("SELECT doc_id FROM documents WHERE path=?", (record["path"],)).fetchone()
@@ -27,14 +28,23 @@ def write_document(con: sqlite3.Connection, record: dict, spans: Iterable[Span])
         con.execute(f"INSERT INTO documents ({columns}) VALUES ({','.join('?' * len(record))})",
                     [json.dumps(v) if isinstance(v, list) else v for v in record.values()])
         if record["status"] == "ok":
+            rows = [(s.span_id, s.doc_id, s.start, s.end, s.text, s.kind, s.section, json.dumps(s.section_path),
+                     s.para_index, s.sent_index, s.page, s.page_start, s.page_end, int(s.excluded), s.reason or None,
+                     text_hash(s.text)) for s in spans]
+            # The same sentences again (only the citation metadata changed): the tags on them stand,
+            # so a new title never re-tags a report.
+            if _stored_spans(con, record["doc_id"]) == rows:
+                return
             _delete_doc_rows(con, record["doc_id"])
-            con.executemany(
-                'INSERT INTO spans (span_id, doc_id, start, "end", text, kind, section, section_path, para_index,'
-                " sent_index, page, page_start, page_end, excluded, exclude_reason, text_hash)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(s.span_id, s.doc_id, s.start, s.end, s.text, s.kind, s.section, json.dumps(s.section_path),
-                  s.para_index, s.sent_index, s.page, s.page_start, s.page_end, int(s.excluded), s.reason or None,
-                  text_hash(s.text)) for s in spans])
+            con.executemany(f"INSERT INTO spans ({_SPAN_COLUMNS}) VALUES ({','.join('?' * 16)})", rows)
+
+
+_SPAN_COLUMNS = ('span_id, doc_id, start, "end", text, kind, section, section_path, para_index, sent_index, page,'
+                 " page_start, page_end, excluded, exclude_reason, text_hash")
+
+
+def _stored_spans(con: sqlite3.Connection, doc_id: str) -> list[tuple]:
+    return [tuple(r) for r in con.execute(f"SELECT {_SPAN_COLUMNS} FROM spans WHERE doc_id=? ORDER BY rowid", (doc_id,))]
 
 
 def label_citations(con: sqlite3.Connection) -> int:
@@ -69,6 +79,7 @@ def _delete_doc_rows(con: sqlite3.Connection, doc_id: str) -> None:
 
 
 def _delete_doc_tags(con: sqlite3.Connection, doc_id: str) -> None:
+    con.execute("DELETE FROM state WHERE key=?", (_tags_key(doc_id),))
     for table in _TAG_TABLES:
         con.execute(f"DELETE FROM {table} WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)", (doc_id,))
 
@@ -97,24 +108,57 @@ TAGGABLE_WHERE = ("(s.excluded=0 OR (s.exclude_reason IN ({}) AND s.kind!='headi
                   .format(",".join(f"'{r}'" for r in TAGGABLE_EXCLUSIONS)))
 
 
-def taggable_spans(con: sqlite3.Connection, *, doc_id: str | None = None) -> list[sqlite3.Row]:
+def taggable_spans(con: sqlite3.Connection, *, doc_id: str | None = None, after: tuple[int, str] | None = None,
+                   limit: int | None = None) -> list[sqlite3.Row]:
     """Spans eligible for tagging (argument sentences plus ``TAGGABLE_EXCLUSIONS``), of every
-    report or of one, in a deterministic order."""
-    one = "AND s.doc_id=? " if doc_id else ""
+    report or of one, in a deterministic order. ``after`` (one report's (start, span_id) of the last
+    row read) and ``limit`` read that report a page at a time."""
+    where, args = "", []
+    if doc_id:
+        where, args = "AND s.doc_id=? ", [doc_id]
+    if after is not None:
+        where += "AND (s.start > ? OR (s.start = ? AND s.span_id > ?)) "
+        args += [after[0], after[0], after[1]]
     return con.execute('SELECT span_id, doc_id, start, "end", text, section_path, page_start, page_end FROM spans s '
-                       f"WHERE {TAGGABLE_WHERE} {one}"
+                       f"WHERE {TAGGABLE_WHERE} {where}"
                        "AND EXISTS (SELECT 1 FROM documents d WHERE d.doc_id=s.doc_id AND d.status='ok') "
-                       "ORDER BY doc_id, start", (doc_id,) if doc_id else ()).fetchall()
+                       "ORDER BY doc_id, start, span_id" + (f" LIMIT {int(limit)}" if limit else ""), args).fetchall()
 
 
-def replace_report_tags(con: sqlite3.Connection, doc_id: str, rows: list[tuple],
-                        probabilities: list[tuple] = ()) -> None:
-    """Replace the tags on one report's spans (span_id, category, score, method, explanation)
-    and their probabilities (span_id, p per category, margin), in one transaction."""
-    with transaction(con):
-        _delete_doc_tags(con, doc_id)
-        con.executemany("INSERT INTO tags VALUES (?,?,?,?,?)", rows)
-        con.executemany("INSERT INTO tag_probabilities VALUES (?,?,?,?,?,?)", probabilities)
+def taggable_count(con: sqlite3.Connection, *, doc_id: str) -> int:
+    return con.execute(f"SELECT count(*) FROM spans s WHERE {TAGGABLE_WHERE} AND s.doc_id=?", (doc_id,)).fetchone()[0]
+
+
+def _tags_key(doc_id: str) -> str:
+    return f"tagged:{doc_id}"
+
+
+def clear_report_tags(con: sqlite3.Connection, doc_id: str) -> None:
+    """A report's tags, probabilities and "tagged with" record (see ``mark_tagged``) go."""
+    _delete_doc_tags(con, doc_id)
+
+
+def add_report_tags(con: sqlite3.Connection, rows: list[tuple], probabilities: list[tuple]) -> None:
+    """Insert tags (span_id, category, score, method, explanation) and probabilities (span_id,
+    p per category, margin); a report tagged a chunk at a time calls this once per chunk."""
+    con.executemany("INSERT INTO tags VALUES (?,?,?,?,?)", rows)
+    con.executemany("INSERT INTO tag_probabilities VALUES (?,?,?,?,?,?)", probabilities)
+
+
+def mark_tagged(con: sqlite3.Connection, doc_id: str, tagged_with: str) -> None:
+    """Record that every taggable span of a report is tagged, and with what (``versions.tag_key``);
+    call inside the transaction of its last chunk, so a run killed mid-report leaves no record."""
+    set_state(con, _tags_key(doc_id), tagged_with)
+
+
+def tagged_with(con: sqlite3.Connection, doc_id: str) -> str | None:
+    """What a report's stored tags were computed with, if they are complete; else None."""
+    return get_state(con, _tags_key(doc_id))
+
+
+def stored_tag_count(con: sqlite3.Connection, doc_id: str) -> int:
+    return con.execute("SELECT count(*) FROM tags WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)",
+                       (doc_id,)).fetchone()[0]
 
 
 def get_state(con: sqlite3.Connection, key: str) -> str | None:

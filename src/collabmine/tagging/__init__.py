@@ -13,9 +13,9 @@ from .data import SHOW_UNMATCHED, CodedRow, Context, read_coded
 from .evaluate import Report, evaluate
 from .model import TAGGER_VERSION, TaggerModel, fingerprint
 from .stage import (ReportTags, TrainOutcome, embed_report, evaluate_held_out, evaluate_store, load_tagger,
-                    report_tags, tag_store, tag_text, tagger_dir, tagger_thresholds, train_tagger)
+                    stale_reports, tag_report, tag_store, tag_text, tagger_dir, tagger_thresholds, train_tagger)
 from .train import TrainConfig
 
 __all__ = ["CATEGORIES", "SHOW_UNMATCHED", "fingerprint", "CodedRow", "Context", "read_coded", "Report", "evaluate", "TAGGER_VERSION", "TaggerModel",
            "ReportTags", "TrainOutcome", "embed_report", "evaluate_held_out", "evaluate_store", "load_tagger",
-           "report_tags", "tag_store", "tag_text", "tagger_dir", "tagger_thresholds", "train_tagger", "TrainConfig"]
+           "stale_reports", "tag_report", "tag_store", "tag_text", "tagger_dir", "tagger_thresholds", "train_tagger", "TrainConfig"]

@@ -14,7 +14,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -154,20 +154,41 @@ def file_hash(path: Path) -> str:
 
 def taggable_spans(con: sqlite3.Connection, *, doc_id: str | None = None) -> Spans:
     """Taggable spans (of every report, or of ``doc_id``) in document order, with context."""
+    docs = {r["doc_id"]: r for r in store.documents(con) if r["status"] == "ok"}
+    return _spans(store.taggable_spans(con, doc_id=doc_id), docs, previous="", citations=True)
+
+
+def taggable_chunks(con: sqlite3.Connection, *, doc_id: str, size: int) -> Iterator[Spans]:
+    """One report's taggable spans, ``size`` at a time in document order, so that a report of
+    any length is never all in memory (a 50 MB report has ~400,000 sentences, ~2 KB each as
+    ``Spans``). The previous sentence carries over a chunk's edge; citations are left empty
+    (only training's explanations use them)."""
+    docs = {r["doc_id"]: r for r in store.documents(con) if r["status"] == "ok"}
+    previous, after = "", None
+    while True:
+        rows = store.taggable_spans(con, doc_id=doc_id, after=after, limit=size)
+        if not rows:
+            return
+        yield _spans(rows, docs, previous=previous, citations=False)
+        previous, after = rows[-1]["text"], (rows[-1]["start"], rows[-1]["span_id"])
+
+
+def _spans(rows: list[sqlite3.Row], docs: dict[str, sqlite3.Row], *, previous: str, citations: bool) -> Spans:
+    """``previous``: the text before the first row, when it continues the same report."""
     from ..evidence import format_citation
 
-    rows = store.taggable_spans(con, doc_id=doc_id)
-    docs = {r["doc_id"]: r for r in store.documents(con) if r["status"] == "ok"}
-    contexts, citations = [], []
+    contexts, cited = [], []
     for i, row in enumerate(rows):
         path = json.loads(row["section_path"] or "[]")
-        same_report = i > 0 and rows[i - 1]["doc_id"] == row["doc_id"]
-        contexts.append(Context(path[-1] if path else "", rows[i - 1]["text"] if same_report else ""))
+        if i > 0:
+            previous = rows[i - 1]["text"] if rows[i - 1]["doc_id"] == row["doc_id"] else ""
+        contexts.append(Context(path[-1] if path else "", previous))
         doc = docs[row["doc_id"]]
-        citations.append(format_citation(doc["citation"] or doc["file_name"], path, row["page_start"], row["page_end"]))
+        cited.append(format_citation(doc["citation"] or doc["file_name"], path, row["page_start"], row["page_end"])
+                     if citations else "")
     return Spans([r["span_id"] for r in rows], [r["doc_id"] for r in rows],
                  [docs[r["doc_id"]]["file_name"] for r in rows], [r["start"] for r in rows],
-                 [r["end"] for r in rows], [r["text"] for r in rows], contexts, citations)
+                 [r["end"] for r in rows], [r["text"] for r in rows], contexts, cited)
 
 
 def best_overlap(row: CodedRow, candidates: Iterable[tuple]):

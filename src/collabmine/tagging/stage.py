@@ -16,7 +16,7 @@ from ..categories import CATEGORIES
 from ..embed import embed_missing
 from ..errors import DataError, Errors
 from ..settings import PROJECT_ROOT, Settings
-from ..versions import package_version
+from ..versions import package_version, tag_key
 from . import data, model as model_lib
 from .data import CodedRow, Context, Spans, TrainingSet
 from .evaluate import Report, evaluate
@@ -63,8 +63,9 @@ class ReportTags:
     probabilities: list[tuple] = field(default_factory=list)   # (span_id, p per category..., margin)
 
 
-#: Sentences predicted at a time: a report's (n, 384) vectors are never all in memory (a 50 MB
-#: report has ~400,000 sentences). Larger than any bundled report, so their tags are unchanged.
+#: Sentences predicted, and written to the store, at a time: neither a report's (n, 384) vectors
+#: nor its tags with their explanations are ever all in memory (a 50 MB report has ~400,000
+#: sentences). Larger than any bundled report, so their tags are unchanged.
 SPANS_PER_CHUNK = 4096
 
 
@@ -72,7 +73,6 @@ def tag_spans(spans: Spans, tagger: TaggerModel) -> ReportTags:
     """Each span's calibrated probabilities, and a tag where one reaches its threshold — the
     threshold of a report the model was trained on, or of a new report (``TaggerModel.thresholds_for``)."""
     out = ReportTags()
-    tracker = progress.track("tag", len(spans.span_ids), "sentences")
     for first in range(0, len(spans.span_ids), SPANS_PER_CHUNK):
         part = slice(first, first + SPANS_PER_CHUNK)
         prediction = tagger.predict(spans.texts[part], spans.contexts[part])
@@ -85,7 +85,6 @@ def tag_spans(spans: Spans, tagger: TaggerModel) -> ReportTags:
             for k in np.flatnonzero(decided[i]):
                 out.tags.append((span_id, CATEGORIES[k], round(float(p[k]), 4), "classifier",
                                  explain(tagger, float(p[k]), prediction.vectors[i], int(k))))
-        tracker.advance(len(prediction.probabilities))
     return out
 
 
@@ -101,9 +100,44 @@ def explain(tagger: TaggerModel, probability: float, vector: np.ndarray, k: int)
     return " | ".join(parts)
 
 
-def report_tags(settings: Settings, doc_id: str, *, tagger: TaggerModel | None = None) -> ReportTags:
-    """Tags and probabilities for one report's taggable spans."""
-    return tag_spans(_spans(settings, doc_id=doc_id), tagger or load_tagger(settings))
+def tag_report(settings: Settings, doc_id: str, *, tagger: TaggerModel | None = None) -> int:
+    """Tag one report's taggable sentences into the store; returns the number of tags. A chunk
+    is read, tagged and committed at a time (memory stays flat whatever the report's length, and
+    the store is never locked for long); the report is marked tagged, with ``versions.tag_key``,
+    only after its last chunk, so a report whose tagging was killed is tagged again next run."""
+    con = store.connect(settings.store_path, create=False)
+    try:
+        return _tag_into_store(con, doc_id, tagger or load_tagger(settings), tag_key(sha256=doc_id,
+                                                                                     models_dir=settings.models_dir))
+    finally:
+        con.close()
+
+
+def _tag_into_store(con, doc_id: str, tagger: TaggerModel, key: str) -> int:
+    tracker = progress.track("tag", store.taggable_count(con, doc_id=doc_id), "sentences")
+    with store.transaction(con):
+        store.clear_report_tags(con, doc_id)
+    written = 0
+    for spans in data.taggable_chunks(con, doc_id=doc_id, size=SPANS_PER_CHUNK):
+        part = tag_spans(spans, tagger)
+        with store.transaction(con):
+            store.add_report_tags(con, part.tags, part.probabilities)
+        written += len(part.tags)
+        tracker.advance(len(spans))
+    with store.transaction(con):
+        store.mark_tagged(con, doc_id, key)
+    return written
+
+
+def stale_reports(settings: Settings, doc_ids: list[str]) -> set[str]:
+    """Reports whose stored tags are not complete for the tagger and code in use (their spans were
+    rewritten, a run was killed while tagging them, the store was restored): each must be tagged
+    again even where a cached result says it was."""
+    con = store.connect(settings.store_path, create=False)
+    try:
+        return {d for d in doc_ids if store.tagged_with(con, d) != tag_key(sha256=d, models_dir=settings.models_dir)}
+    finally:
+        con.close()
 
 
 def tag_store(settings: Settings, *, tagger: TaggerModel | None = None) -> int:
@@ -112,12 +146,7 @@ def tag_store(settings: Settings, *, tagger: TaggerModel | None = None) -> int:
     con = store.connect(settings.store_path, create=False)
     try:
         doc_ids = sorted({r["doc_id"] for r in store.documents(con) if r["status"] == "ok"})
-        written = 0
-        for doc_id in doc_ids:
-            result = tag_spans(data.taggable_spans(con, doc_id=doc_id), tagger)
-            store.replace_report_tags(con, doc_id, result.tags, result.probabilities)
-            written += len(result.tags)
-        return written
+        return sum(_tag_into_store(con, d, tagger, tag_key(sha256=d, models_dir=settings.models_dir)) for d in doc_ids)
     finally:
         con.close()
 
