@@ -147,7 +147,7 @@ def add_report_tags(con: sqlite3.Connection, rows: list[tuple], probabilities: l
 
 def mark_tagged(con: sqlite3.Connection, doc_id: str, tagged_with: str) -> None:
     """Record that every taggable span of a report is tagged, and with what (``versions.tag_key``);
-    call inside the transaction of its last chunk, so a run killed mid-report leaves no record."""
+    call once its last chunk is committed, so a run killed mid-report leaves no record."""
     set_state(con, _tags_key(doc_id), tagged_with)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,14 +36,6 @@ def load_tagger(settings: Settings) -> TaggerModel:
 def tagger_thresholds(settings: Settings) -> dict[str, float] | None:
     """The committed tagger's thresholds, read from its card alone (no weights loaded)."""
     return model_lib.read_card(tagger_dir(settings)).get("thresholds")
-
-
-def _spans(settings: Settings, *, doc_id: str | None = None) -> Spans:
-    con = store.connect(settings.store_path, create=False)
-    try:
-        return data.taggable_spans(con, doc_id=doc_id)
-    finally:
-        con.close()
 
 
 # --- the flow's per-report tasks -------------------------------------------------------------
@@ -113,7 +106,7 @@ def tag_report(settings: Settings, doc_id: str, *, tagger: TaggerModel | None = 
         con.close()
 
 
-def _tag_into_store(con, doc_id: str, tagger: TaggerModel, key: str) -> int:
+def _tag_into_store(con: sqlite3.Connection, doc_id: str, tagger: TaggerModel, key: str) -> int:
     tracker = progress.track("tag", store.taggable_count(con, doc_id=doc_id), "sentences")
     with store.transaction(con):
         store.clear_report_tags(con, doc_id)
