@@ -74,11 +74,12 @@ _TAG_TABLES = ("tags", "tag_probabilities")
 
 def _delete_doc_rows(con: sqlite3.Connection, doc_id: str) -> None:
     """A report's spans and the tags on them."""
-    _delete_doc_tags(con, doc_id)
+    clear_report_tags(con, doc_id)
     con.execute("DELETE FROM spans WHERE doc_id=?", (doc_id,))
 
 
-def _delete_doc_tags(con: sqlite3.Connection, doc_id: str) -> None:
+def clear_report_tags(con: sqlite3.Connection, doc_id: str) -> None:
+    """A report's tags, probabilities and "tagged with" record (see ``mark_tagged``) go."""
     con.execute("DELETE FROM state WHERE key=?", (_tags_key(doc_id),))
     for table in _TAG_TABLES:
         con.execute(f"DELETE FROM {table} WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)", (doc_id,))
@@ -133,11 +134,6 @@ def _tags_key(doc_id: str) -> str:
     return f"tagged:{doc_id}"
 
 
-def clear_report_tags(con: sqlite3.Connection, doc_id: str) -> None:
-    """A report's tags, probabilities and "tagged with" record (see ``mark_tagged``) go."""
-    _delete_doc_tags(con, doc_id)
-
-
 def add_report_tags(con: sqlite3.Connection, rows: list[tuple], probabilities: list[tuple]) -> None:
     """Insert tags (span_id, category, score, method, explanation) and probabilities (span_id,
     p per category, margin); a report tagged a chunk at a time calls this once per chunk."""
@@ -154,11 +150,6 @@ def mark_tagged(con: sqlite3.Connection, doc_id: str, tagged_with: str) -> None:
 def tagged_with(con: sqlite3.Connection, doc_id: str) -> str | None:
     """What a report's stored tags were computed with, if they are complete; else None."""
     return get_state(con, _tags_key(doc_id))
-
-
-def stored_tag_count(con: sqlite3.Connection, doc_id: str) -> int:
-    return con.execute("SELECT count(*) FROM tags WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)",
-                       (doc_id,)).fetchone()[0]
 
 
 def get_state(con: sqlite3.Connection, key: str) -> str | None:
