@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,20 +32,29 @@ def _stage(out: Path) -> str:
     return row[0] if row and row[0] else "start"
 
 
+def _running_pid(out: Path) -> str | None:
+    # The run's lock file names its process, however the run was started (relative or absolute
+    # paths, another interpreter); a lock left by a killed run names a process that is gone.
+    try:
+        pid = str(json.loads((out / ".collabmine.lock").read_text())["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
+    return pid if Path(f"/proc/{pid}").exists() else None
+
+
 def main(out: Path, log_path: Path, every: float = 10.0) -> None:
     peaks: dict[str, int] = {}
     with open(log_path, "a", encoding="utf-8") as log:
         while True:
-            pids = subprocess.run(["pgrep", "-f", f"collabmine.cli run .*{out}"], capture_output=True,
-                                  text=True).stdout.split()
-            if not pids:
+            pid = _running_pid(out)
+            if pid is None:
                 if peaks:  # the run has ended
                     print("peaks", json.dumps(peaks), file=log, flush=True)
                     return
                 time.sleep(every)
                 continue
             try:
-                rss, stage = _rss_mb(pids[0]), _stage(out)
+                rss, stage = _rss_mb(pid), _stage(out)
             except (OSError, sqlite3.Error, StopIteration):
                 time.sleep(every)  # the run is starting or ending, or the store is busy
                 continue

@@ -40,12 +40,15 @@ class Tracker:
     """Counts done out of ``total``; prints a line when enough time has passed since the last."""
 
     def __init__(self, stage: str, total: int, unit: str, *, stream: TextIO | None = None,
-                 quiet: float = QUIET_SECONDS, every: float = EVERY_SECONDS, enabled: bool | None = None) -> None:
+                 quiet: float = QUIET_SECONDS, every: float = EVERY_SECONDS, enabled: bool | None = None,
+                 done: int = 0) -> None:
         self.stage, self.total, self.unit = stage, total, unit
         self.stream = stream or sys.stderr
         self.quiet, self.every = quiet, every
         self.enabled = _enabled if enabled is None else enabled
-        self.done = 0
+        # ``done``: counted before this process started (a resumed stage); the rate, and so the
+        # time left, is of what this process does.
+        self.done = self.resumed_at = done
         self.started = self.last = time.monotonic()
         self.lines = 0
 
@@ -57,7 +60,7 @@ class Tracker:
         if now - self.started < self.quiet or now - self.last < self.every or self.done >= self.total:
             return
         self.last = now
-        rate = self.done / (now - self.started)
+        rate = (self.done - self.resumed_at) / (now - self.started)
         left = (self.total - self.done) / rate if rate > 0 else 0.0
         with _guard:
             self.stream.write(f"{self.stage}: {self.done:,} of {self.total:,} {self.unit} "
@@ -66,5 +69,5 @@ class Tracker:
         self.lines += 1
 
 
-def track(stage: str, total: int, unit: str) -> Tracker:
-    return Tracker(stage, total, unit)
+def track(stage: str, total: int, unit: str, *, done: int = 0) -> Tracker:
+    return Tracker(stage, total, unit, done=done)

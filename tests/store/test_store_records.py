@@ -40,3 +40,44 @@ def test_rewriting_a_report_with_the_same_spans_keeps_its_tags(tagged_store, cor
     assert _tag_count(con, result.doc_id) == 0 and store.tagged_with(con, result.doc_id) is None
     con.close()
     assert stale_reports(settings, [result.doc_id]) == {result.doc_id}
+
+
+def test_tagging_progress_lives_until_the_report_is_tagged_or_its_tags_go(tagged_store, corpus_results, tmp_path):
+    """A chunk's progress record is replaced by the next, ended by ``mark_tagged``, and goes with the
+    report's tags when they are cleared or its spans change (a resume never skips a sentence)."""
+    from conftest import R001, copy_store
+
+    settings = copy_store(tagged_store, tmp_path / "out")
+    result = corpus_results[R001]
+    con = store.connect(settings.store_path)
+    doc_id = result.doc_id
+    assert store.tagging_progress(con, doc_id) is None
+    first, second = store.TaggingProgress("tag-a", (10, "s1"), 3), store.TaggingProgress("tag-a", (90, "s9"), 7)
+    for progress in (first, second):
+        with store.transaction(con):
+            store.note_tagging_progress(con, doc_id, progress)
+    assert store.tagging_progress(con, doc_id) == second
+    with store.transaction(con):
+        store.mark_tagged(con, doc_id, "tag-a")
+    assert store.tagging_progress(con, doc_id) is None and store.tagged_with(con, doc_id) == "tag-a"
+    with store.transaction(con):
+        store.note_tagging_progress(con, doc_id, first)
+        store.clear_report_tags(con, doc_id)
+    assert store.tagging_progress(con, doc_id) is None and store.tagged_with(con, doc_id) is None
+    with store.transaction(con):
+        store.note_tagging_progress(con, doc_id, first)
+    store.write_document(con, result.record, result.spans[:-1])
+    assert store.tagging_progress(con, doc_id) is None
+    con.close()
+
+
+def test_taggable_count_up_to_a_span_counts_what_precedes_it(tagged_store):
+    con = store.connect(tagged_store.store_path, create=False)
+    try:
+        doc_id = store.documents(con)[0]["doc_id"]
+        rows = store.taggable_spans(con, doc_id=doc_id)
+        assert store.taggable_count(con, doc_id=doc_id) == len(rows) > 10
+        for i in (0, 5, len(rows) - 1):
+            assert store.taggable_count(con, doc_id=doc_id, upto=(rows[i]["start"], rows[i]["span_id"])) == i + 1
+    finally:
+        con.close()

@@ -103,12 +103,9 @@ def test_a_report_tagged_a_chunk_at_a_time_gets_the_same_tags(tagged_store, tmp_
     assert tagging.stale_reports(settings, [doc_id]) == set()
 
 
-def test_a_report_whose_tagging_stops_midway_is_tagged_again(tagged_store, tmp_path, monkeypatch):
-    """The chunks before the failure are committed, but the report is not marked tagged: the flow
-    computes it again next run even where Prefect holds a cached result for it."""
-    settings = copy_store(tagged_store, tmp_path / "killed")
-    doc_id = _doc_id(settings, R001)
-    tags, probabilities = _report_rows(settings, doc_id)
+def _stop_in_third_chunk(settings, doc_id: str, monkeypatch) -> list[int]:
+    """Tag the report 100 sentences at a time, killed in its third chunk; the chunks' lengths
+    given to ``tag_spans`` from then on are returned (as they are tagged)."""
     monkeypatch.setattr(tagging.stage, "SPANS_PER_CHUNK", 100)
     real, calls = tagging.stage.tag_spans, []
 
@@ -121,13 +118,58 @@ def test_a_report_whose_tagging_stops_midway_is_tagged_again(tagged_store, tmp_p
     monkeypatch.setattr(tagging.stage, "tag_spans", failing)
     with pytest.raises(KeyboardInterrupt):
         tagging.tag_report(settings, doc_id)
-    assert len(_report_rows(settings, doc_id)[1]) == 200
+    resumed: list[int] = []
+
+    def counting(spans, tagger):
+        resumed.append(spans)
+        return real(spans, tagger)
+
+    monkeypatch.setattr(tagging.stage, "tag_spans", counting)
+    return resumed
+
+
+def test_a_report_whose_tagging_stops_midway_resumes_where_it_stopped(tagged_store, tmp_path, monkeypatch):
+    """The chunks before the failure are committed with how far the report got, but the report is
+    not marked tagged: the flow tags it again next run even where Prefect holds a cached result
+    for it, and only the sentences not yet tagged are tagged (a 50 MB report's tag stage is
+    ~1.5 hours here: a kill near its end must not cost all of it)."""
+    settings = copy_store(tagged_store, tmp_path / "killed")
+    doc_id = _doc_id(settings, R001)
+    tags, probabilities = _report_rows(settings, doc_id)
+    resumed = _stop_in_third_chunk(settings, doc_id, monkeypatch)
+    committed = _report_rows(settings, doc_id)[1]
+    assert len(committed) == 200
     assert tagging.stale_reports(settings, [doc_id]) == {doc_id}
-    monkeypatch.setattr(tagging.stage, "tag_spans", real)
-    monkeypatch.setattr(tagging.stage, "SPANS_PER_CHUNK", 4096)
-    tagging.tag_report(settings, doc_id)
-    assert _report_rows(settings, doc_id) == (tags, probabilities)
+
+    assert tagging.tag_report(settings, doc_id) == len(tags)
+    assert sum(len(spans) for spans in resumed) == len(probabilities) - 200
+    con = store.connect(settings.store_path, create=False)
+    in_order = [r["span_id"] for r in store.taggable_spans(con, doc_id=doc_id)]
+    assert sorted(in_order[:200]) == [p[0] for p in committed] and resumed[0].span_ids[0] == in_order[200]
+    assert resumed[0].contexts[0].previous == store.span_text(con, in_order[199])   # across the kill
+    assert store.tagging_progress(con, doc_id) is None
+    con.close()
+    again_tags, again_probabilities = _report_rows(settings, doc_id)
+    assert set(committed) <= set(again_probabilities)        # kept as committed, not tagged twice
+    assert [t[:2] for t in again_tags] == [t[:2] for t in tags]
+    assert [p[0] for p in again_probabilities] == [p[0] for p in probabilities]
+    assert np.allclose([p[1:] for p in again_probabilities], [p[1:] for p in probabilities], atol=2e-4)
     assert tagging.stale_reports(settings, [doc_id]) == set()
+
+
+def test_a_stopped_tagging_restarts_the_report_under_another_tagger(tagged_store, tmp_path, monkeypatch):
+    """Tags committed by another tagger (or tagging code) are not resumed: the report starts afresh."""
+    settings = copy_store(tagged_store, tmp_path / "other")
+    doc_id = _doc_id(settings, R001)
+    tags, probabilities = _report_rows(settings, doc_id)
+    resumed = _stop_in_third_chunk(settings, doc_id, monkeypatch)
+    con = store.connect(settings.store_path, create=False)
+    with store.transaction(con):
+        store.note_tagging_progress(con, doc_id, store.tagging_progress(con, doc_id)._replace(tagged_with="tag-other"))
+    con.close()
+    assert tagging.tag_report(settings, doc_id) == len(tags)
+    assert sum(len(spans) for spans in resumed) == len(probabilities)
+    assert _report_rows(settings, doc_id)[0] == tags
 
 
 def test_non_argument_material_is_never_tagged(tagged_store):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from ..embed import text_hash
 from ..ingest import Span
@@ -79,8 +79,9 @@ def _delete_doc_rows(con: sqlite3.Connection, doc_id: str) -> None:
 
 
 def clear_report_tags(con: sqlite3.Connection, doc_id: str) -> None:
-    """A report's tags, probabilities and "tagged with" record (see ``mark_tagged``) go."""
-    con.execute("DELETE FROM state WHERE key=?", (_tags_key(doc_id),))
+    """A report's tags, probabilities, "tagged with" record (``mark_tagged``) and partial progress
+    (``note_tagging_progress``) go."""
+    con.execute("DELETE FROM state WHERE key IN (?, ?)", (_tags_key(doc_id), _progress_key(doc_id)))
     for table in _TAG_TABLES:
         con.execute(f"DELETE FROM {table} WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)", (doc_id,))
 
@@ -126,12 +127,28 @@ def taggable_spans(con: sqlite3.Connection, *, doc_id: str | None = None, after:
                        "ORDER BY doc_id, start, span_id" + (f" LIMIT {int(limit)}" if limit else ""), args).fetchall()
 
 
-def taggable_count(con: sqlite3.Connection, *, doc_id: str) -> int:
-    return con.execute(f"SELECT count(*) FROM spans s WHERE {TAGGABLE_WHERE} AND s.doc_id=?", (doc_id,)).fetchone()[0]
+def taggable_count(con: sqlite3.Connection, *, doc_id: str, upto: tuple[int, str] | None = None) -> int:
+    """A report's taggable spans; with ``upto`` ((start, span_id)), those up to and including it."""
+    where, args = "", [doc_id]
+    if upto is not None:
+        where, args = "AND (s.start < ? OR (s.start = ? AND s.span_id <= ?))", args + [upto[0], upto[0], upto[1]]
+    return con.execute(f"SELECT count(*) FROM spans s WHERE {TAGGABLE_WHERE} AND s.doc_id=? {where}", args).fetchone()[0]
 
 
 def _tags_key(doc_id: str) -> str:
     return f"tagged:{doc_id}"
+
+
+def _progress_key(doc_id: str) -> str:
+    return f"tagging:{doc_id}"
+
+
+class TaggingProgress(NamedTuple):
+    """How far a report's tagging got before it stopped: what it was tagged with
+    (``versions.tag_key``), the (start, span_id) of the last span committed, the tags committed."""
+    tagged_with: str
+    after: tuple[int, str]
+    tags: int
 
 
 def add_report_tags(con: sqlite3.Connection, rows: list[tuple], probabilities: list[tuple]) -> None:
@@ -141,10 +158,32 @@ def add_report_tags(con: sqlite3.Connection, rows: list[tuple], probabilities: l
     con.executemany("INSERT INTO tag_probabilities VALUES (?,?,?,?,?,?)", probabilities)
 
 
+def note_tagging_progress(con: sqlite3.Connection, doc_id: str, progress: TaggingProgress) -> None:
+    """Call in the transaction that commits a chunk's tags: a run killed mid-report resumes after
+    the last chunk committed instead of starting the report again."""
+    set_state(con, _progress_key(doc_id), json.dumps(progress._asdict()))
+
+
+def tagging_progress(con: sqlite3.Connection, doc_id: str) -> TaggingProgress | None:
+    """How far an unfinished tagging of the report got; None when none is under way."""
+    value = get_state(con, _progress_key(doc_id))
+    if value is None:
+        return None
+    saved = json.loads(value)
+    return TaggingProgress(saved["tagged_with"], (int(saved["after"][0]), str(saved["after"][1])), int(saved["tags"]))
+
+
 def mark_tagged(con: sqlite3.Connection, doc_id: str, tagged_with: str) -> None:
     """Record that every taggable span of a report is tagged, and with what (``versions.tag_key``);
-    call once its last chunk is committed, so a run killed mid-report leaves no record."""
+    call once its last chunk is committed, so a run killed mid-report leaves no record (only its
+    progress, which this ends)."""
+    con.execute("DELETE FROM state WHERE key=?", (_progress_key(doc_id),))
     set_state(con, _tags_key(doc_id), tagged_with)
+
+
+def span_text(con: sqlite3.Connection, span_id: str) -> str:
+    row = con.execute("SELECT text FROM spans WHERE span_id=?", (span_id,)).fetchone()
+    return row[0] if row else ""
 
 
 def tagged_with(con: sqlite3.Connection, doc_id: str) -> str | None:

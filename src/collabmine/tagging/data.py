@@ -158,13 +158,15 @@ def taggable_spans(con: sqlite3.Connection, *, doc_id: str | None = None) -> Spa
     return _spans(store.taggable_spans(con, doc_id=doc_id), docs, previous="", citations=True)
 
 
-def taggable_chunks(con: sqlite3.Connection, *, doc_id: str, size: int) -> Iterator[Spans]:
+def taggable_chunks(con: sqlite3.Connection, *, doc_id: str, size: int,
+                    after: tuple[int, str] | None = None) -> Iterator[Spans]:
     """One report's taggable spans, ``size`` at a time in document order, so that a report of
     any length is never all in memory (a 50 MB report has ~400,000 sentences, ~2 KB each as
-    ``Spans``). The previous sentence carries over a chunk's edge; citations are left empty
-    (only training's explanations use them)."""
+    ``Spans``); from the span after ``after`` ((start, span_id)) where given. The previous
+    sentence carries over a chunk's edge; citations are left empty (only training's explanations
+    use them)."""
     docs = {r["doc_id"]: r for r in store.documents(con) if r["status"] == "ok"}
-    previous, after = "", None
+    previous = store.span_text(con, after[1]) if after else ""
     while True:
         rows = store.taggable_spans(con, doc_id=doc_id, after=after, limit=size)
         if not rows:

@@ -94,10 +94,11 @@ def explain(tagger: TaggerModel, probability: float, vector: np.ndarray, k: int)
 
 
 def tag_report(settings: Settings, doc_id: str, *, tagger: TaggerModel | None = None) -> int:
-    """Tag one report's taggable sentences into the store; returns the number of tags. A chunk
-    is read, tagged and committed at a time (memory stays flat whatever the report's length, and
-    the store is never locked for long); the report is marked tagged, with ``versions.tag_key``,
-    only after its last chunk, so a report whose tagging was killed is tagged again next run."""
+    """Tag one report's taggable sentences into the store; returns the number of its tags. A chunk
+    is read, tagged and committed at a time, with how far the report has got (memory stays flat
+    whatever the report's length, and the store is never locked for long); the report is marked
+    tagged, with ``versions.tag_key``, only after its last chunk. A report whose tagging was
+    killed resumes after its last committed chunk when tagged again with the same key."""
     con = store.connect(settings.store_path, create=False)
     try:
         return _tag_into_store(con, doc_id, tagger or load_tagger(settings), tag_key(sha256=doc_id,
@@ -107,15 +108,23 @@ def tag_report(settings: Settings, doc_id: str, *, tagger: TaggerModel | None = 
 
 
 def _tag_into_store(con: sqlite3.Connection, doc_id: str, tagger: TaggerModel, key: str) -> int:
-    tracker = progress.track("tag", store.taggable_count(con, doc_id=doc_id), "sentences")
-    with store.transaction(con):
-        store.clear_report_tags(con, doc_id)
-    written = 0
-    for spans in data.taggable_chunks(con, doc_id=doc_id, size=SPANS_PER_CHUNK):
+    resumed = store.tagging_progress(con, doc_id)
+    if resumed is None or resumed.tagged_with != key:
+        # Nothing under way, or under way with another tagger or code: start the report afresh.
+        with store.transaction(con):
+            store.clear_report_tags(con, doc_id)
+        resumed = None
+    after, written = (resumed.after, resumed.tags) if resumed else (None, 0)
+    total = store.taggable_count(con, doc_id=doc_id)
+    tracker = progress.track("tag", total, "sentences",
+                             done=store.taggable_count(con, doc_id=doc_id, upto=after) if after else 0)
+    for spans in data.taggable_chunks(con, doc_id=doc_id, size=SPANS_PER_CHUNK, after=after):
         part = tag_spans(spans, tagger)
+        written += len(part.tags)
         with store.transaction(con):
             store.add_report_tags(con, part.tags, part.probabilities)
-        written += len(part.tags)
+            store.note_tagging_progress(con, doc_id, store.TaggingProgress(
+                key, (spans.starts[-1], spans.span_ids[-1]), written))
         tracker.advance(len(spans))
     with store.transaction(con):
         store.mark_tagged(con, doc_id, key)
