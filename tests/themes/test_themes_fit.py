@@ -86,3 +86,24 @@ def test_the_corpus_themes_follow_the_frame_and_the_guards(themed):
     # Homonyms kept apart: trust between people, not an academy trust, in the condition theme.
     assert trust and not [s for s in trust if "Academy Trust" in s or "academy trust" in s.lower()
                           or "Umbrella Trust" in s]
+
+
+def test_placing_sentences_a_block_at_a_time_places_them_as_all_at_once(monkeypatch):
+    """Large categories are placed in blocks (a 50 MB report's 231,000 structure sentences made a
+    0.7 GB normalised copy at once); blocks of 7 give the memberships and outliers of one block."""
+    from collabmine.themes import fit as fit_lib
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(100, 8)).astype(np.float32)
+
+    def placed(block: int):
+        monkeypatch.setattr(fit_lib, "PLACE_ROWS_AT_A_TIME", block)
+        centroids = [v / np.linalg.norm(v) for v in np.random.default_rng(1).normal(size=(3, 8))]
+        themes = fit_lib.CategoryThemes("impact", [fit_lib.Theme("impact", k, f"t{k}", [], [], [], c)
+                                                  for k, c in enumerate(centroids)], [], 100)
+        fit_lib.place_nearest(themes, list(range(100)), vectors, threshold=0.2)
+        return [(t.members, t.similarities) for t in themes.themes], themes.outliers
+
+    whole = placed(10_000)
+    assert whole == placed(7)
+    assert whole[1] and all(members for members, _ in whole[0])   # some outliers, every theme used
