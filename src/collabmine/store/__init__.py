@@ -20,10 +20,9 @@ from .records import (REVIEW_LOG_SQL, TAGGABLE_EXCLUSIONS, TAGGABLE_WHERE, Taggi
                       write_document, write_evidence, write_themes)
 
 __all__ = ["LOCK_NAME", "OWN_TABLES", "REVIEW_LOG_SQL", "SCHEMA_VERSION", "SQLITE_HEADER",
-           "TAGGABLE_EXCLUSIONS", "TAGGABLE_WHERE", "TaggingProgress", "add_report_tags", "applied", "backups", "check_header",
-           "check_identity", "clear_report_tags", "connect", "damaged", "documents", "get_state", "health",
-           "is_damage", "label_citations", "mark_tagged", "migrate", "note_tagging_progress", "remove_missing",
-           "require_healthy", "run_lock", "runs", "set_state", "span_text", "taggable_count",
+           "TAGGABLE_EXCLUSIONS", "TAGGABLE_WHERE", "TaggingProgress", "add_report_tags", "applied", "backups",
+           "check_header", "check_identity", "clear_report_tags", "connect", "damaged", "documents", "get_state",
+           "health", "is_damage", "label_citations", "mark_tagged", "migrate", "note_tagging_progress",
+           "remove_missing", "require_healthy", "run_lock", "runs", "set_state", "span_text", "taggable_count",
            "taggable_spans", "tagged_keys", "tagged_spans", "tagged_with", "tagging_progress", "theme_moves",
-           "transaction",
-           "write_document", "write_evidence", "write_themes"]
+           "transaction", "write_document", "write_evidence", "write_themes"]

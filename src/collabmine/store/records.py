@@ -81,7 +81,7 @@ def _delete_doc_rows(con: sqlite3.Connection, doc_id: str) -> None:
 def clear_report_tags(con: sqlite3.Connection, doc_id: str) -> None:
     """A report's tags, probabilities, "tagged with" record (``mark_tagged``) and partial progress
     (``note_tagging_progress``) go."""
-    con.execute("DELETE FROM state WHERE key IN (?, ?)", (_tags_key(doc_id), _progress_key(doc_id)))
+    _forget_state(con, _tags_key(doc_id), _progress_key(doc_id))
     for table in _TAG_TABLES:
         con.execute(f"DELETE FROM {table} WHERE span_id IN (SELECT span_id FROM spans WHERE doc_id=?)", (doc_id,))
 
@@ -170,14 +170,14 @@ def tagging_progress(con: sqlite3.Connection, doc_id: str) -> TaggingProgress | 
     if value is None:
         return None
     saved = json.loads(value)
-    return TaggingProgress(saved["tagged_with"], (int(saved["after"][0]), str(saved["after"][1])), int(saved["tags"]))
+    return TaggingProgress(saved["tagged_with"], tuple(saved["after"]), saved["tags"])
 
 
 def mark_tagged(con: sqlite3.Connection, doc_id: str, tagged_with: str) -> None:
     """Record that every taggable span of a report is tagged, and with what (``versions.tag_key``);
     call once its last chunk is committed, so a run killed mid-report leaves no record (only its
     progress, which this ends)."""
-    con.execute("DELETE FROM state WHERE key=?", (_progress_key(doc_id),))
+    _forget_state(con, _progress_key(doc_id))
     set_state(con, _tags_key(doc_id), tagged_with)
 
 
@@ -199,6 +199,11 @@ def get_state(con: sqlite3.Connection, key: str) -> str | None:
 def set_state(con: sqlite3.Connection, key: str, value: str) -> None:
     """Call inside the transaction that writes the results ``value`` describes."""
     con.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
+
+
+def _forget_state(con: sqlite3.Connection, *keys: str) -> None:
+    """Call inside the transaction that removes the results the keys describe."""
+    con.executemany("DELETE FROM state WHERE key=?", [(key,) for key in keys])
 
 
 #: Every effective tag (model tags with analysts' decisions applied) on a report in the corpus.

@@ -109,14 +109,13 @@ def tag_report(settings: Settings, doc_id: str, *, tagger: TaggerModel | None = 
 
 def _tag_into_store(con: sqlite3.Connection, doc_id: str, tagger: TaggerModel, key: str) -> int:
     resumed = store.tagging_progress(con, doc_id)
-    if resumed is None or resumed.tagged_with != key:
-        # Nothing under way, or under way with another tagger or code: start the report afresh.
+    if resumed is not None and resumed.tagged_with == key:
+        after, written = resumed.after, resumed.tags
+    else:  # nothing under way, or under way with another tagger or code: start the report afresh
         with store.transaction(con):
             store.clear_report_tags(con, doc_id)
-        resumed = None
-    after, written = (resumed.after, resumed.tags) if resumed else (None, 0)
-    total = store.taggable_count(con, doc_id=doc_id)
-    tracker = progress.track("tag", total, "sentences",
+        after, written = None, 0
+    tracker = progress.track("tag", store.taggable_count(con, doc_id=doc_id), "sentences",
                              done=store.taggable_count(con, doc_id=doc_id, upto=after) if after else 0)
     for spans in data.taggable_chunks(con, doc_id=doc_id, size=SPANS_PER_CHUNK, after=after):
         part = tag_spans(spans, tagger)
