@@ -164,10 +164,15 @@ def embed_missing(texts: list[str], *, con: sqlite3.Connection, embedder: Embedd
         for i in range(0, len(missing), COMMIT_EVERY):
             chunk = missing[i:i + COMMIT_EVERY]
             vectors = embedder.encode([t for _, t in chunk])
-            con.execute("BEGIN IMMEDIATE")
+            # Inside a caller's transaction (the evidence stage writes its table while it reads
+            # vectors) the new vectors join that transaction.
+            own = not con.in_transaction
+            if own:
+                con.execute("BEGIN IMMEDIATE")
             con.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
                             [(h, name, v.tobytes()) for (h, _), v in zip(chunk, vectors)])
-            con.execute("COMMIT")
+            if own:
+                con.execute("COMMIT")
             tracker.advance(len(chunk))
     return len(missing)
 

@@ -56,6 +56,56 @@ def test_every_output_file_is_written_and_consistent(written):
     assert md.count("\n> — ") == (pd.read_csv(written.directory / "evidence_rows.csv")["key_quote"] == 1).sum()
 
 
+def test_the_full_tables_are_streamed_in_chunks_and_equal_the_whole(written, themed):
+    """evidence_rows.csv/.parquet/.xlsx are written chunk by chunk from the store (a 50 MB report has
+    380,000 rows); with chunks of 7 rows they hold exactly the table read whole."""
+    from collabmine import store
+    from collabmine.evidence import evidence_row_chunks, evidence_rows
+    from collabmine.evidence.outputs.spreadsheets import write_csv, write_workbook
+    from collabmine.evidence.outputs.write import EVIDENCE_ROW_INTEGERS, write_parquet
+
+    con = store.connect(themed.store_path, create=False)
+    try:
+        whole = evidence_rows(con)
+        chunks = list(evidence_row_chunks(con, rows=7))
+    finally:
+        con.close()
+    assert len(chunks) == -(-len(whole) // 7)
+    # A chunk whose page column is all empty reads as object, not str: the values are the same.
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole, check_dtype=False)
+    folder = written.directory
+    csv = pd.read_csv(folder / "evidence_rows.csv", keep_default_na=False)
+    assert len(csv) == len(whole) and csv["span_id"].tolist() == whole["span_id"].tolist()
+    pd.testing.assert_frame_equal(pd.read_parquet(folder / "evidence_rows.parquet"), whole, check_dtype=False)
+    sheet = pd.read_excel(folder / "evidence.xlsx", sheet_name="evidence")
+    assert sheet["span_id"].tolist() == whole["span_id"].tolist()
+
+    # Writing from small chunks gives the same files as writing the frame whole.
+    tmp = folder.parent / "chunked"
+    tmp.mkdir(exist_ok=True)
+    write_csv(whole, tmp / "whole.csv")
+    write_csv(iter(chunks), tmp / "chunks.csv")
+    assert (tmp / "whole.csv").read_bytes() == (tmp / "chunks.csv").read_bytes()
+    write_parquet(iter(chunks), tmp / "chunks.parquet", integers=EVIDENCE_ROW_INTEGERS)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp / "chunks.parquet"), whole, check_dtype=False)
+    write_workbook(tmp / "chunks.xlsx", {"evidence": iter(chunks)})
+    import openpyxl
+    ws = openpyxl.load_workbook(tmp / "chunks.xlsx")["evidence"]
+    assert ws.max_row == len(whole) + 1 and ws.auto_filter.ref.endswith(str(len(whole) + 1))
+    assert pd.read_excel(tmp / "chunks.xlsx", sheet_name="evidence").equals(sheet)
+
+
+def test_a_chunk_with_an_empty_text_column_keeps_the_columns_type(tmp_path):
+    from collabmine.evidence.outputs.write import write_parquet
+
+    chunks = [pd.DataFrame({"section": [None, None], "start": [1, 2]}),
+              pd.DataFrame({"section": ["§1 Aims", None], "start": [3, 4]})]
+    write_parquet(iter(chunks), tmp_path / "t.parquet", integers=frozenset({"start"}))
+    back = pd.read_parquet(tmp_path / "t.parquet")
+    assert back["section"].isna().tolist() == [True, True, False, True] and back["section"][2] == "§1 Aims"
+    assert pd.api.types.is_string_dtype(back["section"]) and back["start"].tolist() == [1, 2, 3, 4]
+
+
 def test_html_report_renders_in_headless_chromium(written, tmp_path):
     if not CHROMIUM:
         if REQUIRE_BROWSER:
@@ -96,6 +146,7 @@ def test_a_huge_theme_lists_a_bounded_number_of_quotes_and_points_to_the_tables(
     row = frames["rows"].iloc[0].to_dict()
     frames["rows"] = pd.DataFrame([row | {"rank": k, "quote": f"quote number {k}", "span_id": f"s{k}"}
                                    for k in range(1, QUOTES_LISTED + 51)])
+    frames["counts"] = _counts(frames["rows"])
     html = render_report(**frames)
     assert html.count("<blockquote>") == QUOTES_LISTED
     assert f"quote number {QUOTES_LISTED}<" in html and f"quote number {QUOTES_LISTED + 1}<" not in html
@@ -105,6 +156,7 @@ def test_a_huge_theme_lists_a_bounded_number_of_quotes_and_points_to_the_tables(
     assert sample < html.index("<blockquote>") and '<a href="evidence_rows.csv">' in html[sample:sample + 300]
     # A theme that fits is not called a sample.
     frames["rows"] = frames["rows"].head(10)
+    frames["counts"] = _counts(frames["rows"])
     assert "A sample" not in render_report(**frames)
 
 
@@ -123,7 +175,11 @@ def _hostile_frames() -> dict:
     themes = {k: claim[k] for k in ("theme_id", "category", "kind", "label", "claim", "n_sentences", "n_reports",
                                     "confidence", "single_report")}
     return dict(themes=pd.DataFrame([themes]), claims=pd.DataFrame([claim]), rows=pd.DataFrame([row]),
-                reports=pd.DataFrame([report]), matrix=pd.DataFrame([matrix]))
+                counts=_counts(pd.DataFrame([row])), reports=pd.DataFrame([report]), matrix=pd.DataFrame([matrix]))
+
+
+def _counts(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows.groupby(["theme_id", "category", "file"]).size().rename("n").reset_index()
 
 
 def _chromium(*args: str, tmp) -> str:

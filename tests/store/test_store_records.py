@@ -81,3 +81,29 @@ def test_taggable_count_up_to_a_span_counts_what_precedes_it(tagged_store):
             assert store.taggable_count(con, doc_id=doc_id, upto=(rows[i]["start"], rows[i]["span_id"])) == i + 1
     finally:
         con.close()
+
+
+def test_evidence_is_written_as_it_comes_and_compared_with_the_previous_table(tmp_path):
+    """``write_evidence`` takes a generator that fills the claims as it goes, and says which
+    (theme, sentence) rows are new and which went, counted in SQL."""
+    con = store.connect(tmp_path / "s.sqlite")
+    con.execute("INSERT INTO themes (theme_id, category, topic, label, keywords, claim, n_sentences, n_reports,"
+                " single_report, representative_span_id, centroid) VALUES"
+                " ('t1', 'barrier', 0, 'Time', '[]', '', 1, 1, 1, 'a', x'00')")
+
+    def rows(spans, claims):
+        for rank, span in enumerate(spans, start=1):
+            yield {"theme_id": "t1", "rank": rank, "span_id": span, "doc_id": "d", "file": "r.txt", "start": rank,
+                   "end": rank + 1, "quote": "q", "citation": "c", "section": None, "page": None, "key_quote": 0}
+        claims["t1"] = {"claim": f"{len(spans)} sentences"}
+
+    claims: dict = {}
+    first = store.write_evidence(con, rows(["a", "b", "c"], claims), input_hash="h1", claims=claims)
+    assert (first.rows, first.added, first.removed) == (3, 3, 0)
+    claims = {}
+    second = store.write_evidence(con, rows(["b", "c", "d", "e"], claims), input_hash="h2", claims=claims)
+    assert (second.rows, second.added, second.removed) == (4, 2, 1)
+    assert con.execute("SELECT claim FROM themes").fetchone()[0] == "4 sentences"
+    assert store.get_state(con, "evidence_input") == "h2"
+    assert store.write_evidence(con, iter([]), claims={}) == store.EvidenceChange(0, 0, 4)
+    con.close()

@@ -64,11 +64,45 @@ def test_tagging_is_deterministic(tagged_store, tmp_path):
     con = store.connect(settings.store_path, create=False)
     first = con.execute(query, (doc_id,)).fetchall()
     con.close()
+    _forget_tags(settings, doc_id)
     tagging.tag_report(settings, doc_id)
     con = store.connect(settings.store_path, create=False)
     second = con.execute(query, (doc_id,)).fetchall()
     con.close()
     assert [tuple(r) for r in first] == [tuple(r) for r in second] and first
+
+
+def _forget_tags(settings, doc_id: str) -> None:
+    """The report as if never tagged (``tag_report`` leaves a report tagged with its key alone)."""
+    con = store.connect(settings.store_path, create=False)
+    try:
+        with store.transaction(con):
+            store.clear_report_tags(con, doc_id)
+    finally:
+        con.close()
+
+
+def test_a_report_the_store_holds_tagged_is_not_tagged_again(tagged_store, tmp_path, monkeypatch):
+    """With its tags complete for this tagger and code, a report's tagging is a count: the flow
+    calls ``tag_report`` whenever Prefect has no cached result (an output folder copied without its
+    .cache), and tagging a 50 MB report again took ~80 minutes."""
+    settings = copy_store(tagged_store, tmp_path / "complete")
+    doc_id = _doc_id(settings, R001)
+    tags, _ = _report_rows(settings, doc_id)
+
+    def never(spans, tagger):
+        raise AssertionError("tagged again")
+
+    monkeypatch.setattr(tagging.stage, "tag_spans", never)
+    assert tagging.tag_report(settings, doc_id) == len(tags) > 0
+    assert _report_rows(settings, doc_id)[0] == tags
+    # Any other key (tagger retrained, tagging code changed) tags it again.
+    con = store.connect(settings.store_path, create=False)
+    with store.transaction(con):
+        store.mark_tagged(con, doc_id, "tag-other")
+    con.close()
+    with pytest.raises(AssertionError, match="tagged again"):
+        tagging.tag_report(settings, doc_id)
 
 
 def _report_rows(settings, doc_id: str) -> tuple[list, list]:
@@ -98,6 +132,7 @@ def test_a_report_tagged_a_chunk_at_a_time_gets_the_same_tags(tagged_store, tmp_
     doc_id = _doc_id(settings, R001)
     tags, probabilities = _report_rows(settings, doc_id)
     monkeypatch.setattr(tagging.stage, "SPANS_PER_CHUNK", 50)
+    _forget_tags(settings, doc_id)
     assert tagging.tag_report(settings, doc_id) == len(tags)
     chunked_tags, chunked_probabilities = _report_rows(settings, doc_id)
     assert [t[:2] for t in chunked_tags] == [t[:2] for t in tags]
@@ -120,6 +155,7 @@ def _stop_in_third_chunk(settings, doc_id: str, monkeypatch) -> list[int]:
         return real(spans, tagger)
 
     monkeypatch.setattr(tagging.stage, "tag_spans", failing)
+    _forget_tags(settings, doc_id)
     with pytest.raises(KeyboardInterrupt):
         tagging.tag_report(settings, doc_id)
     resumed: list[int] = []

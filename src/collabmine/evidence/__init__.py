@@ -6,9 +6,11 @@ researcher takes away: CSV, Parquet, XLSX, Markdown, the HTML report, BibTeX and
 from . import outputs
 from .claim import claim_text, has_verbs, quotable
 from .confidence import Confidence, Evidence, grade
-from .table import (CLAIM_COLUMNS, EvidenceOutcome, Verification, build_evidence, claims, evidence_rows,
-                    format_citation, key_quotes, page_reference, section_reference, verify)
+from .table import (CLAIM_COLUMNS, EvidenceOutcome, Verification, build_evidence, claims, evidence_counts,
+                    evidence_row_chunks, evidence_rows, format_citation, key_quotes, page_reference, section_reference,
+                    verify)
 
-__all__ = ["outputs", "claim_text", "has_verbs", "quotable", "Confidence", "Evidence", "grade", "CLAIM_COLUMNS", "EvidenceOutcome", "Verification",
-           "build_evidence", "claims", "evidence_rows", "format_citation", "key_quotes", "page_reference",
+__all__ = ["outputs", "claim_text", "has_verbs", "quotable", "Confidence", "Evidence", "grade", "CLAIM_COLUMNS",
+           "EvidenceOutcome", "Verification", "build_evidence", "claims", "evidence_counts", "evidence_row_chunks",
+           "evidence_rows", "format_citation", "key_quotes", "page_reference",
            "section_reference", "verify"]

@@ -12,6 +12,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -85,30 +86,34 @@ def build_evidence(settings: Settings, *, force: bool = False) -> EvidenceOutcom
         if not force and store.get_state(con, "evidence_input") == input_hash:
             n = con.execute("SELECT COUNT(*) FROM evidence").fetchone()[0]
             return EvidenceOutcome(n, 0, 0, True)
-        before = {(r[0], r[1]) for r in con.execute("SELECT theme_id, span_id FROM evidence")}
-        supported = support(con, docs)
-        texts: dict[str, str] = {}
-        rows = []
-        for theme_id, ordered in supported.order.items():
-            for rank, m in enumerate(ordered, start=1):
-                doc = docs[m["doc_id"]]
-                if m["doc_id"] not in texts:
-                    texts[m["doc_id"]] = _source(doc, settings)
-                path = json.loads(m["section_path"] or "[]")
-                rows.append({
-                    "theme_id": theme_id, "rank": rank, "span_id": m["span_id"],
-                    "doc_id": m["doc_id"], "file": doc["path"], "start": m["start"], "end": m["end"],
-                    "quote": texts[m["doc_id"]][m["start"]:m["end"]],
-                    "citation": format_citation(_cited(doc), path, m["page_start"], m["page_end"]),
-                    "section": path[-1] if path else None,
-                    "page": page_reference(m["page_start"], m["page_end"]) or None,
-                    "key_quote": int(m["span_id"] in supported.key[theme_id]),
-                })
-        store.write_evidence(con, rows, input_hash=input_hash, claims=supported.claims)
-        after = {(r["theme_id"], r["span_id"]) for r in rows}
-        return EvidenceOutcome(len(rows), len(after - before), len(before - after), False)
+        claims: dict[str, dict] = {}
+        # One theme at a time, straight into the store: memory holds the largest theme, not the table.
+        change = store.write_evidence(con, _evidence_rows(con, docs, settings, claims=claims),
+                                      input_hash=input_hash, claims=claims)
+        return EvidenceOutcome(change.rows, change.added, change.removed, False)
     finally:
         con.close()
+
+
+def _evidence_rows(con, docs: dict[str, dict], settings: Settings, *, claims: dict[str, dict]) -> Iterator[dict]:
+    """Every theme's rows, theme by theme; each theme's claim goes into ``claims`` as it is done."""
+    texts: dict[str, str] = {}
+    for theme in supported_themes(con, docs):
+        claims[theme.theme_id] = theme.claim
+        for rank, m in enumerate(theme.ordered, start=1):
+            doc = docs[m["doc_id"]]
+            if m["doc_id"] not in texts:
+                texts[m["doc_id"]] = _source(doc, settings)
+            path = json.loads(m["section_path"] or "[]")
+            yield {
+                "theme_id": theme.theme_id, "rank": rank, "span_id": m["span_id"],
+                "doc_id": m["doc_id"], "file": doc["path"], "start": m["start"], "end": m["end"],
+                "quote": texts[m["doc_id"]][m["start"]:m["end"]],
+                "citation": format_citation(_cited(doc), path, m["page_start"], m["page_end"]),
+                "section": path[-1] if path else None,
+                "page": page_reference(m["page_start"], m["page_end"]) or None,
+                "key_quote": int(m["span_id"] in theme.key),
+            }
 
 
 def _cited(doc: dict) -> str:
@@ -116,54 +121,53 @@ def _cited(doc: dict) -> str:
 
 
 @dataclass
-class Support:
-    order: dict[str, list]              # theme id -> member rows, key quotes first
-    key: dict[str, set[str]]            # theme id -> span ids of its key quotes
-    claims: dict[str, dict]             # theme id -> claim columns of ``themes``
+class ThemeSupport:
+    theme_id: str
+    ordered: list                       # member rows, key quotes first
+    key: set[str]                       # span ids of its key quotes
+    claim: dict                         # claim columns of ``themes``
 
 
-def support(con, docs: dict[str, dict]) -> Support:
-    """For every theme: its members in quote order, its key quotes, its claim and confidence."""
+_MEMBERS_SQL = (
+    'SELECT m.theme_id, m.category, m.similarity, s.span_id, s.doc_id, s.start, s."end", s.section_path,'
+    " s.page_start, s.page_end, s.kind, s.text, p.structure, p.impact, p.condition, p.barrier, e.review"
+    " FROM theme_members m JOIN spans s USING (span_id) LEFT JOIN tag_probabilities p USING (span_id)"
+    " LEFT JOIN effective_tags e ON e.span_id = m.span_id AND e.category = m.category"
+    " WHERE m.theme_id = ? ORDER BY m.similarity DESC, s.span_id")
+
+
+def supported_themes(con, docs: dict[str, dict]) -> Iterator[ThemeSupport]:
+    """For every theme with members, one at a time: its members in quote order, its key quotes,
+    its claim and confidence."""
     themes = con.execute("SELECT theme_id, category, label, centroid FROM themes ORDER BY theme_id").fetchall()
-    members = con.execute(
-        'SELECT m.theme_id, m.category, m.similarity, s.span_id, s.doc_id, s.start, s."end", s.section_path,'
-        " s.page_start, s.page_end, s.kind, s.text, p.structure, p.impact, p.condition, p.barrier, e.review"
-        " FROM theme_members m JOIN spans s USING (span_id) LEFT JOIN tag_probabilities p USING (span_id)"
-        " LEFT JOIN effective_tags e ON e.span_id = m.span_id AND e.category = m.category"
-        " WHERE m.theme_id IS NOT NULL ORDER BY m.theme_id, m.similarity DESC, s.span_id").fetchall()
-    by_theme: dict[str, list] = {}
-    for m in members:
-        by_theme.setdefault(m["theme_id"], []).append(m)
-    verbs = dict(zip([m["span_id"] for m in members], has_verbs([m["text"] for m in members])))
     decisions = _random_queue_decisions(con)
     centroids = {t["theme_id"]: np.frombuffer(t["centroid"], dtype=np.float32) for t in themes}
-    vectors = dict(zip([m["span_id"] for m in members],
-                       embed_cached([m["text"] for m in members], con=con) if members else []))
     rejected_in = _attribute_rejections(con, decisions, themes, centroids)
     total = len(docs)
-    out = Support({}, {}, {})
     for t in themes:
-        rows = by_theme.get(t["theme_id"], [])
+        rows = con.execute(_MEMBERS_SQL, (t["theme_id"],)).fetchall()
         if not rows:
             continue
+        texts = [m["text"] for m in rows]
+        verbs = has_verbs(texts)
+        vectors = dict(zip([m["span_id"] for m in rows], embed_cached(texts, con=con)))
         candidates = [Candidate(m["span_id"], m["doc_id"], float(m["similarity"] or 0.0) * _confidence_of(m),
-                                quotable(m["text"], m["kind"], has_verb=verbs[m["span_id"]])) for m in rows]
+                                quotable(m["text"], m["kind"], has_verb=verb)) for m, verb in zip(rows, verbs)]
         ordered = interleave(candidates)
         row_of = {m["span_id"]: m for m in rows}
-        out.order[t["theme_id"]] = [row_of[c.span_id] for c in ordered]
-        out.key[t["theme_id"]] = {c.span_id for c in ordered[:KEY_QUOTES] if c.quotable}
         reports = sorted({m["doc_id"] for m in rows})
         citations = sorted({_cited(docs[d]) for d in reports if d in docs})
         accepted = sum(decisions.get((m["span_id"], t["category"])) == "accept" for m in rows)
         rejected = rejected_in.get(t["theme_id"], 0)
-        confidence = grade(Evidence(len(rows), len(reports), total, _report_coherence(rows, vectors, centroids[t["theme_id"]]),
-                                    reviewed=accepted + rejected, accepted=accepted))
-        out.claims[t["theme_id"]] = {
-            "claim": claim_text(t["category"], t["label"], citations=citations, total_reports=total),
-            "confidence": confidence.grade, "confidence_reasons": confidence.reasons, "supporting": citations,
-            "representative_span_id": ordered[0].span_id,
-        }
-    return out
+        coherence = _report_coherence(rows, vectors, centroids[t["theme_id"]])
+        confidence = grade(Evidence(len(rows), len(reports), total, coherence, reviewed=accepted + rejected,
+                                    accepted=accepted))
+        yield ThemeSupport(
+            t["theme_id"], [row_of[c.span_id] for c in ordered],
+            {c.span_id for c in ordered[:KEY_QUOTES] if c.quotable},
+            {"claim": claim_text(t["category"], t["label"], citations=citations, total_reports=total),
+             "confidence": confidence.grade, "confidence_reasons": confidence.reasons, "supporting": citations,
+             "representative_span_id": ordered[0].span_id})
 
 
 def _confidence_of(member) -> float:
@@ -246,15 +250,42 @@ def key_quotes(con) -> pd.DataFrame:
         " LEFT JOIN spans s USING (span_id) WHERE e.key_quote = 1 ORDER BY e.theme_id, e.rank", con)
 
 
-def evidence_rows(con) -> pd.DataFrame:
-    """Every cited sentence: its clean ``sentence`` and its verbatim ``quote`` (control
-    characters shown as control pictures, "␀": the offsets re-open the exact raw text)."""
-    rows = pd.read_sql_query(
-        'SELECT e.theme_id, t.category, t.label, e.rank, e.key_quote, e.span_id, s.text AS sentence, e.quote, e.citation,'
-        ' e.file, e.start, e."end", e.section, e.page FROM evidence e JOIN themes t USING (theme_id)'
-        ' LEFT JOIN spans s ON s.span_id = e.span_id ORDER BY t.category, e.theme_id, e.rank', con)
+_EVIDENCE_ROWS_SQL = (
+    'SELECT e.theme_id, t.category, t.label, e.rank, e.key_quote, e.span_id, s.text AS sentence, e.quote, e.citation,'
+    ' e.file, e.start, e."end", e.section, e.page FROM evidence e JOIN themes t USING (theme_id)'
+    ' LEFT JOIN spans s ON s.span_id = e.span_id {where} ORDER BY t.category, e.theme_id, e.rank')
+
+
+def evidence_rows(con, *, upto_rank: int | None = None) -> pd.DataFrame:
+    """Every cited sentence (or each theme's first ``upto_rank``): its clean ``sentence`` and its
+    verbatim ``quote`` (control characters shown as control pictures, "␀": the offsets re-open
+    the exact raw text)."""
+    where, params = ("WHERE e.rank <= ?", (upto_rank,)) if upto_rank is not None else ("", ())
+    return _visible(pd.read_sql_query(_EVIDENCE_ROWS_SQL.format(where=where), con, params=params, dtype=_TEXT))
+
+
+def evidence_row_chunks(con, *, rows: int = 20_000) -> Iterator[pd.DataFrame]:
+    """``evidence_rows`` ``rows`` at a time, in the same order (a 50 MB report has 380,000: as one
+    frame, with the copies writing makes, they took ~2 GB). Yields at least one, maybe empty, frame."""
+    for chunk in pd.read_sql_query(_EVIDENCE_ROWS_SQL.format(where=""), con, chunksize=rows, dtype=_TEXT):
+        yield _visible(chunk)
+
+
+#: The text columns of ``evidence_rows``, typed as text whatever a chunk holds: a chunk whose
+#: pages are all unknown would otherwise read as objects (None) where the whole table has text (NaN).
+_TEXT = {c: "str" for c in ("theme_id", "category", "label", "span_id", "sentence", "quote", "citation", "file",
+                            "section", "page")}
+
+
+def _visible(rows: pd.DataFrame) -> pd.DataFrame:
     rows["quote"] = rows["quote"].map(visible_controls)
     return rows
+
+
+def evidence_counts(con) -> pd.DataFrame:
+    """How many evidence rows each (theme, report file) has, with the theme's category."""
+    return pd.read_sql_query("SELECT e.theme_id, t.category, e.file, COUNT(*) AS n FROM evidence e"
+                             " JOIN themes t USING (theme_id) GROUP BY e.theme_id, t.category, e.file", con)
 
 
 # --- verification --------------------------------------------------------------------------
@@ -298,8 +329,9 @@ def verify(settings: Settings) -> Verification:
     result = Verification()
     try:
         docs = _documents(con)
+        # Read as a cursor, not fetched whole: a 50 MB report has 380,000 quotes.
         rows = con.execute('SELECT e.theme_id, e.span_id, e.doc_id, e.file, e.start, e."end", e.quote, s.text'
-                           " FROM evidence e LEFT JOIN spans s USING (span_id) ORDER BY e.doc_id, e.start").fetchall()
+                           " FROM evidence e LEFT JOIN spans s USING (span_id) ORDER BY e.doc_id, e.start")
         texts: dict[str, str | None] = {}
         for r in rows:
             result.checked += 1

@@ -33,24 +33,31 @@ def bar_chart(counts: list[tuple[str, int]], *, width: int = 420, bar: int = 18,
     return {"bars": bars, "height": len(bars) * (bar + 6), "width": label_width + width, "bar": bar, "x": label_width}
 
 
-def render_report(*, themes: pd.DataFrame, claims: pd.DataFrame, rows: pd.DataFrame, reports: pd.DataFrame,
-                  matrix: pd.DataFrame) -> str:
+def render_report(*, themes: pd.DataFrame, claims: pd.DataFrame, rows: pd.DataFrame, counts: pd.DataFrame,
+                  reports: pd.DataFrame, matrix: pd.DataFrame) -> str:
+    """The report's HTML. ``rows``: each theme's first ``QUOTES_LISTED`` evidence rows (the report
+    lists no more); ``counts``: evidence rows per theme, category and file (``evidence_counts``)."""
     citation_of = dict(zip(reports["path"], reports["citation"]))
+    per_theme = counts.groupby("theme_id")["n"].sum()
     categories = []
     for category in CATEGORIES:
         cat_claims = claims[claims["category"] == category]
         cat_rows = rows[rows["category"] == category]
-        per_report = [(citation_of.get(f, f), int((cat_rows["file"] == f).sum())) for f in reports["path"]]
+        cat_counts = counts[counts["category"] == category]
+        per_report = [(citation_of.get(f, f), int(cat_counts.loc[cat_counts["file"] == f, "n"].sum()))
+                      for f in reports["path"]]
         theme_list = []
         for _, claim in cat_claims.iterrows():
             quotes = cat_rows[cat_rows["theme_id"] == claim["theme_id"]].sort_values("rank")
+            total = int(per_theme.get(claim["theme_id"], 0))
             theme_list.append({"claim": claim, "quotes": quotes.head(QUOTES_SHOWN).to_dict("records"),
                                "more": quotes.iloc[QUOTES_SHOWN:QUOTES_LISTED].to_dict("records"),
-                               "unlisted": max(0, len(quotes) - QUOTES_LISTED), "total": len(quotes)})
+                               "unlisted": max(0, total - QUOTES_LISTED), "total": total})
         categories.append({"name": category, "themes": theme_list, "chart": bar_chart(per_report),
                            "n_sentences": int(cat_claims["n_sentences"].sum()) if len(cat_claims) else 0})
     cells: dict[tuple[str, str], dict] = {(r["theme_id"], r["file"]): r for r in matrix.to_dict("records")}
     return _environment().get_template("report.html.j2").render(
         categories=categories, reports=reports.to_dict("records"), themes=themes.to_dict("records"), cells=cells,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        totals={"themes": len(themes), "claims": len(claims), "reports": len(reports), "quotes": len(rows)})
+        totals={"themes": len(themes), "claims": len(claims), "reports": len(reports),
+                "quotes": int(counts["n"].sum())})

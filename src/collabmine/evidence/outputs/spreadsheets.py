@@ -10,8 +10,9 @@ files and `verify` keep the verbatim text.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
-from typing import IO
+from typing import IO, Iterable
 
 import pandas as pd
 
@@ -40,12 +41,19 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(frame: pd.DataFrame, target: Path | IO[str]) -> None:
-    safe_frame(frame).to_csv(target, index=False)
+def write_csv(frame: pd.DataFrame | Iterable[pd.DataFrame], target: Path | IO[str]) -> None:
+    """``frame``, or its chunks in order (one header), as CSV."""
+    if isinstance(frame, pd.DataFrame):
+        safe_frame(frame).to_csv(target, index=False)
+        return
+    with open(target, "w", encoding="utf-8", newline="") if isinstance(target, Path) else nullcontext(target) as out:
+        for k, chunk in enumerate(frame):
+            safe_frame(chunk).to_csv(out, index=False, header=k == 0)
 
 
-def write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
-    """An .xlsx with one sheet per frame: header frozen and filterable, columns sized, running text
+def write_workbook(path: Path, sheets: dict[str, pd.DataFrame | Iterable[pd.DataFrame]]) -> None:
+    """An .xlsx with one sheet per frame (or per sequence of chunks, written as they come: a large
+    table never sits in memory whole): header frozen and filterable, columns sized, running text
     wrapped; every cell written as text or number, never a formula or a link. Rows go straight to
     xlsxwriter in constant-memory mode, streamed to disk: pandas' to_excel formats every cell in
     Python first (×10 corpus, 26,406 evidence rows: 6.8 → 4.1 s). Missing values are left blank."""
@@ -57,21 +65,26 @@ def write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
         header = workbook.add_format({"bold": True, "bg_color": "#E6ECF5", "border": 1})
         wrapped = workbook.add_format({"text_wrap": True, "valign": "top"})
         top = workbook.add_format({"valign": "top"})
-        for name, frame in sheets.items():
+        for name, frames in sheets.items():
             sheet = workbook.add_worksheet(name)
-            safe = safe_frame(frame)
-            # Column formats first: constant-memory mode writes rows as it goes.
-            for k, column in enumerate(frame.columns):
-                if str(column) in TEXT_COLUMNS:
-                    sheet.set_column(k, k, TEXT_WIDTH, wrapped)
-                else:
-                    longest = max([len(str(column))] + [len(str(v)) for v in frame[column].head(200)])
-                    sheet.set_column(k, k, min(MAX_WIDTH, longest + 2), top)
-            sheet.freeze_panes(1, 0)
-            sheet.autofilter(0, 0, max(len(frame), 1), max(len(frame.columns) - 1, 0))
-            sheet.write_row(0, 0, list(safe.columns), header)
-            cells = safe.astype(object).where(safe.notna(), None)
-            for r, row in enumerate(cells.itertuples(index=False, name=None), start=1):
-                sheet.write_row(r, 0, row)
+            written, columns = 0, 0
+            for k, frame in enumerate([frames] if isinstance(frames, pd.DataFrame) else frames):
+                safe = safe_frame(frame)
+                if k == 0:
+                    # Column formats first (from the first chunk): constant-memory mode writes rows as it goes.
+                    for k, column in enumerate(frame.columns):
+                        if str(column) in TEXT_COLUMNS:
+                            sheet.set_column(k, k, TEXT_WIDTH, wrapped)
+                        else:
+                            longest = max([len(str(column))] + [len(str(v)) for v in frame[column].head(200)])
+                            sheet.set_column(k, k, min(MAX_WIDTH, longest + 2), top)
+                    sheet.freeze_panes(1, 0)
+                    sheet.write_row(0, 0, list(safe.columns), header)
+                    columns = len(frame.columns)
+                cells = safe.astype(object).where(safe.notna(), None)
+                for r, row in enumerate(cells.itertuples(index=False, name=None), start=written + 1):
+                    sheet.write_row(r, 0, row)
+                written += len(frame)
+            sheet.autofilter(0, 0, max(written, 1), max(columns - 1, 0))
     finally:
         workbook.close()

@@ -12,6 +12,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import pandas as pd
 
@@ -19,7 +20,7 @@ from ... import store
 from ...categories import CATEGORIES
 from ...ingest.metadata import entry_type, series_number, surname
 from ...runtime import fault_point
-from ..table import claims, evidence_rows
+from ..table import claims, evidence_counts, evidence_row_chunks, evidence_rows
 from .spreadsheets import write_csv, write_workbook
 
 
@@ -152,44 +153,71 @@ def bibtex(reports: pd.DataFrame) -> str:
 
 # --- writing -------------------------------------------------------------------------------
 
+def write_parquet(frames: Iterable[pd.DataFrame], path: Path, *, integers: frozenset[str] = frozenset()) -> None:
+    """Chunks of one table into one Parquet file as they come: columns in ``integers`` as int64,
+    the rest as text (stated, not inferred per chunk: a chunk whose ``section`` is all empty
+    would otherwise give that column another type)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer = None
+    try:
+        for frame in frames:
+            if writer is None:
+                schema = pa.schema([(c, pa.int64() if c in integers else pa.string()) for c in frame.columns])
+                writer = pq.ParquetWriter(path, schema)
+            writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+#: The integer columns of ``evidence_rows``.
+EVIDENCE_ROW_INTEGERS = frozenset({"rank", "key_quote", "start", "end"})
+
+
 def write_outputs(out_dir: Path, *, dest: Path | None = None) -> Outputs:
-    """Write every output file to ``dest`` (default ``out_dir``); returns what was written."""
-    from .report_html import render_report
+    """Write every output file to ``dest`` (default ``out_dir``); returns what was written. The
+    evidence rows (380,000 for a 50 MB report) are streamed from the store chunk by chunk into
+    each file that holds them all; the report and Markdown read only the quotes they show."""
+    from .report_html import QUOTES_LISTED, render_report
 
     dest = dest or out_dir
     dest.mkdir(parents=True, exist_ok=True)
     con = store.connect(out_dir / "collabmine.sqlite", create=False)
     try:
-        themes, claim_rows, rows = themes_frame(con), claims(con), evidence_rows(con)
-        reports, long = reports_frame(con), matrix_frame(con)
+        themes, claim_rows, reports, long = themes_frame(con), claims(con), reports_frame(con), matrix_frame(con)
+        listed, counts = evidence_rows(con, upto_rank=QUOTES_LISTED), evidence_counts(con)
+        wide = matrix_wide(long, reports)
+        # Every file is written in a staging folder first and then moved into place whole
+        # (os.replace is atomic): a run killed while writing leaves each output file as it was.
+        staging = dest / ".outputs-partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        files = []
+
+        def put(name: str, write) -> None:
+            write(staging / name)
+            files.append(dest / name)
+
+        flat_claims = flat(claim_rows)
+        put("themes.csv", lambda p: write_csv(themes, p))
+        put("evidence.csv", lambda p: write_csv(flat_claims, p))
+        put("evidence.parquet", lambda p: claim_rows.to_parquet(p, index=False))
+        put("evidence_rows.csv", lambda p: write_csv(evidence_row_chunks(con), p))
+        put("evidence_rows.parquet",
+            lambda p: write_parquet(evidence_row_chunks(con), p, integers=EVIDENCE_ROW_INTEGERS))
+        put("matrix.csv", lambda p: write_csv(wide, p))
+
+        put("evidence.xlsx", lambda p: write_workbook(p, {"claims": flat_claims, "evidence": evidence_row_chunks(con),
+                                                          "themes": themes, "matrix": wide}))
+        put("evidence.md", lambda p: p.write_text(evidence_markdown(claim_rows, listed), encoding="utf-8"))
+        put("sources.bib", lambda p: p.write_text(bibtex(reports), encoding="utf-8"))
+        put("report.html", lambda p: p.write_text(
+            render_report(themes=themes, claims=claim_rows, rows=listed, counts=counts, reports=reports, matrix=long),
+            encoding="utf-8"))
     finally:
         con.close()
-    wide = matrix_wide(long, reports)
-    # Every file is written in a staging folder first and then moved into place whole
-    # (os.replace is atomic): a run killed while writing leaves each output file as it was.
-    staging = dest / ".outputs-partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    files = []
-
-    def put(name: str, write) -> None:
-        write(staging / name)
-        files.append(dest / name)
-
-    flat_claims = flat(claim_rows)
-    put("themes.csv", lambda p: write_csv(themes, p))
-    put("evidence.csv", lambda p: write_csv(flat_claims, p))
-    put("evidence.parquet", lambda p: claim_rows.to_parquet(p, index=False))
-    put("evidence_rows.csv", lambda p: write_csv(rows, p))
-    put("evidence_rows.parquet", lambda p: rows.to_parquet(p, index=False))
-    put("matrix.csv", lambda p: write_csv(wide, p))
-
-    put("evidence.xlsx", lambda p: write_workbook(p, {"claims": flat_claims, "evidence": rows, "themes": themes,
-                                                      "matrix": wide}))
-    put("evidence.md", lambda p: p.write_text(evidence_markdown(claim_rows, rows), encoding="utf-8"))
-    put("sources.bib", lambda p: p.write_text(bibtex(reports), encoding="utf-8"))
-    put("report.html", lambda p: p.write_text(
-        render_report(themes=themes, claims=claim_rows, rows=rows, reports=reports, matrix=long), encoding="utf-8"))
     fault_point("outputs-staged")
     for path in files:
         os.replace(staging / path.name, path)
