@@ -31,7 +31,8 @@ from collabmine.settings import Settings, load_settings  # noqa: E402
 from collabmine.themes import ThemeParams  # noqa: E402
 from collabmine.versions import corpus_hash, embed_key, ingest_key, tag_key  # noqa: E402
 from collabmine.embed import MODEL_NAME, default_embedder  # noqa: E402
-from collabmine.runtime import end_orphaned_servers, mark_owner, preload_in_background  # noqa: E402
+from collabmine.runtime import (end_orphaned_servers, mark_owner, preload_in_background, request_stop,  # noqa: E402
+                                working_for)
 
 
 def _given_key(context, parameters) -> str | None:
@@ -48,13 +49,15 @@ def ingest_report(path: Path, settings: Settings, sources: dict, cache_key: str 
 
 @task(name="embed-report", cache_key_fn=_given_key, persist_result=True)
 def embed_report(doc_id: str, settings: Settings, cache_key: str, run_id: str) -> tuple[str, int]:
-    return run_id, tagging.embed_report(settings, doc_id)
+    with working_for(run_id):
+        return run_id, tagging.embed_report(settings, doc_id)
 
 
 @task(name="tag-report", cache_key_fn=_given_key, persist_result=True)
 def tag_report(doc_id: str, settings: Settings, cache_key: str, run_id: str) -> tuple[str, int]:
     """Writes the report's tags to the store as it goes; the cached result is only their count."""
-    return run_id, tagging.tag_report(settings, doc_id)
+    with working_for(run_id):
+        return run_id, tagging.tag_report(settings, doc_id)
 
 
 @task(name="write-store", cache_policy=NO_CACHE)
@@ -130,6 +133,9 @@ def collabmine_flow(corpus_dir: str | None = None, out_dir: str | None = None, s
         try:
             _run_stages(settings, run, summary, show_progress)
         except BaseException as exc:
+            # Tasks still running in the thread pool stop at their next chunk: the process
+            # would otherwise wait for them before it can exit.
+            request_stop(run.run_id)
             runs.finish_run(run, status="failed", counts=summary, error=f"{type(exc).__name__}: {exc}")
             raise
         runs.finish_run(run, status="ok", counts=_counts(summary), corpus_hash=summary.get("corpus_hash"))

@@ -4,8 +4,9 @@ texts reach the model, and a text with no cached vector is an error, never a zer
 import numpy as np
 import pytest
 
-from collabmine import store
+from collabmine import embed, runtime, store
 from collabmine.embed import _read_vectors, embed_cached, text_hash
+from collabmine.errors import RunStopped
 
 
 class CountingEmbedder:
@@ -31,4 +32,27 @@ def test_cached_vectors_in_order_and_only_missing_texts_encoded(tmp_path):
     assert again[1, 0] == len("gamma")
     with pytest.raises(KeyError, match="1 texts have no cached vector"):
         _read_vectors(con, [text_hash("alpha"), text_hash("never embedded")], embedder.name)
+    con.close()
+
+
+def test_a_run_that_is_ending_stops_embedding_after_the_committed_chunk(tmp_path, monkeypatch):
+    """When the run is ending (a signal, a failed stage) embedding stops at its next chunk with
+    E062, keeping what it committed: the process need not wait for the rest of a large report."""
+    monkeypatch.setattr(embed, "COMMIT_EVERY", 2)
+    con = store.connect(tmp_path / "collabmine.sqlite")
+
+    class StoppingEmbedder(CountingEmbedder):
+        def encode(self, texts):
+            runtime.request_stop("run-embed-test")      # as the run's main thread does when interrupted
+            return super().encode(texts)
+
+    embedder = StoppingEmbedder()
+    with runtime.working_for("run-embed-test"), pytest.raises(RunStopped, match="E062"):
+        embed_cached(["a", "b", "c", "d", "e"], embedder=embedder, con=con)
+    assert embedder.seen == ["a", "b"]
+    assert con.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] == 2
+    # Work for no run (a query, another test) or for another run is not stopped by that run's end.
+    after = CountingEmbedder()                # the next run: only what was not committed
+    assert len(embed_cached(["a", "b", "c", "d", "e"], embedder=after, con=con)) == 5
+    assert after.seen == ["c", "d", "e"]
     con.close()

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import progress
 from .errors import Errors, ModelError
+from .runtime import stop_point
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
@@ -162,6 +163,7 @@ def embed_missing(texts: list[str], *, con: sqlite3.Connection, embedder: Embedd
         # those from the cache and encodes only the rest), and memory holds one chunk of vectors.
         tracker = progress.track("embed", len(missing), "sentences")
         for i in range(0, len(missing), COMMIT_EVERY):
+            stop_point("embedding")
             chunk = missing[i:i + COMMIT_EVERY]
             vectors = embedder.encode([t for _, t in chunk])
             # Inside a caller's transaction (the evidence stage writes its table while it reads

@@ -76,6 +76,8 @@ class Errors:
     E060 = ("E060 another collabmine run ({holder}) is using this output folder (lock {path}); waited {wait} s. "
             "Let it finish, or run with --wait SECONDS to queue behind it.")
     E061 = ("E061 no runs recorded in {path} yet. Run `collabmine run` first.")
+    E062 = ("E062 the run is stopping (interrupted, or another stage failed), so {where} stopped after its last "
+            "committed chunk. Run `collabmine run` again: it continues from what was committed.")
 
     E070 = ("E070 task_runner=dask needs prefect-dask. Install the extra: pip install -e '.[dask]'.")
     E071 = ("E071 `collabmine serve` needs a Prefect server. Start one with `prefect server start --host 127.0.0.1` "
@@ -145,6 +147,10 @@ class ReviewError(CollabmineError):
 
 class NotFoundError(ReviewError):
     """A theme, report or sentence asked for by id does not exist (HTTP 404 in the web app)."""
+
+
+class RunStopped(CollabmineError):
+    """A task thread's long loop stopped because its run is ending (E062)."""
 
 
 class EvidenceError(CollabmineError):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
+from .errors import Errors, RunStopped
 from .settings import PROJECT_ROOT
 
 OFFLINE_DEFAULTS = {
@@ -43,6 +45,39 @@ FAULT_VARIABLE = "COLLABMINE_FAULT_AT"
 def fault_point(name: str) -> None:
     if os.environ.get(FAULT_VARIABLE) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+#: Runs that are ending (a signal, Ctrl-C, a failed stage). The per-report tasks run in a thread
+#: pool, and Python waits at exit for a running task: a SIGTERM in the tag stage left the process
+#: tagging the rest of its report (a 50 MB report: ~80 min) after its lock was let go. Long loops
+#: call ``stop_point`` between committed chunks; only work done for a run (``working_for``)
+#: stops, so a query or a test in the same process is never stopped by a run that failed.
+_ENDING_RUNS: set[str] = set()
+_WORK = threading.local()
+
+
+@contextmanager
+def working_for(run_id: str) -> Iterator[None]:
+    """This thread's work, until the block ends, is part of run ``run_id``."""
+    previous = getattr(_WORK, "run_id", None)
+    _WORK.run_id = run_id
+    try:
+        yield
+    finally:
+        _WORK.run_id = previous
+
+
+def request_stop(run_id: str) -> None:
+    """Ask every long loop working for ``run_id`` to stop at its next chunk."""
+    _ENDING_RUNS.add(run_id)
+
+
+def stop_point(where: str) -> None:
+    """Raise ``RunStopped`` (E062) if this thread works for a run that is ending; call it where the
+    work so far is committed."""
+    run_id = getattr(_WORK, "run_id", None)
+    if run_id is not None and run_id in _ENDING_RUNS:
+        raise RunStopped(Errors.E062.format(where=where))
 
 
 #: Set in the environment a run's temporary Prefect server inherits: the pid of the run that

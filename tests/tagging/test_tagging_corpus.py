@@ -197,6 +197,37 @@ def test_a_report_whose_tagging_stops_midway_resumes_where_it_stopped(tagged_sto
     assert tagging.stale_reports(settings, [doc_id]) == set()
 
 
+def test_a_run_that_is_ending_stops_tagging_after_the_committed_chunk(tagged_store, tmp_path, monkeypatch):
+    """A run interrupted in its tag stage (SIGTERM, Ctrl-C, another stage failed) asks its tasks to
+    stop: the report's tagging ends after the chunk in hand is committed (E062), and the next call
+    resumes after it."""
+    from collabmine import runtime
+    from collabmine.errors import RunStopped
+
+    settings = copy_store(tagged_store, tmp_path / "stopped")
+    doc_id = _doc_id(settings, R001)
+    tags, _ = _report_rows(settings, doc_id)
+    monkeypatch.setattr(tagging.stage, "SPANS_PER_CHUNK", 100)
+    real = tagging.stage.tag_spans
+
+    def interrupted(spans, tagger):
+        runtime.request_stop("run-tag-test")
+        return real(spans, tagger)
+
+    monkeypatch.setattr(tagging.stage, "tag_spans", interrupted)
+    _forget_tags(settings, doc_id)
+    with runtime.working_for("run-tag-test"), pytest.raises(RunStopped, match="E062"):
+        tagging.tag_report(settings, doc_id)
+    con = store.connect(settings.store_path, create=False)
+    progress = store.tagging_progress(con, doc_id)
+    con.close()
+    assert progress is not None and len(_report_rows(settings, doc_id)[1]) == 100
+    monkeypatch.setattr(tagging.stage, "tag_spans", real)
+    with runtime.working_for("run-after"):                # the next run resumes
+        assert tagging.tag_report(settings, doc_id) == len(tags)
+    assert [t[:2] for t in _report_rows(settings, doc_id)[0]] == [t[:2] for t in tags]
+
+
 def test_a_stopped_tagging_restarts_the_report_under_another_tagger(tagged_store, tmp_path, monkeypatch):
     """Tags committed by another tagger (or tagging code) are not resumed: the report starts afresh."""
     settings = copy_store(tagged_store, tmp_path / "other")

@@ -16,6 +16,7 @@ from .. import progress, store
 from ..categories import CATEGORIES
 from ..embed import embed_missing
 from ..errors import DataError, Errors
+from ..runtime import stop_point
 from ..settings import PROJECT_ROOT, Settings
 from ..versions import package_version, tag_key
 from . import data, model as model_lib
@@ -123,6 +124,7 @@ def _tag_into_store(con: sqlite3.Connection, doc_id: str, tagger: TaggerModel, k
     tracker = progress.track("tag", store.taggable_count(con, doc_id=doc_id), "sentences",
                              done=store.taggable_count(con, doc_id=doc_id, upto=after) if after else 0)
     for spans in data.taggable_chunks(con, doc_id=doc_id, size=SPANS_PER_CHUNK, after=after):
+        stop_point(f"tagging report {doc_id[:12]}")
         part = tag_spans(spans, tagger)
         written += len(part.tags)
         with store.transaction(con):
