@@ -68,9 +68,9 @@ def write_workbook(path: Path, sheets: dict[str, pd.DataFrame | Iterable[pd.Data
         for name, frames in sheets.items():
             sheet = workbook.add_worksheet(name)
             written, columns = 0, 0
-            for k, frame in enumerate([frames] if isinstance(frames, pd.DataFrame) else frames):
+            for chunk, frame in enumerate([frames] if isinstance(frames, pd.DataFrame) else frames):
                 safe = safe_frame(frame)
-                if k == 0:
+                if chunk == 0:
                     # Column formats first (from the first chunk): constant-memory mode writes rows as it goes.
                     for k, column in enumerate(frame.columns):
                         if str(column) in TEXT_COLUMNS:
