@@ -62,7 +62,8 @@ def test_the_full_tables_are_streamed_in_chunks_and_equal_the_whole(written, the
     from collabmine import store
     from collabmine.evidence import evidence_row_chunks, evidence_rows
     from collabmine.evidence.outputs.spreadsheets import write_csv, write_workbook
-    from collabmine.evidence.outputs.write import EVIDENCE_ROW_INTEGERS, write_parquet
+    from collabmine.evidence.outputs.write import write_parquet
+    from collabmine.evidence.table import EVIDENCE_ROW_COLUMNS, EVIDENCE_ROW_INTEGERS
 
     con = store.connect(themed.store_path, create=False)
     try:
@@ -70,7 +71,7 @@ def test_the_full_tables_are_streamed_in_chunks_and_equal_the_whole(written, the
         chunks = list(evidence_row_chunks(con, rows=7))
     finally:
         con.close()
-    assert len(chunks) == -(-len(whole) // 7)
+    assert len(chunks) == -(-len(whole) // 7) and tuple(whole.columns) == EVIDENCE_ROW_COLUMNS
     # A chunk whose page column is all empty reads as object, not str: the values are the same.
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole, check_dtype=False)
     folder = written.directory

@@ -271,10 +271,13 @@ def evidence_row_chunks(con, *, rows: int = 20_000) -> Iterator[pd.DataFrame]:
         yield _visible(chunk)
 
 
-#: The text columns of ``evidence_rows``, typed as text whatever a chunk holds: a chunk whose
-#: pages are all unknown would otherwise read as objects (None) where the whole table has text (NaN).
-_TEXT = {c: "str" for c in ("theme_id", "category", "label", "span_id", "sentence", "quote", "citation", "file",
-                            "section", "page")}
+#: The columns of ``evidence_rows`` (``_EVIDENCE_ROWS_SQL``'s order) and those that are integers.
+EVIDENCE_ROW_COLUMNS = ("theme_id", "category", "label", "rank", "key_quote", "span_id", "sentence", "quote",
+                        "citation", "file", "start", "end", "section", "page")
+EVIDENCE_ROW_INTEGERS = frozenset({"rank", "key_quote", "start", "end"})
+#: The rest are read as text whatever a chunk holds: a chunk whose pages are all unknown would
+#: otherwise read as objects (None) where the whole table has text (NaN).
+_TEXT = {c: "str" for c in EVIDENCE_ROW_COLUMNS if c not in EVIDENCE_ROW_INTEGERS}
 
 
 def _visible(rows: pd.DataFrame) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from ... import store
 from ...categories import CATEGORIES
 from ...ingest.metadata import entry_type, series_number, surname
 from ...runtime import fault_point
-from ..table import claims, evidence_counts, evidence_row_chunks, evidence_rows
+from ..table import EVIDENCE_ROW_INTEGERS, claims, evidence_counts, evidence_row_chunks, evidence_rows
 from .spreadsheets import write_csv, write_workbook
 
 
@@ -170,10 +170,6 @@ def write_parquet(frames: Iterable[pd.DataFrame], path: Path, *, integers: froze
     finally:
         if writer is not None:
             writer.close()
-
-
-#: The integer columns of ``evidence_rows``.
-EVIDENCE_ROW_INTEGERS = frozenset({"rank", "key_quote", "start", "end"})
 
 
 def write_outputs(out_dir: Path, *, dest: Path | None = None) -> Outputs:
