@@ -370,6 +370,59 @@ def train_tagger(labels: list[Path] = typer.Option(..., "--labels", help=LABELS_
                       + (f"); ECE {figures['ece']:.3f}" if "ece" in figures else ")"))
 
 
+@app.command("train-themes")
+def train_themes_cmd(out: Path = typer.Option(None, "--out", help="Output folder whose store caches the vectors "
+                                               "(and holds the reports --gold names)."),
+                     gold: Optional[Path] = typer.Option(None, "--gold", help="Theme-coded JSONL to measure on (never "
+                                                         "trained or tuned on): its figures go into the model card.")) -> None:
+    """Train the theme-assignment model on models/themes/coded/ and write models/themes/ with its card."""
+    from .themes.train import train_themes
+
+    settings = load_settings(out_dir=out)
+    try:
+        card = train_themes(settings, gold_path=gold)
+    except CollabmineError as exc:
+        _fail(str(exc))
+    console.print(f"Wrote {settings.models_dir / 'themes'}: {card['trained_on']['pairs']} coded pairs from "
+                  f"{card['trained_on']['reports']} reports.")
+    for name, figures in card["measured"].items():
+        if isinstance(figures, dict):
+            console.print(f"{name}: accuracy {figures['accuracy']:.3f}, macro-F1 {figures['macro_f1']:.3f} ("
+                          + ", ".join(f"{c} {d['macro_f1']:.3f}" for c, d in figures["per_category"].items()) + ")")
+    console.print("Themes coded in one report only (a new report's model cannot learn them without it): "
+                  + ", ".join(card["measured"]["single_report_themes"]))
+
+
+@app.command("theme-edit")
+def theme_edit(action: str = typer.Argument(..., help="rename, merge, promote or dismiss."),
+               theme_id: str = typer.Argument(..., help="The theme, from `collabmine themes`."),
+               reviewer: str = typer.Option(..., "--reviewer", "-r", help="Your name (kept in the audit log)."),
+               name: Optional[str] = typer.Option(None, "--name", help="rename/promote: the theme's name."),
+               description: Optional[str] = typer.Option(None, "--description",
+                                                         help="promote: one line saying what the theme is."),
+               into: Optional[str] = typer.Option(None, "--into", help="merge: the theme it joins."),
+               comment: Optional[str] = typer.Option(None, "--comment"),
+               out: Path = typer.Option(None, "--out")) -> None:
+    """Curate a theme: rename it, merge it into another, promote it into the frame, or dismiss a
+    cluster. Kept in the audit log and applied by every later run (`collabmine run` applies it now)."""
+    from . import store
+    from .themes.curation import record_edit
+
+    settings = load_settings(out_dir=out)
+    if not settings.store_path.exists():
+        _fail(Errors.E021.format(path=settings.store_path, out=settings.out_dir))
+    con = store.connect(settings.store_path, create=False)
+    try:
+        edit_id = record_edit(con, settings, action=action, theme_id=theme_id, reviewer=reviewer, name=name,
+                              description=description, target_theme_id=into, comment=comment)
+    except CollabmineError as exc:
+        _fail(str(exc))
+    finally:
+        con.close()
+    console.print(f"Recorded theme edit {edit_id} ({action} {theme_id}). `collabmine run` applies it"
+                  + (" and retrains the theme model with the promoted theme." if action == "promote" else "."))
+
+
 def _print_unmatched(unmatched: list) -> None:
     from .tagging import SHOW_UNMATCHED
 

@@ -73,6 +73,10 @@ class Errors:
 
     E053 = ("E053 {path}: the theme frame could not be read: {problem}. Fix the file (see the comments at its "
             "top for the format) or restore it from git.")
+    E054 = ("E054 {path}, line {line}: the theme-coded sentence cannot be used: {problem}. Each line is JSON with "
+            "text, category, themes (frame keys, or other) and, for context, previous and heading.")
+    E055 = ("E055 no theme-assignment model in {directory}. Build it with `collabmine train-themes`, or restore "
+            "models/themes/ from git.")
     E060 = ("E060 another collabmine run ({holder}) is using this output folder (lock {path}); waited {wait} s. "
             "Let it finish, or run with --wait SECONDS to queue behind it.")
     E061 = ("E061 no runs recorded in {path} yet. Run `collabmine run` first.")
@@ -107,6 +111,11 @@ class Errors:
     E092 = "E092 unknown search mode {mode!r}. Use one of: {modes}."
     E093 = "E093 no report {doc_id!r} in the store. Open reports from the list at /reports (or `collabmine documents`)."
     E094 = "E094 unknown review queue {queue!r}. Use one of: {queues}."
+    E098 = ("E098 a theme edit needs {what} (at most {limit} characters). Write it and try again; nothing was changed.")
+    E100 = ("E100 {theme_id} is already a frame theme: only an emergent theme or an unnamed cluster can be promoted. "
+            "Rename it instead.")
+    E101 = ("E101 the frame already has a {category} theme named or keyed like {name!r}. Choose another name, or "
+            "merge the theme into that one.")
 
     W001 = "W001 {path}: decoded as {encoding}, not UTF-8. Offsets refer to the decoded text; re-save as UTF-8 to silence this."
     W002 = ("W002 {path}: {count} control characters (NUL and the like) were left out of its sentences; quotes "

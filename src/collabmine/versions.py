@@ -75,7 +75,16 @@ def model_versions(models_dir: Path) -> dict[str, str | None]:
         "sentence-transformers": package_version("sentence-transformers"),
         "bertopic": package_version("bertopic"),
         "tagger": tagger_fingerprint(models_dir),
+        "themes": themes_model_fingerprint(models_dir),
     }
+
+
+def themes_model_fingerprint(models_dir: Path) -> str | None:
+    """The shipped theme-assignment model (its weights and card), or None without one."""
+    files = [models_dir / "themes" / name for name in ("assigner.npz", "card.json")]
+    if not all(f.exists() for f in files):
+        return None
+    return digest([hashlib.sha256(f.read_bytes()).hexdigest() for f in files])
 
 
 def config_hash(settings: Any, *extra: Any) -> str:

@@ -12,7 +12,7 @@ every supporting report is heard once before any is heard twice.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Sequence
 
@@ -49,19 +49,28 @@ def is_plural(name: str) -> bool:
     return root.tag_ in ("NNS", "NNPS") or any(child.dep_ == "conj" for child in root.children)
 
 
-def claim_text(category: str, name: str, *, citations: Sequence[str], total_reports: int) -> str:
-    """The claim: the theme's name as subject, the category's predicate, then who reports it."""
+def claim_text(category: str, name: str, *, citations: Sequence[str], total_reports: int,
+               one_report_quotes: bool = False) -> str:
+    """The claim: the theme's name as subject, the category's predicate, then who reports it (the
+    reports whose sentences are confidently in the theme); it says so when its key quotes all
+    come from one report."""
     verb = "are" if is_plural(name) else "is"
     n = len(citations)
     who = f"in {n} of {total_reports} report{'s' if total_reports != 1 else ''}"
-    return f"{name} {verb} {PREDICATES[category]} {who}: {'; '.join(citations)}."
+    caveat = " (its key quotes come from one report)" if one_report_quotes and n > 1 else ""
+    return f"{name} {verb} {PREDICATES[category]} {who}: {'; '.join(citations)}{caveat}."
+
+
+#: Template text and placeholders ("[school name]", "XXXX", "____", "<date>") are never key quotes.
+_PLACEHOLDER = re.compile(r"\[[^\]]{0,40}\]|\b[Xx]{3,}\b|_{3,}|<[^>]{1,40}>|\.{4,}")
 
 
 def quotable(text: str, kind: str, *, has_verb: bool) -> bool:
-    """A quote that can stand in a review: a full sentence of running text."""
+    """A quote that can stand in a review: a full sentence of running text, no placeholders."""
     stripped = text.strip()
     return (kind not in _NOT_QUOTABLE_KINDS and has_verb and not stripped.endswith(":")
-            and len(_WORD.findall(stripped)) >= MIN_QUOTE_WORDS and not stripped[:1].islower())
+            and len(_WORD.findall(stripped)) >= MIN_QUOTE_WORDS and not stripped[:1].islower()
+            and not _PLACEHOLDER.search(stripped))
 
 
 @lru_cache(maxsize=1)
@@ -81,14 +90,23 @@ def has_verbs(texts: Sequence[str]) -> list[bool]:
 class Candidate:
     span_id: str
     report: str          # doc id
-    score: float         # centrality × tag confidence
+    score: float         # how sure the theme assignment is × tag confidence
     quotable: bool
+    wording: str = ""    # the normalised text: the same wording in two reports is quoted once
 
 
 def interleave(candidates: Sequence[Candidate]) -> list[Candidate]:
     """Quotable candidates first, round-robin over reports (each report's best, reports in order of
-    their best score; then each report's second best, …), then the rest by score."""
-    good = sorted((c for c in candidates if c.quotable), key=lambda c: (-c.score, c.span_id))
+    their best score; then each report's second best, …), then the rest by score. A candidate
+    whose wording an earlier one already has (a passage two reports share) goes with the rest."""
+    seen: set[str] = set()
+    good = []
+    for c in sorted((c for c in candidates if c.quotable), key=lambda c: (-c.score, c.span_id)):
+        if c.wording and c.wording in seen:
+            continue
+        seen.add(c.wording)
+        good.append(c)
+    kept = {c.span_id for c in good}
     per_report: dict[str, list[Candidate]] = {}
     for c in good:
         per_report.setdefault(c.report, []).append(c)
@@ -98,5 +116,6 @@ def interleave(candidates: Sequence[Candidate]) -> list[Candidate]:
     while len(out) < len(good):
         out += [per_report[r][depth] for r in order if depth < len(per_report[r])]
         depth += 1
-    rest = sorted((c for c in candidates if not c.quotable), key=lambda c: (-c.score, c.span_id))
+    rest = sorted((replace(c, quotable=False) for c in candidates if c.span_id not in kept),
+                  key=lambda c: (-c.score, c.span_id))
     return out + rest

@@ -83,7 +83,9 @@ def build_evidence(settings: Settings, *, force: bool = False) -> EvidenceOutcom
         input_hash = digest({"themes": store.get_state(con, "themes_input"), "code": stage_code("evidence"),
                              "docs": sorted((d["doc_id"], d["path"], d["citation"]) for d in docs.values()),
                              "decisions": _decisions_digest(con)})
-        if not force and store.get_state(con, "evidence_input") == input_hash:
+        # Skipped only when the stored claims are complete: a theme without its claim is work to do
+        # (a refit rewrites the themes without claims), never a no-op.
+        if not force and store.get_state(con, "evidence_input") == input_hash and claims_complete(con):
             n = con.execute("SELECT COUNT(*) FROM evidence").fetchone()[0]
             return EvidenceOutcome(n, 0, 0, True)
         claims: dict[str, dict] = {}
@@ -93,6 +95,11 @@ def build_evidence(settings: Settings, *, force: bool = False) -> EvidenceOutcom
         return EvidenceOutcome(change.rows, change.added, change.removed, False)
     finally:
         con.close()
+
+
+def claims_complete(con) -> bool:
+    """Every theme that makes a claim (frame and named emergent themes) has one."""
+    return con.execute("SELECT COUNT(*) FROM themes WHERE kind IN ('frame', 'emergent') AND claim = ''").fetchone()[0] == 0
 
 
 def _evidence_rows(con, docs: dict[str, dict], settings: Settings, *, claims: dict[str, dict]) -> Iterator[dict]:
@@ -129,17 +136,23 @@ class ThemeSupport:
 
 
 _MEMBERS_SQL = (
-    'SELECT m.theme_id, m.category, m.similarity, s.span_id, s.doc_id, s.start, s."end", s.section_path,'
-    " s.page_start, s.page_end, s.kind, s.text, p.structure, p.impact, p.condition, p.barrier, e.review"
-    " FROM theme_members m JOIN spans s USING (span_id) LEFT JOIN tag_probabilities p USING (span_id)"
+    'SELECT m.theme_id, m.category, m.similarity, m.probability, s.span_id, s.doc_id, s.start, s."end", s.section_path,'
+    " s.page_start, s.page_end, s.kind, s.exclude_reason, s.text, p.structure, p.impact, p.condition, p.barrier, e.review,"
+    " t.kind AS theme_kind FROM theme_members m JOIN themes t USING (theme_id) JOIN spans s USING (span_id)"
+    " LEFT JOIN tag_probabilities p USING (span_id)"
     " LEFT JOIN effective_tags e ON e.span_id = m.span_id AND e.category = m.category"
     " WHERE m.theme_id = ? ORDER BY m.similarity DESC, s.span_id")
+#: Themes that make a claim; an unnamed cluster ('cluster') or a dismissed one shows its quotes only.
+CLAIMING_KINDS = ("frame", "emergent")
+#: A frame theme's sentence counts towards the claim's reports when the assignment model gives
+#: its theme at least this probability (or an analyst put it there).
+CONFIDENT = 0.5
 
 
 def supported_themes(con, docs: dict[str, dict]) -> Iterator[ThemeSupport]:
     """For every theme with members, one at a time: its members in quote order, its key quotes,
-    its claim and confidence."""
-    themes = con.execute("SELECT theme_id, category, label, centroid FROM themes ORDER BY theme_id").fetchall()
+    its claim and confidence (none for a theme that makes no claim)."""
+    themes = con.execute("SELECT theme_id, category, label, kind, centroid FROM themes ORDER BY theme_id").fetchall()
     decisions = _random_queue_decisions(con)
     centroids = {t["theme_id"]: np.frombuffer(t["centroid"], dtype=np.float32) for t in themes}
     rejected_in = _attribute_rejections(con, decisions, themes, centroids)
@@ -151,23 +164,41 @@ def supported_themes(con, docs: dict[str, dict]) -> Iterator[ThemeSupport]:
         texts = [m["text"] for m in rows]
         verbs = has_verbs(texts)
         vectors = dict(zip([m["span_id"] for m in rows], embed_cached(texts, con=con)))
-        candidates = [Candidate(m["span_id"], m["doc_id"], float(m["similarity"] or 0.0) * _confidence_of(m),
-                                quotable(m["text"], m["kind"], has_verb=verb)) for m, verb in zip(rows, verbs)]
+        candidates = [Candidate(m["span_id"], m["doc_id"], _sureness(m) * _confidence_of(m),
+                                quotable(m["text"], m["kind"], has_verb=verb) and m["exclude_reason"] != "template",
+                                " ".join(m["text"].lower().split())) for m, verb in zip(rows, verbs)]
         ordered = interleave(candidates)
         row_of = {m["span_id"]: m for m in rows}
-        reports = sorted({m["doc_id"] for m in rows})
+        confident = [m for m in rows if _confident(m)] or rows
+        reports = sorted({m["doc_id"] for m in confident})
         citations = sorted({_cited(docs[d]) for d in reports if d in docs})
         accepted = sum(decisions.get((m["span_id"], t["category"])) == "accept" for m in rows)
         rejected = rejected_in.get(t["theme_id"], 0)
-        coherence = _report_coherence(rows, vectors, centroids[t["theme_id"]])
-        confidence = grade(Evidence(len(rows), len(reports), total, coherence, reviewed=accepted + rejected,
+        coherence = _report_coherence(confident, vectors, centroids[t["theme_id"]])
+        confidence = grade(Evidence(len(confident), len(reports), total, coherence, reviewed=accepted + rejected,
                                     accepted=accepted))
+        key = [c for c in ordered[:KEY_QUOTES] if c.quotable]
+        claiming = t["kind"] in CLAIMING_KINDS
         yield ThemeSupport(
-            t["theme_id"], [row_of[c.span_id] for c in ordered],
-            {c.span_id for c in ordered[:KEY_QUOTES] if c.quotable},
-            {"claim": claim_text(t["category"], t["label"], citations=citations, total_reports=total),
-             "confidence": confidence.grade, "confidence_reasons": confidence.reasons, "supporting": citations,
+            t["theme_id"], [row_of[c.span_id] for c in ordered], {c.span_id for c in key},
+            {"claim": claim_text(t["category"], t["label"], citations=citations, total_reports=total,
+                                 one_report_quotes=len({c.report for c in key}) == 1) if claiming else "",
+             "confidence": confidence.grade if claiming else None,
+             "confidence_reasons": confidence.reasons if claiming else [], "supporting": citations,
              "representative_span_id": ordered[0].span_id})
+
+
+def _sureness(member) -> float:
+    """How sure the assignment is that the sentence is evidence of its theme: the model's
+    probability for a frame theme's sentence (1 when an analyst moved it there), the centrality
+    (cosine to the centroid) for a cluster's."""
+    if member["theme_kind"] == "frame":
+        return 1.0 if member["probability"] is None else float(member["probability"])
+    return float(member["similarity"] or 0.0)
+
+
+def _confident(member) -> bool:
+    return member["theme_kind"] != "frame" or member["probability"] is None or member["probability"] >= CONFIDENT
 
 
 def _confidence_of(member) -> float:
@@ -223,7 +254,12 @@ def _report_coherence(rows, vectors, centroid) -> float | None:
 
 # --- reading the table ---------------------------------------------------------------------
 
-CLAIM_COLUMNS = ["theme_id", "category", "kind", "label", "claim", "confidence", "confidence_reasons", "supporting",
+def kind_order(column: str = "t.kind") -> str:
+    """SQL ordering themes by kind: frame themes first, then named emergent themes, then unnamed
+    clusters, then dismissed ones."""
+    return f"CASE {column} WHEN 'frame' THEN 0 WHEN 'emergent' THEN 1 WHEN 'cluster' THEN 2 ELSE 3 END"
+
+CLAIM_COLUMNS = ["theme_id", "category", "kind", "label", "keywords", "why_unnamed", "claim", "confidence", "confidence_reasons", "supporting",
                  "sentence", "quote", "citation", "n_sentences", "n_reports", "single_report"]
 # ``sentence`` is the clean sentence for reading (markup removed, line breaks joined: the
 # pipeline's normalisation of the quote); ``quote`` is the verbatim source text at
@@ -231,13 +267,16 @@ CLAIM_COLUMNS = ["theme_id", "category", "kind", "label", "claim", "confidence",
 
 
 def claims(con) -> pd.DataFrame:
-    """One row per claim, with its first key quote and that quote's citation; the confidence
-    reasons and supporting reports as lists."""
+    """One row per theme, with its first key quote and that quote's citation; the confidence
+    reasons and supporting reports as lists (keywords as JSON text, as spreadsheets hold them).
+    A theme that makes no claim (an unnamed or dismissed cluster) has an empty ``claim``."""
     frame = pd.read_sql_query(
-        "SELECT t.theme_id, t.category, t.kind, t.label, t.claim, t.confidence, t.confidence_reasons, t.supporting,"
+        "SELECT t.theme_id, t.category, t.kind, t.label, t.keywords, t.why_unnamed, t.claim, t.confidence,"
+        " t.confidence_reasons, t.supporting,"
         " s.text AS sentence, e.quote, e.citation, t.n_sentences, t.n_reports, t.single_report FROM themes t"
         " JOIN evidence e ON e.theme_id=t.theme_id AND e.span_id=t.representative_span_id"
-        " LEFT JOIN spans s ON s.span_id=e.span_id ORDER BY t.category, t.kind, t.theme_id", con)
+        " LEFT JOIN spans s ON s.span_id=e.span_id ORDER BY t.category, " + kind_order() + ", t.n_sentences DESC,"
+        " t.theme_id", con)
     for column in ("confidence_reasons", "supporting"):
         frame[column] = [json.loads(v) if v else [] for v in frame[column]]
     return frame

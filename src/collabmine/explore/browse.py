@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ..categories import CATEGORIES
 from ..errors import Errors, NotFoundError
 from ..evidence.outputs import bar_chart
+from ..evidence.table import CLAIMING_KINDS, kind_order
 from ..ingest import visible_controls
 
 SPANS_PER_PAGE = 300
@@ -19,10 +20,13 @@ SPANS_PER_PAGE = 300
 def overview(con: sqlite3.Connection) -> list[dict]:
     """Per category: its themes (largest first), sentence total and a bar chart of theme sizes."""
     themes = con.execute("SELECT theme_id, category, kind, label, n_sentences, n_reports, confidence, single_report"
-                         " FROM themes ORDER BY category, n_sentences DESC, theme_id").fetchall()
+                         " FROM themes t ORDER BY category, " + kind_order() + ", n_sentences DESC, theme_id").fetchall()
     out = []
     for category in CATEGORIES:
         rows = [dict(t) for t in themes if t["category"] == category]
+        for t in rows:
+            if t["kind"] not in CLAIMING_KINDS:   # a cluster's keyword label is not a name
+                t["label"] = f"(unnamed cluster {t['theme_id']})"
         chart = bar_chart([(t["label"], t["n_sentences"]) for t in rows], label_width=LABEL_WIDTH)
         for bar, t in zip(chart["bars"], rows):
             bar["theme_id"] = t["theme_id"]   # each bar links to its theme
@@ -65,8 +69,11 @@ def theme_detail(con: sqlite3.Connection, theme_id: str, *, report: str | None =
     others = [dict(r) for r in con.execute("SELECT theme_id, label FROM themes WHERE category = ? AND theme_id <> ?"
                                            " ORDER BY theme_id", (theme["category"], theme_id))]
     lists = {k: json.loads(theme[k] or "[]") for k in ("keywords", "confidence_reasons", "supporting")}
+    edits = [dict(r) for r in con.execute(
+        "SELECT created, reviewer, action, theme_id, name, target_theme_id, comment FROM theme_edits"
+        " WHERE theme_id = ? OR target_theme_id = ? ORDER BY edit_id", (theme_id, theme_id))]
     return {"theme": {k: theme[k] for k in theme.keys() if k != "centroid"} | lists,
-            "rows": rows, "others": others, "reports": supporting, "report": report}
+            "rows": rows, "others": others, "reports": supporting, "report": report, "edits": edits}
 
 
 def reports(con: sqlite3.Connection) -> list[dict]:

@@ -13,13 +13,13 @@ from .connection import (OWN_TABLES, SQLITE_HEADER, check_header, check_identity
                          migrate, require_healthy, transaction)
 from .lock import LOCK_NAME, run_lock
 from .migrations import SCHEMA_VERSION
-from .records import (REVIEW_LOG_SQL, TAGGABLE_EXCLUSIONS, TAGGABLE_WHERE, EvidenceChange, TaggingProgress,
+from .records import (PREVIOUS_TEXT_SQL, REVIEW_LOG_SQL, TAGGABLE_EXCLUSIONS, TAGGABLE_WHERE, EvidenceChange, TaggingProgress,
                       add_report_tags, applied, clear_report_tags, documents, get_state, label_citations, mark_tagged,
                       note_tagging_progress, remove_missing, report_tag_count, set_state, span_text, taggable_count,
                       taggable_spans, tagged_keys, tagged_spans, tagged_with, tagging_progress, theme_moves,
                       write_document, write_evidence, write_themes)
 
-__all__ = ["LOCK_NAME", "OWN_TABLES", "REVIEW_LOG_SQL", "SCHEMA_VERSION", "SQLITE_HEADER", "TAGGABLE_EXCLUSIONS",
+__all__ = ["LOCK_NAME", "OWN_TABLES", "PREVIOUS_TEXT_SQL", "REVIEW_LOG_SQL", "SCHEMA_VERSION", "SQLITE_HEADER", "TAGGABLE_EXCLUSIONS",
            "TAGGABLE_WHERE", "EvidenceChange", "TaggingProgress", "add_report_tags", "applied", "backups",
            "check_header", "check_identity", "clear_report_tags", "connect", "damaged", "documents", "get_state",
            "health", "is_damage", "label_citations", "mark_tagged", "migrate", "note_tagging_progress",

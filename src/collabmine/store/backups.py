@@ -51,11 +51,16 @@ def _identity(row: dict) -> tuple:
 
 def append_reviews(log_path: Path, rows: list[dict]) -> None:
     """Append reviews to the log, one JSON object per line, flushed to disk before returning."""
+    append_jsonl(log_path, rows, REVIEW_FIELDS)
+
+
+def append_jsonl(log_path: Path, rows: list[dict], fields) -> None:
+    """Append rows (their ``fields``) to a JSON-lines log, flushed to disk before returning."""
     if not rows or not log_path.parent.name:
         return  # an in-memory store has no folder and no log
     with open(log_path, "a", encoding="utf-8") as handle:
         for row in rows:
-            handle.write(json.dumps({f: row.get(f) for f in REVIEW_FIELDS}, ensure_ascii=False) + "\n")
+            handle.write(json.dumps({f: row.get(f) for f in fields}, ensure_ascii=False) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
 

@@ -219,12 +219,20 @@ _TAGGED = (" FROM effective_tags t JOIN spans s USING (span_id)"
            " WHERE EXISTS (SELECT 1 FROM documents d WHERE d.doc_id=s.doc_id AND d.status='ok')")
 
 
+#: The taggable sentence before ``s`` in its report (what the tagger read as context), or NULL.
+PREVIOUS_TEXT_SQL = ("(SELECT p.text FROM spans p WHERE p.doc_id = s.doc_id AND " + TAGGABLE_WHERE.replace("s.", "p.")
+             + " AND (p.start < s.start OR (p.start = s.start AND p.span_id < s.span_id))"
+             " ORDER BY p.start DESC, p.span_id DESC LIMIT 1) AS previous")
+
+
 def tagged_spans(con: sqlite3.Connection, *, category: str | None = None) -> list[sqlite3.Row]:
     """(category, span) pairs of every effective tag (model tags with analysts' decisions applied)
-    on a report that is in the corpus, in a fixed order; one category's with ``category``."""
+    on a report that is in the corpus, in a fixed order, each with the sentence before it
+    (``previous``); one category's with ``category``."""
     where, args = (" AND t.category = ?", (category,)) if category else ("", ())
     return con.execute('SELECT t.category, s.span_id, s.doc_id, s.start, s."end", s.text, s.section_path,'
-                       " s.page_start, s.page_end" + _TAGGED + where + " ORDER BY t.category, s.span_id", args).fetchall()
+                       " s.page_start, s.page_end, " + PREVIOUS_TEXT_SQL + _TAGGED + where + " ORDER BY t.category, s.span_id",
+                       args).fetchall()
 
 
 def tagged_keys(con: sqlite3.Connection) -> list[sqlite3.Row]:
@@ -234,7 +242,8 @@ def tagged_keys(con: sqlite3.Connection) -> list[sqlite3.Row]:
 
 def write_themes(con: sqlite3.Connection, themes: list[dict], members: list[tuple], *,
                  input_hash: str | None = None, fit_keys: dict[str, str] | None = None) -> None:
-    """Replace all themes and memberships (span_id, category, theme_id, similarity, fitted) in one
+    """Replace all themes and memberships (span_id, category, theme_id, similarity, fitted,
+    probability) in one
     transaction; ``fit_keys`` records what each refitted category's fit depended on."""
     with transaction(con):
         if input_hash is not None:
@@ -246,7 +255,8 @@ def write_themes(con: sqlite3.Connection, themes: list[dict], members: list[tupl
         for t in themes:
             con.execute(f"INSERT INTO themes ({','.join(t)}) VALUES ({','.join('?' * len(t))})",
                         [json.dumps(v) if isinstance(v, list) else v for v in t.values()])
-        con.executemany("INSERT INTO theme_members VALUES (?,?,?,?,?)", members)
+        con.executemany("INSERT INTO theme_members (span_id, category, theme_id, similarity, fitted, probability)"
+                        " VALUES (?,?,?,?,?,?)", members)
 
 
 @dataclass(frozen=True)

@@ -186,8 +186,16 @@ def inputs_fingerprint(settings: Settings, *extra_config) -> str:
         con = connect(settings.store_path, create=False)
         try:
             reviews = tuple(con.execute("SELECT COUNT(*), MAX(rowid) FROM reviews").fetchone())
+            # Analysts' theme edits change the results as reviews do.
+            edits = tuple(con.execute("SELECT COUNT(*), MAX(edit_id) FROM theme_edits").fetchone())
+            if edits[0]:
+                reviews = reviews + edits
         finally:
             con.close()
+    # The project's frame (the shipped one plus promoted themes), once a theme has been promoted.
+    frame = settings.out_dir / "frame.toml"
+    if frame.exists():
+        files.append(("frame.toml", file_digest(frame)))
     return digest({"files": files, "code": code_version(), "models": model_versions(settings.models_dir),
                    "config": config_hash(results_settings, *extra_config), "reviews": reviews})
 
@@ -215,8 +223,13 @@ def repeat_if_unchanged(settings: Settings, fingerprint: str, *extra_config) -> 
         require_healthy(con, settings.store_path)
         last = con.execute("SELECT run_id, status FROM runs ORDER BY started DESC, rowid DESC LIMIT 1").fetchone()
         remembered = json.loads(get_state(con, LAST_OK_RUN) or "null")
+        # A theme without its claim is a change to make, never a no-op.
+        missing_claims = con.execute("SELECT COUNT(*) FROM themes WHERE kind IN ('frame', 'emergent') AND claim = ''"
+                                     ).fetchone()[0]
     finally:
         con.close()
+    if missing_claims:
+        return None
     if (last is None or remembered is None or last["status"] != "ok" or remembered["run_id"] != last["run_id"]
             or remembered["fingerprint"] != fingerprint):
         return None

@@ -24,6 +24,7 @@ class FrameTheme:
     key: str             # stable: the theme id is "<category>-<key>" for good
     name: str
     description: str
+    since: str = "1"     # the frame version that added it (a later key is `other` in earlier terms)
 
     @property
     def theme_id(self) -> str:
@@ -45,6 +46,10 @@ class Frame:
 
     def of(self, category: str) -> list[FrameTheme]:
         return [t for t in self.themes if t.category == category]
+
+    def as_of(self, version: int) -> "Frame":
+        """The frame as it stood at ``version`` (the themes added by then)."""
+        return Frame(str(version), tuple(t for t in self.themes if int(t.since) <= version), f"{self.sha256}@{version}")
 
 
 def load_frame(path: Path = FRAME_FILE) -> Frame:
@@ -73,7 +78,10 @@ def load_frame(path: Path = FRAME_FILE) -> Frame:
             if not _KEY.match(entry["key"]):
                 raise DataError(Errors.E053.format(path=path, problem=f"{where}: key {entry['key']!r} must be "
                                                    "lower-case words joined by '-'"))
-            theme = FrameTheme(category, entry["key"], entry["name"].strip(), entry["description"].strip())
+            since = str(entry.get("since", "1"))
+            if not since.isdigit():
+                raise DataError(Errors.E053.format(path=path, problem=f"{where}: since = {since!r} must be a version number"))
+            theme = FrameTheme(category, entry["key"], entry["name"].strip(), entry["description"].strip(), since)
             if theme.theme_id in seen or any(t.category == category and t.name.lower() == theme.name.lower()
                                              for t in themes):
                 raise DataError(Errors.E053.format(path=path, problem=f"{where} repeats a key or name of {category}"))

@@ -20,7 +20,7 @@ from ... import store
 from ...categories import CATEGORIES
 from ...ingest.metadata import entry_type, series_number, surname
 from ...runtime import fault_point
-from ..table import EVIDENCE_ROW_INTEGERS, claims, evidence_counts, evidence_row_chunks, evidence_rows
+from ..table import EVIDENCE_ROW_INTEGERS, claims, evidence_counts, evidence_row_chunks, evidence_rows, kind_order
 from .spreadsheets import write_csv, write_workbook
 
 
@@ -34,7 +34,8 @@ class Outputs:
 def themes_frame(con) -> pd.DataFrame:
     frame = pd.read_sql_query("SELECT theme_id, category, kind, label, description, keywords, claim, confidence,"
                               " confidence_reasons, supporting, n_sentences, n_reports, single_report,"
-                              " representative_span_id FROM themes ORDER BY category, kind, theme_id", con)
+                              " representative_span_id, why_unnamed, coherence FROM themes ORDER BY category, "
+                              + kind_order("kind") + ", n_sentences DESC, theme_id", con)
     for column in ("keywords", "confidence_reasons", "supporting"):
         frame[column] = frame[column].map(lambda k: "; ".join(json.loads(k)) if k else "")
     return frame
@@ -106,9 +107,15 @@ def evidence_markdown(claim_rows: pd.DataFrame, rows: pd.DataFrame) -> str:
             continue
         parts.append(f"\n## {category.capitalize()}\n")
         for _, c in mine.iterrows():
-            parts.append(f"\n### {line(c['label'])} ({c['kind']}, `{c['theme_id']}`)\n\n{line(c['claim'])}\n\n"
-                         f"**Confidence: {c['confidence']}** — " + "; ".join(line(r) for r in c["confidence_reasons"])
-                         + "\n\n")
+            if c["kind"] in ("frame", "emergent"):
+                parts.append(f"\n### {line(c['label'])} ({c['kind']}, `{c['theme_id']}`)\n\n{line(c['claim'])}\n\n"
+                             f"**Confidence: {c['confidence']}** — "
+                             + "; ".join(line(r) for r in c["confidence_reasons"]) + "\n\n")
+            else:
+                state = "dismissed" if c["kind"] == "dismissed" else "awaiting an analyst"
+                parts.append(f"\n### Unnamed cluster (`{c['theme_id']}`, {state})\n\nNo claim is made"
+                             f"{' (' + line(c['why_unnamed']) + ')' if c['why_unnamed'] else ''}. Keywords: "
+                             f"{', '.join(json.loads(c['keywords'] or '[]'))}.\n\n")
             for _, q in key[key["theme_id"] == c["theme_id"]].sort_values("rank").iterrows():
                 parts.append(f"> {line(q['sentence'])}\n> — {line(q['citation'])} "
                              f"(`{q['file']}` [{q['start']}:{q['end']}])\n\n")

@@ -10,6 +10,7 @@ import secrets
 import sqlite3
 from contextlib import contextmanager
 from typing import Iterator
+from urllib.parse import quote
 
 from fastapi import FastAPI, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +24,7 @@ from ...errors import CollabmineError, Errors, NotFoundError, StoreError
 from ...evidence.outputs import write_csv
 from ...settings import Settings
 from ...tagging import tagger_thresholds
+from ...themes import curation
 from .. import browse
 from .. import query as search_lib
 from .. import review as review_lib
@@ -108,9 +110,10 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
 
     @app.get("/themes/{theme_id}", response_class=HTMLResponse)
     def theme(request: Request, theme_id: str, page_no: int = Query(1, alias="page", ge=1),
-              report: str = Query("", max_length=64)) -> HTMLResponse:
+              report: str = Query("", max_length=64), edited: str = Query("", max_length=20)) -> HTMLResponse:
         with connection() as con:
             detail = browse.theme_detail(con, theme_id, report=report or None)
+        detail["edited"] = edited
         pages = max(1, -(-len(detail["rows"]) // QUOTES_PAGE))
         page_no = min(page_no, pages)
         detail["rows"] = detail["rows"][(page_no - 1) * QUOTES_PAGE:page_no * QUOTES_PAGE]
@@ -177,6 +180,24 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
                                                  category=category or None, theme_id=theme_id or None,
                                                  comment=comment or None, categories=categories))
         response = RedirectResponse(safe_next(next, "/review"), status_code=303)
+        response.set_cookie(REVIEWER_COOKIE, " ".join(reviewer.split())[:review_lib.MAX_REVIEWER],
+                            httponly=True, samesite="strict")
+        return response
+
+    @app.post("/themes/{theme_id}/edit")
+    def post_theme_edit(request: Request, theme_id: str, csrf: str = Form(""), action: str = Form(...),
+                        reviewer: str = Form(""), name: str = Form("", max_length=200),
+                        description: str = Form("", max_length=600), into: str = Form(""),
+                        comment: str = Form("", max_length=2000)) -> Response:
+        """Curate a theme (rename, merge, promote, dismiss): logged, and applied by the next run."""
+        if not secrets.compare_digest(csrf.encode(), app.state.csrf.encode()):
+            return page(request, "error.html.j2", status_code=403,
+                        message="403: the form is stale or came from another site; reload the page and try again.")
+        with connection() as con:
+            curation.record_edit(con, settings, action=action, theme_id=theme_id, reviewer=reviewer,
+                                 name=name or None, description=description or None, target_theme_id=into or None,
+                                 comment=comment or None)
+        response = RedirectResponse(f"/themes/{quote(theme_id)}?edited={quote(action)}", status_code=303)
         response.set_cookie(REVIEWER_COOKIE, " ".join(reviewer.split())[:review_lib.MAX_REVIEWER],
                             httponly=True, samesite="strict")
         return response

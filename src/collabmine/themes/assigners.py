@@ -1,0 +1,79 @@
+"""Which assignment model a run uses: the shipped one (``models/themes/``, trained on the coded
+pairs by ``collabmine train-themes``), or — once analysts have moved sentences to frame themes
+or promoted a theme — one trained on the coded pairs plus their examples, with the shipped
+model's calibration. That one is trained once per set of analyst examples and kept beside the
+store (``OUT/themes/assigner/``)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import astuple
+from pathlib import Path
+from typing import Sequence
+
+from ..settings import Settings
+from ..versions import digest, stage_code
+from . import assign
+from .assign import Encode, Example, ThemeAssigner
+from .examples import coded_file, examples_of, read_coded
+from .frame import Frame
+
+
+def shipped_dir(settings: Settings) -> Path:
+    return settings.models_dir / "themes"
+
+
+def local_dir(settings: Settings) -> Path:
+    return settings.out_dir / "themes" / "assigner"
+
+
+def key_for(settings: Settings, frame: Frame, analyst: Sequence[Example]) -> str:
+    """What the run's assignments depend on: the shipped model (or the coded pairs), the frame
+    and the analysts' examples."""
+    card = shipped_dir(settings) / assign.CARD_FILE
+    return digest({"card": card.read_text(encoding="utf-8") if card.exists() else "",
+                   "frame": frame.sha256, "analyst": [list(astuple(e)) for e in analyst],
+                   "code": stage_code("themes")})
+
+
+_LOCK = threading.Lock()
+_LOADED: dict[str, ThemeAssigner] = {}
+
+
+def assigner_for(settings: Settings, frame: Frame, analyst: Sequence[Example], *, encode: Encode) -> ThemeAssigner:
+    """The model for this frame and these analyst examples (loaded or trained once per process)."""
+    key = key_for(settings, frame, analyst)
+    with _LOCK:
+        if key in _LOADED:
+            return _LOADED[key]
+        shipped = assign.load(shipped_dir(settings))
+        if not analyst and shipped.frame_version == frame.version and _same_keys(shipped, frame):
+            model = shipped
+        else:
+            model = _local(settings, key) or _train(settings, frame, analyst, shipped, key, encode)
+        _LOADED[key] = model
+        return model
+
+
+def _same_keys(model: ThemeAssigner, frame: Frame) -> bool:
+    return all(m.query_keys == [t.key for t in frame.of(c)] for c, m in model.models.items())
+
+
+def _local(settings: Settings, key: str) -> ThemeAssigner | None:
+    directory = local_dir(settings)
+    card = directory / assign.CARD_FILE
+    if not card.exists() or json.loads(card.read_text(encoding="utf-8")).get("key") != key:
+        return None
+    return assign.load(directory)
+
+
+def _train(settings: Settings, frame: Frame, analyst: Sequence[Example], shipped: ThemeAssigner, key: str,
+           encode: Encode) -> ThemeAssigner:
+    coded = examples_of(read_coded(coded_file(settings)), frame)
+    temperatures = {c: m.temperature for c, m in shipped.models.items()}
+    model = assign.train(coded + list(analyst), frame, encode=encode, params=shipped.params, temperatures=temperatures)
+    model.card = {"key": key, "trained_on": {"coded": len(coded), "analyst": len(analyst)},
+                  "calibration": "the shipped model's temperatures"}
+    assign.save(model, local_dir(settings))
+    return assign.load(local_dir(settings))

@@ -1,0 +1,77 @@
+"""The assignment model: trained on coded pairs, deterministic, saved and loaded without change,
+and readable errors for a bad coded file."""
+
+import json
+
+import numpy as np
+import pytest
+from collabmine.errors import DataError
+from collabmine.themes import assign, examples
+from collabmine.themes.frame import default_frame
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def coded():
+    records = examples.read_coded(ROOT / "models" / "themes" / "coded" / examples.CODED_FILE)
+    return records, examples.examples_of(records, default_frame())
+
+
+def test_the_coded_pairs_use_frame_keys_and_carry_their_context(coded):
+    records, train = coded
+    frame = default_frame()
+    assert len(train) == 1982
+    keys = {(t.category, t.key) for t in frame.themes}
+    assert all(e.key == "other" or (e.category, e.key) in keys for e in train)
+    # Every re-coded pair was `other` in version 1 and is now a key the frame added in version 2.
+    for r in records:
+        if r["themes"] != r["themes_v1"]:
+            added = [t for t in r["themes"] if t not in r["themes_v1"]]
+            assert "other" in r["themes_v1"] and all(
+                next(f for f in frame.of(r["category"]) if f.key == k).since == "2" for k in added)
+    assert sum(bool(r["previous"]) for r in records) > 1900
+
+
+def test_training_is_deterministic_and_a_saved_model_assigns_the_same(coded, embedder, tmp_path):
+    _, train = coded
+    frame = default_frame()
+    subset = [e for e in train if e.category == "barrier"]
+    first = assign.train(subset, frame, encode=embedder.encode)
+    second = assign.train(subset, frame, encode=embedder.encode)
+    inputs = assign.read_inputs([e.text for e in subset[:40]], [e.previous for e in subset[:40]],
+                                [e.heading for e in subset[:40]], embedder.encode)
+    a, b = first.assign("barrier", inputs), second.assign("barrier", inputs)
+    assert a.keys == b.keys and np.array_equal(a.distribution, b.distribution)
+    assign.save(first, tmp_path)
+    loaded = assign.load(tmp_path).assign("barrier", inputs)
+    assert loaded.keys == a.keys and np.allclose(loaded.distribution, a.distribution, atol=1e-12)
+    assert np.allclose(a.distribution.sum(axis=1), 1.0)
+
+
+def test_the_shipped_model_matches_the_frame_and_states_its_figures():
+    model = assign.load(ROOT / "models" / "themes")
+    frame = default_frame()
+    assert model.frame_version == frame.version
+    assert set(model.models) == {"structure", "impact", "condition", "barrier"}
+    measured = model.card["measured"]["leave_one_report_out"]
+    assert 0 < measured["macro_f1"] < 1 and measured["pairs"] == 1982
+    for category, m in model.models.items():
+        assert "other" in m.classes and 0.25 <= m.temperature <= 8
+
+
+def test_a_bad_coded_line_names_the_file_and_line(tmp_path):
+    path = tmp_path / "coded.jsonl"
+    path.write_text(json.dumps({"text": "x", "category": "barrier", "themes": ["time-workload"]}) + "\n{not json\n")
+    with pytest.raises(DataError, match=r"coded.jsonl, line 2"):
+        examples.read_coded(path)
+    path.write_text(json.dumps({"text": "x", "category": "nonsense", "themes": []}) + "\n")
+    with pytest.raises(DataError, match="E054"):
+        examples.read_coded(path)
+
+
+def test_the_decision_rule_sends_what_fits_no_frame_theme_to_the_pool():
+    params = assign.AssignParams()
+    assert assign.decide(np.array([0.2, 0.5, 0.3]), ["a", "other", "b"], params) == (None, 0.5)
+    assert assign.decide(np.array([0.6, 0.3, 0.1]), ["a", "other", "b"], params) == ("a", 0.6)
+    strict = assign.AssignParams(min_probability=0.7)
+    assert assign.decide(np.array([0.6, 0.3, 0.1]), ["a", "other", "b"], strict)[0] is None

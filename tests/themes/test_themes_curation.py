@@ -1,0 +1,130 @@
+"""Analysts curate themes on the real corpus: rename, merge, promote, dismiss — each kept through a
+re-run, a refit and a removed-and-re-added report, and a promoted theme trains the model."""
+
+import json
+
+import pytest
+from collabmine import evidence, store, tagging
+from collabmine import themes as theming
+from collabmine.errors import ReviewError
+from collabmine.themes import curation
+from conftest import R001, copy_store
+
+
+def _themes(settings) -> dict[str, dict]:
+    con = store.connect(settings.store_path, create=False)
+    try:
+        rows = {r["theme_id"]: dict(r) for r in con.execute(
+            "SELECT theme_id, category, kind, label, claim, n_sentences FROM themes")}
+        for theme_id, row in rows.items():
+            row["members"] = {s for (s,) in con.execute("SELECT span_id FROM theme_members WHERE theme_id=?",
+                                                        (theme_id,))}
+        return rows
+    finally:
+        con.close()
+
+
+def _rebuild(settings, *, force=False):
+    theming.build_themes(settings, force=force)
+    evidence.build_evidence(settings)
+    return _themes(settings)
+
+
+def _holder(themes: dict, members: set[str], kind: str | None = None) -> dict:
+    """The theme holding most of ``members`` now."""
+    best = max(themes.values(), key=lambda t: (len(t["members"] & members), t["theme_id"]))
+    assert len(best["members"] & members) >= 0.5 * len(members), (best["theme_id"], len(members))
+    if kind:
+        assert best["kind"] == kind, best
+    return best
+
+
+@pytest.fixture(scope="module")
+def curated(themed, tmp_path_factory, ingested_store):
+    settings = copy_store(themed, tmp_path_factory.mktemp("curated"))
+    before = _themes(settings)
+    loose = sorted((t for t in before.values() if t["kind"] != "frame"), key=lambda t: (-t["n_sentences"], t["theme_id"]))
+    by_category: dict[str, list[dict]] = {}
+    for t in loose:
+        by_category.setdefault(t["category"], []).append(t)
+    # Four non-frame themes, from the categories that have most of them.
+    picks = [t for ts in sorted(by_category.values(), key=len, reverse=True) for t in ts][:4]
+    assert len(picks) == 4, [t["theme_id"] for t in loose]
+    renamed, dismissed, merged, promoted = picks
+    frame_target = next(t for t in before.values() if t["kind"] == "frame" and t["category"] == merged["category"])
+    con = store.connect(settings.store_path, create=False)
+    try:
+        curation.record_edit(con, settings, action="rename", theme_id=renamed["theme_id"], reviewer="Ana",
+                             name="Analyst named theme")
+        curation.record_edit(con, settings, action="dismiss", theme_id=dismissed["theme_id"], reviewer="Ana")
+        curation.record_edit(con, settings, action="merge", theme_id=merged["theme_id"], reviewer="Ana",
+                             target_theme_id=frame_target["theme_id"])
+        curation.record_edit(con, settings, action="promote", theme_id=promoted["theme_id"], reviewer="Ana",
+                             name="Promoted analyst theme", description="What the analyst says this theme is about")
+    finally:
+        con.close()
+    return settings, before, {"renamed": renamed, "dismissed": dismissed, "merged": merged, "promoted": promoted,
+                              "frame_target": frame_target}
+
+
+def _check(themes: dict, picks: dict) -> None:
+    renamed = _holder(themes, picks["renamed"]["members"])
+    assert renamed["label"] == "Analyst named theme" and renamed["kind"] in ("emergent", "frame")
+    assert renamed["claim"].startswith("Analyst named theme")
+    assert _holder(themes, picks["dismissed"]["members"])["kind"] == "dismissed"
+    target = themes[picks["frame_target"]["theme_id"]]
+    assert len(target["members"] & picks["merged"]["members"]) >= 0.5 * len(picks["merged"]["members"])
+    promoted_id = f"{picks['promoted']['category']}-promoted-analyst-theme"
+    assert themes[promoted_id]["kind"] == "frame" and themes[promoted_id]["label"] == "Promoted analyst theme"
+    assert themes[promoted_id]["claim"]
+
+
+def test_each_edit_is_applied_by_the_next_run_and_a_re_run(curated):
+    settings, _, picks = curated
+    frame = curation.project_frame(settings)
+    assert frame.version == "3" and any(t.name == "Promoted analyst theme" for t in frame.themes)
+    first = _rebuild(settings)
+    _check(first, picks)
+    assert _rebuild(settings) == first  # a re-run changes nothing
+    log = [json.loads(line) for line in (settings.out_dir / curation.EDITS_LOG).read_text().splitlines()]
+    assert [e["action"] for e in log] == ["rename", "dismiss", "merge", "promote"]
+
+
+def test_edits_survive_a_refit(curated):
+    settings, _, picks = curated
+    _check(_rebuild(settings, force=True), picks)
+
+
+def test_edits_survive_a_removed_and_re_added_report(curated, corpus_results):
+    settings, _, picks = curated
+    con = store.connect(settings.store_path, create=False)
+    try:
+        store.remove_missing(con, {r.record["path"] for name, r in corpus_results.items() if name != R001})
+    finally:
+        con.close()
+    _rebuild(settings)
+    con = store.connect(settings.store_path, create=False)
+    try:
+        store.write_document(con, corpus_results[R001].record, corpus_results[R001].spans)
+    finally:
+        con.close()
+    tagging.tag_store(settings)
+    _check(_rebuild(settings), picks)
+
+
+def test_bad_edits_are_refused_and_write_nothing(curated):
+    settings, _, picks = curated
+    con = store.connect(settings.store_path, create=False)
+    try:
+        count = con.execute("SELECT COUNT(*) FROM theme_edits").fetchone()[0]
+        with pytest.raises(ReviewError, match="E098"):
+            curation.record_edit(con, settings, action="rename", theme_id=picks["frame_target"]["theme_id"],
+                                 reviewer="Ana", name="   ")
+        with pytest.raises(ReviewError, match="E100"):
+            curation.record_edit(con, settings, action="promote", theme_id=picks["frame_target"]["theme_id"],
+                                 reviewer="Ana", name="X y", description="d")
+        with pytest.raises(ReviewError, match="E089"):
+            curation.record_edit(con, settings, action="dismiss", theme_id="barrier-99", reviewer="Ana")
+        assert con.execute("SELECT COUNT(*) FROM theme_edits").fetchone()[0] == count
+    finally:
+        con.close()
