@@ -553,12 +553,19 @@ def theme(theme_id: str = typer.Argument(..., help="A theme id from `collabmine 
             row, rows = cm.theme(theme_id)
         except CollabmineError as exc:
             _fail(str(exc))
-    console.print(f"[bold]{row['theme_id']}[/] {row['category']}: {row['label']}", highlight=False)
-    console.print(str(row["claim"]), highlight=False)
-    console.print(f"{row['n_sentences']} sentences in {row['n_reports']} reports ({row['kind']} theme). "
-                  f"Confidence: [bold]{row['confidence']}[/]", highlight=False)
-    for reason in json.loads(row["confidence_reasons"] or "[]"):
-        console.print(f"  - {reason}", highlight=False)
+    if row["kind"] in ("frame", "emergent"):
+        console.print(f"[bold]{row['theme_id']}[/] {row['category']}: {row['label']}", highlight=False)
+        console.print(str(row["claim"]), highlight=False)
+        console.print(f"{row['n_sentences']} sentences in {row['n_reports']} reports ({row['kind']} theme). "
+                      f"Confidence: [bold]{row['confidence']}[/]", highlight=False)
+        for reason in json.loads(row["confidence_reasons"] or "[]"):
+            console.print(f"  - {reason}", highlight=False)
+    else:
+        state = "dismissed" if row["kind"] == "dismissed" else "awaiting an analyst"
+        console.print(f"[bold]{row['theme_id']}[/] {row['category']}: unnamed cluster ({state}"
+                      + (f": {row['why_unnamed']}" if row["why_unnamed"] else "") + "). No claim is made; "
+                      f"keywords: {', '.join(json.loads(row['keywords'] or '[]'))}. Name it with "
+                      f"`collabmine theme-edit rename {row['theme_id']} --name ...`.", highlight=False)
     for q in rows.head(quotes).itertuples():
         console.print(f"\n{q.rank}.{' [bold]key quote[/]' if q.key_quote else ''} “{q.sentence or q.quote.strip()}”",
                       highlight=False)

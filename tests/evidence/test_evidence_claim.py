@@ -47,17 +47,25 @@ def test_key_quotes_hear_every_report_before_any_twice():
 def test_corpus_claims_are_rebuilt_exactly_from_their_parts(themed):
     con = store.connect(themed.store_path, create=False)
     total = con.execute("SELECT COUNT(*) FROM documents WHERE status='ok'").fetchone()[0]
-    themes = con.execute("SELECT theme_id, category, label, claim, supporting, n_reports FROM themes").fetchall()
+    themes = con.execute("SELECT theme_id, category, kind, label, claim, supporting, n_reports FROM themes").fetchall()
     cited = dict(con.execute("SELECT doc_id, COALESCE(citation, file_name) FROM documents WHERE status='ok'").fetchall())
-    members = {}
-    for theme_id, doc_id in con.execute("SELECT DISTINCT e.theme_id, e.doc_id FROM evidence e"):
+    members, key_reports = {}, {}
+    for theme_id, doc_id, key in con.execute("SELECT DISTINCT e.theme_id, e.doc_id, e.key_quote FROM evidence e"):
         members.setdefault(theme_id, set()).add(cited[doc_id])
+        if key:
+            key_reports.setdefault(theme_id, set()).add(doc_id)
     con.close()
-    assert themes
+    assert themes and any(t["kind"] == "frame" for t in themes)
     for t in themes:
         supporting = json.loads(t["supporting"])
-        assert supporting == sorted(members[t["theme_id"]]) and len(supporting) == t["n_reports"]
-        assert t["claim"] == claim_text(t["category"], t["label"], citations=supporting, total_reports=total)
+        # The claim's reports are those whose sentences are confidently in the theme: a subset of
+        # the reports its evidence rows come from.
+        assert supporting and set(supporting) <= members[t["theme_id"]] and len(supporting) == t["n_reports"]
+        if t["kind"] in ("frame", "emergent"):
+            assert t["claim"] == claim_text(t["category"], t["label"], citations=supporting, total_reports=total,
+                                            one_report_quotes=len(key_reports.get(t["theme_id"], ())) == 1)
+        else:
+            assert t["claim"] == ""   # an unnamed or dismissed cluster makes no claim
 
 
 def test_corpus_key_quotes_are_full_sentences_from_distinct_reports_first(themed):

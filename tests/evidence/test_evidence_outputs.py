@@ -1,6 +1,7 @@
 """Outputs a researcher opens: CSV/Parquet/Excel/Markdown, the framework matrix, sources.bib and
 the self-contained HTML report (rendered in headless Chromium; corpus text always escaped)."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -36,7 +37,10 @@ def test_every_output_file_is_written_and_consistent(written):
     for column in ("confidence_reasons", "supporting"):
         parquet[column] = parquet[column].map("; ".join)
     assert parquet.equals(claims)
-    assert claims["confidence"].isin(["high", "moderate", "low", "very low"]).all()
+    # Frame and named emergent themes make claims, graded; an unnamed cluster makes none.
+    claiming = claims[claims["kind"].isin(["frame", "emergent"])]
+    assert len(claiming) and claiming["confidence"].isin(["high", "moderate", "low", "very low"]).all()
+    assert claims.loc[~claims["kind"].isin(["frame", "emergent"]), "claim"].isna().all()
     sheets = pd.read_excel(written.directory / "evidence.xlsx", sheet_name=None)
     assert {"claims", "evidence", "themes", "matrix"} <= set(sheets) and len(sheets["claims"]) == len(claims)
     matrix = pd.read_csv(written.directory / "matrix.csv")
@@ -50,8 +54,9 @@ def test_every_output_file_is_written_and_consistent(written):
     assert "type = {Research report},\n  number = {DFE-RR466}" in bib and "publisher = {Oxford University Press" in bib
     md = (written.directory / "evidence.md").read_text()
     # Every claim under its name, with its confidence and reasons, then its key quotes and citations.
-    assert md.count("\n### ") == len(claims) and md.count("**Confidence: ") == len(claims)
-    for claim in claims.itertuples():
+    assert md.count("\n### ") == len(claims) and md.count("**Confidence: ") == len(claiming)
+    assert md.count("\n### Unnamed cluster") == len(claims) - len(claiming)
+    for claim in claiming.itertuples():
         assert " ".join(claim.claim.split()) in md
     assert md.count("\n> — ") == (pd.read_csv(written.directory / "evidence_rows.csv")["key_quote"] == 1).sum()
 
@@ -165,7 +170,7 @@ def _hostile_frames() -> dict:
     claim = {"theme_id": "barrier-01", "category": "barrier", "kind": "emergent", "label": HOSTILE,
              "claim": f"{HOSTILE} is reported as a barrier.", "confidence": "low", "confidence_reasons": [HOSTILE],
              "supporting": ["Evil (2020)"], "quote": HOSTILE, "citation": "Evil (2020)", "n_sentences": 1,
-             "n_reports": 1, "single_report": 1}
+             "n_reports": 1, "single_report": 1, "keywords": json.dumps([HOSTILE]), "why_unnamed": None}
     row = {"theme_id": "barrier-01", "category": "barrier", "label": HOSTILE, "rank": 1, "key_quote": 1, "span_id": "s1",
            "quote": HOSTILE, "citation": "Evil (2020), “<b>x</b>”", "file": "<evil>.txt", "start": 0, "end": 10,
            "section": None, "page": None}

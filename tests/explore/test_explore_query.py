@@ -92,7 +92,7 @@ def test_cli_commands(themed, tmp_path):
     runner = CliRunner()
     listed = runner.invoke(app, ["themes", "--out", out, "--category", "condition"])
     assert listed.exit_code == 0 and "condition-trust" in listed.output and "barrier-" not in listed.output
-    shown = runner.invoke(app, ["theme", "barrier-01", "--out", out, "-n", "2"])
+    shown = runner.invoke(app, ["theme", "barrier-time-workload", "--out", out, "-n", "2"])
     assert shown.exit_code == 0 and "reported as a barrier to collaboration" in shown.output
     assert shown.output.count("span ") == 2 and "Confidence:" in shown.output and "- adequacy:" in shown.output
     assert runner.invoke(app, ["theme", "nope", "--out", out]).exit_code == 1

@@ -185,6 +185,7 @@ def supported_themes(con, docs: dict[str, dict]) -> Iterator[ThemeSupport]:
                                  one_report_quotes=len({c.report for c in key}) == 1) if claiming else "",
              "confidence": confidence.grade if claiming else None,
              "confidence_reasons": confidence.reasons if claiming else [], "supporting": citations,
+             "n_reports": len(citations), "single_report": int(len(citations) == 1),
              "representative_span_id": ordered[0].span_id})
 
 

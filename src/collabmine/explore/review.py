@@ -44,7 +44,8 @@ def _span(con: sqlite3.Connection, span_id: str) -> sqlite3.Row:
     return row
 
 
-def _clean_reviewer(reviewer: str | None) -> str:
+def clean_reviewer(reviewer: str | None) -> str:
+    """The reviewer's name, whitespace collapsed; ``ReviewError`` (E083) when empty or too long."""
     name = " ".join((reviewer or "").split())
     if not name or len(name) > MAX_REVIEWER:
         raise ReviewError(Errors.E083.format(limit=MAX_REVIEWER))
@@ -60,7 +61,7 @@ def record_review(con: sqlite3.Connection, *, span_id: str, action: str, reviewe
         raise ReviewError(Errors.E081.format(action=action, actions=", ".join(ACTIONS)))
     if queue not in QUEUES:
         raise ReviewError(Errors.E094.format(queue=queue, queues=", ".join(QUEUES)))
-    reviewer = _clean_reviewer(reviewer)
+    reviewer = clean_reviewer(reviewer)
     comment = (comment or "").strip() or None
     if comment is not None and len(comment) > MAX_COMMENT:
         raise ReviewError(Errors.E085.format(limit=MAX_COMMENT))
@@ -101,7 +102,7 @@ def _checked_labelling(con: sqlite3.Connection, span_id: str, categories: set[st
     unknown = wanted - set(CATEGORIES)
     if unknown:
         raise ReviewError(Errors.E082.format(category=", ".join(sorted(unknown)), categories=", ".join(CATEGORIES)))
-    _clean_reviewer(reviewer)
+    clean_reviewer(reviewer)
     _span(con, span_id)
     return wanted
 

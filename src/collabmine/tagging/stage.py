@@ -4,6 +4,7 @@ commands — train the tagger on coded sentences (and analysts' reviews), evalua
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import sqlite3
 import time
@@ -42,11 +43,15 @@ def tagger_thresholds(settings: Settings) -> dict[str, float] | None:
 # --- the flow's per-report tasks -------------------------------------------------------------
 
 def embed_report(settings: Settings, doc_id: str) -> int:
-    """Embed one report's taggable sentences with the sentence encoder (themes and search use the
-    vectors; cached by text hash); returns how many were new."""
+    """Embed one report's taggable sentences and section headings with the sentence encoder
+    (themes and search use the vectors; cached by text hash); returns how many were new."""
     con = store.connect(settings.store_path, create=False)
     try:
-        return embed_missing([r["text"] for r in store.taggable_spans(con, doc_id=doc_id)], con=con)
+        rows = store.taggable_spans(con, doc_id=doc_id)
+        # The section headings too, and the blank an absent context is read as: theme assignment
+        # reads each sentence with its heading and the sentence before it (themes.assign).
+        headings = sorted({path[-1] for path in (json.loads(r["section_path"] or "[]") for r in rows) if path})
+        return embed_missing([r["text"] for r in rows] + headings + [" "], con=con)
     finally:
         con.close()
 

@@ -89,11 +89,11 @@ def record_edit(con: sqlite3.Connection, settings: Settings, *, action: str, the
     """Validate and append one theme edit; returns its id. Raises ``ReviewError`` (a code and
     what to do) on anything invalid, and then writes nothing. ``promote`` also writes the
     project's frame file."""
-    from ..explore.review import _clean_reviewer
+    from ..explore.review import clean_reviewer
 
     if action not in ACTIONS:
         raise ReviewError(Errors.E081.format(action=action, actions=", ".join(ACTIONS)))
-    reviewer = _clean_reviewer(reviewer)
+    reviewer = clean_reviewer(reviewer)
     theme = con.execute("SELECT theme_id, category, kind, label FROM themes WHERE theme_id = ?", (theme_id,)).fetchone()
     if theme is None:
         raise NotFoundError(Errors.E089.format(theme_id=theme_id))

@@ -28,7 +28,7 @@ TABLES: dict[str, str] = {
     "reviews": store.REVIEW_LOG_SQL,
     "themes": "SELECT theme_id, category, kind, label, description, keywords, claim, confidence, confidence_reasons,"
               " supporting, n_sentences, n_reports, single_report,"
-              " representative_span_id FROM themes ORDER BY category, theme_id",
+              " representative_span_id, why_unnamed, coherence FROM themes ORDER BY category, theme_id",
     "evidence": 'SELECT theme_id, "rank", key_quote, span_id, doc_id, file, start, "end", quote, citation, section, page'
                 ' FROM evidence ORDER BY theme_id, "rank"',
 }

@@ -51,7 +51,7 @@ def render_report(*, themes: pd.DataFrame, claims: pd.DataFrame, rows: pd.DataFr
         for _, claim in cat_claims.iterrows():
             quotes = cat_rows[cat_rows["theme_id"] == claim["theme_id"]].sort_values("rank")
             total = int(per_theme.get(claim["theme_id"], 0))
-            theme_list.append({"claim": claim, "keywords": json.loads(claim["keywords"] or "[]"), "quotes": quotes.head(QUOTES_SHOWN).to_dict("records"),
+            theme_list.append({"claim": claim, "keywords": json.loads(claim.get("keywords") or "[]"), "quotes": quotes.head(QUOTES_SHOWN).to_dict("records"),
                                "more": quotes.iloc[QUOTES_SHOWN:QUOTES_LISTED].to_dict("records"),
                                "unlisted": max(0, total - QUOTES_LISTED), "total": total})
         categories.append({"name": category, "themes": theme_list, "chart": bar_chart(per_report),
