@@ -538,8 +538,10 @@ def themes(out: Path = typer.Option(None, "--out", help="Output folder holding t
     # The id is what `collabmine theme ID` takes: never wrapped, even in a narrow terminal.
     table.add_column("theme", no_wrap=True)
     for r in frame.sort_values(["category", "n_sentences"], ascending=[True, False]).itertuples():
-        table.add_row(r.category, r.label, r.kind, str(r.n_sentences), str(r.n_reports),
-                      (r.confidence or "") + (" (single report)" if r.single_report else ""), r.theme_id)
+        claiming = r.kind in ("frame", "emergent")   # an unnamed or dismissed cluster makes no claim
+        table.add_row(r.category, r.label if claiming else f"(unnamed cluster: {r.label})", r.kind, str(r.n_sentences),
+                      str(r.n_reports), ((r.confidence or "") + (" (single report)" if r.single_report else ""))
+                      if claiming else "no claim", r.theme_id)
     console.print(table)
 
 
