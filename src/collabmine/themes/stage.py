@@ -97,15 +97,15 @@ def reuse_fit(con, category: str, cat_rows, pool: list[int], vectors: np.ndarray
             outliers.append(i)
         else:
             members.setdefault(r["theme_id"], []).append((i, r["similarity"]))
-    themes = []
+    themes, restated = [], {}
     for t in con.execute("SELECT theme_id, topic, label, keywords, centroid, kind FROM themes WHERE category=? "
                          "ORDER BY topic, theme_id", (category,)):
         pairs = sorted(members.pop(t["theme_id"], []))
         if t["kind"] == "frame":
+            restated[t["theme_id"]] = pairs   # a restating cluster's sentences, joined to the frame theme
             continue
         themes.append(Theme(category, t["topic"], t["label"], json.loads(t["keywords"]), [i for i, _ in pairs],
                             [s for _, s in pairs], np.frombuffer(t["centroid"], dtype=np.float32).copy()))
-    restated = {theme_id: pairs for theme_id, pairs in members.items()}
     new = [i for i in pool if i not in placed]
     result = CategoryThemes(category, themes, sorted(outliers), len(cat_rows), {"placed": len(new), "restated": restated},
                             fit_set=kept)
