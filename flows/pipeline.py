@@ -73,6 +73,7 @@ def write_store(results: list[ingest.ReportResult], settings: Settings,
                 store.write_document(con, result.record, result.spans)
         removed = store.remove_missing(con, {r.record["path"] for r in results})
         store.label_citations(con)   # two reports never share a citation label
+        evidence.record_corpus(con, settings)   # `verify` re-opens this folder, not the default one
         return removed, ingest.report_changes(previous, results, removed)
     finally:
         con.close()

@@ -134,6 +134,8 @@ def verify(out: Path = typer.Option(None, "--out", help="Output folder holding t
     from . import store
     from .evidence import verify as verify_evidence
 
+    from .evidence import recorded_corpus
+
     settings = load_settings(corpus_dir=corpus, out_dir=out)
     try:
         # SQLite's own check first: a damaged page would otherwise read as "OK" or as wrong quotes.
@@ -142,6 +144,15 @@ def verify(out: Path = typer.Option(None, "--out", help="Output folder holding t
             store.require_healthy(con, settings.store_path)
         finally:
             con.close()
+        # The reports are re-opened where the store read them, unless told otherwise.
+        recorded = recorded_corpus(settings)
+        if corpus is None and recorded is not None:
+            if not recorded.is_dir():
+                _fail(Errors.E056.format(store=settings.store_path, recorded=recorded))
+            settings = load_settings(corpus_dir=recorded, out_dir=out)
+        elif recorded is not None and settings.corpus_dir.resolve() != recorded:
+            err.print(f"Checking the reports in {settings.corpus_dir} (the store was built from {recorded}).",
+                      highlight=False)
         result = verify_evidence(settings)
     except CollabmineError as exc:
         _fail(str(exc))
@@ -150,8 +161,10 @@ def verify(out: Path = typer.Option(None, "--out", help="Output folder holding t
     for line in result.summary():          # one line per report, not one per quote
         err.print(line, highlight=False)
     if not result.ok:
-        _fail(f"{len(result.mismatches)} of {result.checked} quotes failed verification.")
-    console.print(f"OK: {result.checked} quotes verified verbatim at their offsets in {result.reports} reports.")
+        _fail(f"{len(result.mismatches)} of {result.checked} quotes failed verification; {result.verified} verified "
+              f"verbatim at their offsets in {settings.corpus_dir}.")
+    console.print(f"OK: {result.checked} quotes verified verbatim at their offsets in {result.reports} reports "
+                  f"({settings.corpus_dir}).")
 
 
 @app.command()

@@ -69,6 +69,8 @@ class Errors:
     E050 = ("E050 evidence check failed for {where}: {problem}. Re-run `collabmine run` to rebuild the "
             "evidence from the current reports; if it still fails, the store was edited by hand or a report "
             "was replaced under the same name.")
+    E056 = ("E056 the store {store} was built from the reports in {recorded}, which is not there any more. "
+            "Pass the folder where the reports are now: collabmine verify --corpus FOLDER.")
     E051 = ("E051 no evidence table in the store yet. Run `collabmine run` first (it builds themes and evidence).")
 
     E053 = ("E053 {path}: the theme frame could not be read: {problem}. Fix the file (see the comments at its "

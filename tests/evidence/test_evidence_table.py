@@ -63,7 +63,36 @@ def test_verify_fails_on_altered_offsets(altered):
     assert len(evidence.verify(altered).mismatches) == 3
 
 
-def test_verify_fails_when_a_report_changes_under_the_same_name(altered, tmp_path):
+def _edited_corpus(settings, tmp_path):
+    """A copy of the corpus where one character inside one quote of the first report is changed."""
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    con = store.connect(settings.store_path, create=False)
+    victim = con.execute('SELECT file, start, "end" FROM evidence ORDER BY file, start LIMIT 1').fetchone()
+    at = victim["start"] + 1
+    broken = {r["span_id"] for r in con.execute('SELECT span_id FROM evidence WHERE file=? AND start<=? AND "end">?',
+                                                (victim["file"], at, at))}
+    total = con.execute("SELECT COUNT(*) FROM evidence WHERE file=?", (victim["file"],)).fetchone()[0]
+    con.close()
+    path = corpus / victim["file"]
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[:at] + ("x" if text[at] != "x" else "y") + text[at + 1:], encoding="utf-8")
+    return corpus, victim["file"], broken, total
+
+
+def test_an_edit_to_a_report_breaks_only_the_quotes_it_touches(altered, tmp_path):
+    corpus, file, broken, total = _edited_corpus(altered, tmp_path)
+    result = evidence.verify(altered.with_(corpus_dir=corpus))
+    assert not result.ok and result.changed == [file]
+    assert {p[1].split()[3] for p in result.problems} == broken and len(result.problems) < total
+    assert all(f == file for f, _, _ in result.problems)
+    (line,) = result.summary()
+    assert f"{len(result.problems)} of {total} quotes" in line and "still verify" in line
+
+
+def test_an_appended_line_breaks_no_quote_but_is_reported(altered, tmp_path):
     import shutil
 
     corpus = tmp_path / "corpus"
@@ -71,7 +100,28 @@ def test_verify_fails_when_a_report_changes_under_the_same_name(altered, tmp_pat
     victim = sorted(corpus.glob("*.txt"))[0]
     victim.write_text(victim.read_text(encoding="utf-8") + "\nAppended.", encoding="utf-8")
     result = evidence.verify(altered.with_(corpus_dir=corpus))
-    assert not result.ok and all(victim.name in m for m in result.mismatches)
+    assert result.ok and result.changed == [victim.name]
+    assert any(victim.name in line and "changed since the run" in line for line in result.summary())
+
+
+def test_verify_reopens_the_folder_the_store_was_built_from(altered, tmp_path):
+    corpus, file, broken, _ = _edited_corpus(altered, tmp_path)
+    con = store.connect(altered.store_path, create=False)
+    evidence.record_corpus(con, altered.with_(corpus_dir=corpus))
+    con.close()
+    # Without --corpus: the recorded (edited) folder, not the project's corpus/ that would pass.
+    cli = CliRunner().invoke(app, ["verify", "--out", str(altered.out_dir)], env={"COLUMNS": "250"})
+    assert cli.exit_code == 1 and file in cli.output and "E050" in cli.output, cli.output
+    # Told otherwise, it checks the folder given and says it differs from the store's.
+    cli = CliRunner().invoke(app, ["verify", "--out", str(altered.out_dir), "--corpus", str(CORPUS)],
+                             env={"COLUMNS": "250"})
+    assert cli.exit_code == 0 and "the store was built from" in " ".join(cli.output.split()), cli.output
+    # The recorded folder gone: say so, and how to point at the reports.
+    import shutil
+
+    shutil.rmtree(corpus)
+    cli = CliRunner().invoke(app, ["verify", "--out", str(altered.out_dir)], env={"COLUMNS": "250"})
+    assert cli.exit_code == 1 and "E056" in cli.output and "--corpus" in cli.output
 
 
 def test_verify_on_a_store_without_evidence_says_what_to_do(tagged_store, tmp_path):

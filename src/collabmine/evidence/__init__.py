@@ -7,10 +7,10 @@ from . import outputs
 from .claim import claim_text, has_verbs, quotable
 from .confidence import Confidence, Evidence, grade
 from .table import (CLAIM_COLUMNS, EvidenceOutcome, Verification, build_evidence, claims, evidence_counts,
-                    evidence_row_chunks, evidence_rows, format_citation, key_quotes, page_reference, section_reference,
-                    verify)
+                    evidence_row_chunks, evidence_rows, format_citation, key_quotes, page_reference, record_corpus,
+                    recorded_corpus, section_reference, verify)
 
 __all__ = ["outputs", "claim_text", "has_verbs", "quotable", "Confidence", "Evidence", "grade", "CLAIM_COLUMNS",
            "EvidenceOutcome", "Verification", "build_evidence", "claims", "evidence_counts", "evidence_row_chunks",
-           "evidence_rows", "format_citation", "key_quotes", "page_reference",
-           "section_reference", "verify"]
+           "evidence_rows", "format_citation", "key_quotes", "page_reference", "record_corpus",
+           "recorded_corpus", "section_reference", "verify"]

@@ -12,6 +12,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -333,6 +334,25 @@ def evidence_counts(con) -> pd.DataFrame:
 
 # --- verification --------------------------------------------------------------------------
 
+#: The store's record of the corpus folder its reports were read from (absolute path).
+CORPUS_STATE = "corpus_dir"
+
+
+def record_corpus(con, settings: Settings) -> None:
+    """Remember where the reports were read from, so `verify` re-opens the same folder."""
+    store.set_state(con, CORPUS_STATE, str(settings.corpus_dir.resolve()))
+
+
+def recorded_corpus(settings: Settings) -> Path | None:
+    """The corpus folder the store was last built from (None for a store older than this record)."""
+    con = store.connect(settings.store_path, create=False)
+    try:
+        value = store.get_state(con, CORPUS_STATE)
+    finally:
+        con.close()
+    return Path(value) if value else None
+
+
 @dataclass
 class Verification:
     checked: int = 0
@@ -341,10 +361,16 @@ class Verification:
     problems: list[tuple[str, str, str]] = field(default_factory=list)
     #: Quotes checked per report file.
     per_report: dict[str, int] = field(default_factory=dict)
+    #: Reports whose bytes differ from the ones the run read (their quotes were checked one by one).
+    changed: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def verified(self) -> int:
+        return self.checked - len(self.problems)
 
     @property
     def mismatches(self) -> list[str]:
@@ -352,22 +378,32 @@ class Verification:
         return [Errors.E050.format(where=where, problem=problem) for _, where, problem in self.problems]
 
     def summary(self, *, first: int = 5) -> list[str]:
-        """One E050 line per report that failed: how many quotes, why, the first few, what to do."""
+        """One line per changed report that still verifies, and one E050 line per report that
+        failed: how many quotes, why, the first few, what to do."""
         lines = []
         files = dict.fromkeys(f for f, _, _ in self.problems)
+        for file in self.changed:
+            if file not in files:
+                lines.append(f"{file} changed since the run, but all {self.per_report.get(file, 0)} of its quotes still "
+                             "stand verbatim at their offsets. Run `collabmine run` to take in the new version.")
         for file in files:
             mine = [(w, p) for f, w, p in self.problems if f == file]
             reasons = ", ".join(f"{p} ({n})" for p, n in Counter(p for _, p in mine).most_common())
             shown = "; ".join(w for w, _ in mine[:first]) + (f"; … {len(mine) - first} more" if len(mine) > first else "")
+            total = self.per_report.get(file, len(mine))
+            still = (f" (changed since the run; the other {total - len(mine)} quotes still verify)"
+                     if file in self.changed else "")
             lines.append(Errors.E050.format(
-                where=f"{file}: {len(mine)} of {self.per_report.get(file, len(mine))} quotes", problem=reasons)
+                where=f"{file}: {len(mine)} of {total} quotes{still}", problem=reasons)
                 + f" First {min(first, len(mine))}: {shown}.")
         return lines
 
 
 def verify(settings: Settings) -> Verification:
-    """Re-open every cited report (checking its sha256) and compare every quote with the text at
-    its offsets, and with the sentence the pipeline stored."""
+    """Re-open every cited report in ``settings.corpus_dir`` and compare every quote with the
+    text at its offsets, and with the sentence the pipeline stored. A report whose bytes changed
+    since the run is still checked quote by quote when its text can be read directly (.txt,
+    .md): an edit breaks the quotes it touches, not the whole report."""
     con = store.connect(settings.store_path, create=False)
     result = Verification()
     try:
@@ -375,33 +411,45 @@ def verify(settings: Settings) -> Verification:
         # Read as a cursor, not fetched whole: a 50 MB report has 380,000 quotes.
         rows = con.execute('SELECT e.theme_id, e.span_id, e.doc_id, e.file, e.start, e."end", e.quote, s.text'
                            " FROM evidence e LEFT JOIN spans s USING (span_id) ORDER BY e.doc_id, e.start")
-        texts: dict[str, str | None] = {}
+        texts: dict[str, tuple[str | None, str]] = {}
         for r in rows:
             result.checked += 1
             file = r["file"]
             result.per_report[file] = result.per_report.get(file, 0) + 1
             where = f"theme {r['theme_id']} span {r['span_id']} ({file} [{r['start']}:{r['end']}])"
             if r["doc_id"] not in texts:
-                texts[r["doc_id"]] = _reopen(docs.get(r["doc_id"]), file, r["doc_id"], settings, result)
-            text = texts[r["doc_id"]]
+                texts[r["doc_id"]] = _reopen(docs.get(r["doc_id"]), file, r["doc_id"], settings)
+                if texts[r["doc_id"]][1] == "changed":
+                    result.changed.append(file)
+            text, state = texts[r["doc_id"]]
             if text is None:
-                result.problems.append((file, where, "the report cannot be re-opened or its bytes changed"))
+                result.problems.append((file, where, state))
                 continue
             if text[r["start"]:r["end"]] != r["quote"]:
                 result.problems.append((file, where, "the quote differs from the text at its offsets"))
             elif r["text"] is None or normalise_text(r["quote"]) != r["text"]:
                 result.problems.append((file, where, "the quote no longer matches the stored sentence"))
-        result.reports = sum(1 for t in texts.values() if t is not None)
+        result.reports = sum(1 for t, _ in texts.values() if t is not None)
         return result
     finally:
         con.close()
 
 
-def _reopen(doc: dict | None, file: str, doc_id: str, settings: Settings, result: Verification) -> str | None:
+def _reopen(doc: dict | None, file: str, doc_id: str, settings: Settings) -> tuple[str | None, str]:
+    """The report's text and its state: "same" (the bytes the run read), "changed" (other bytes,
+    text still readable at the offsets), or the reason it cannot be checked (text None)."""
     path = settings.corpus_dir / file
-    if doc is None or not path.exists() or sha256_bytes(path.read_bytes()) != doc_id:
-        return None
+    if doc is None:
+        return None, "the report is not in the store"
+    if not path.exists():
+        return None, f"the report is not in {settings.corpus_dir}"
     try:
-        return _source(doc, settings)
-    except (OSError, UnicodeDecodeError):
-        return None
+        data = path.read_bytes()
+        if sha256_bytes(data) == doc_id:
+            return _source(doc, settings), "same"
+        if doc["text_path"]:
+            # The offsets index text extracted from the old bytes (PDF, DOCX, HTML): nothing to compare.
+            return None, "the report's bytes changed since the run"
+        return data.decode(doc["encoding"] or "utf-8"), "changed"
+    except (OSError, UnicodeDecodeError, LookupError):
+        return None, "the report cannot be re-opened"

@@ -46,6 +46,7 @@ class Example:
     heading: str = ""
     source: str = ""            # the report's file name (leave-one-report-out folds by it)
     origin: str = "coded"       # coded | move | promoted
+    also: tuple[str, ...] = ()  # further frame keys the coder gave the pair (a second theme)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class AssignParams:
     #: prior that does not depend on the training reports (leave-one-report-out frame-v1 macro-F1
     #: 0.351 with 2, 0.348 with 4, 0.293 with none; bench/theme_assignment.py).
     description_examples: int = 2
+    #: A pair coded with two themes also teaches its second one (as an extra example).
+    second_keys: bool = False
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
@@ -148,6 +151,17 @@ def fit_category(category: str, examples: Sequence[Example], inputs: Inputs, fra
     from sklearn.linear_model import LogisticRegression
 
     keys = [t.key for t in frame.of(category)]
+    if params.second_keys:
+        extra_rows = [(i, k) for i, e in enumerate(examples) for k in e.also if k != e.key]
+        if extra_rows:
+            rows = [i for i, _ in extra_rows]
+            examples = list(examples) + [Example(category, k, examples[i].text, examples[i].previous,
+                                                 examples[i].heading, examples[i].source, "second")
+                                         for i, k in extra_rows]
+            inputs = Inputs(inputs.texts + [inputs.texts[i] for i in rows],
+                            np.vstack([inputs.sentence, inputs.sentence[rows]]),
+                            np.vstack([inputs.previous, inputs.previous[rows]]),
+                            np.vstack([inputs.heading, inputs.heading[rows]]))
     if params.description_examples:
         described = [t for t in frame.of(category) for _ in range(params.description_examples)]
         examples = list(examples) + [Example(category, t.key, t.query, origin="frame") for t in described]

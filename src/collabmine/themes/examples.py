@@ -65,5 +65,9 @@ def with_context(records: list[dict], con: sqlite3.Connection) -> list[dict]:
 def examples_of(records: list[dict], frame: Frame, *, origin: str = "coded") -> list[Example]:
     """One example per record: its first theme that is a key of the frame, else ``other``."""
     known = {(t.category, t.key) for t in frame.themes}
-    return [Example(r["category"], next((t for t in r["themes"] if (r["category"], t) in known), OTHER), r["text"],
-                    r.get("previous", ""), r.get("heading", ""), r.get("source", ""), origin) for r in records]
+    out = []
+    for r in records:
+        keys = [t for t in r["themes"] if (r["category"], t) in known]
+        out.append(Example(r["category"], keys[0] if keys else OTHER, r["text"], r.get("previous", ""),
+                           r.get("heading", ""), r.get("source", ""), origin, tuple(keys[1:])))
+    return out
