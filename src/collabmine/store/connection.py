@@ -36,13 +36,18 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
     coded message naming the file and the way back, before anything is read or written."""
     if not path.exists() and not create:
         raise StoreError(Errors.E021.format(path=path, out=path.parent))
-    if path.exists():
-        check_header(path)
+    # Never open() the store outside SQLite here: closing any descriptor of the file drops every
+    # POSIX lock this process holds on it, including other threads' connections' — a reader in
+    # another process then believes it is the last one, checkpoints and deletes the -shm, and this
+    # run's next connection fails with "disk I/O error" (SQLITE_IOERR_SHORT_READ). So the header
+    # is judged from the file's size (no descriptor) and SQLite's own "file is not a database".
+    if path.exists() and path.stat().st_size == 0:
+        raise damaged(path, "the file is empty (0 bytes)")
     path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(path, timeout=60, isolation_level=None)
     try:
         con.row_factory = sqlite3.Row
-        con.execute("PRAGMA journal_mode=WAL")
+        _set_wal(con)
         con.execute("PRAGMA synchronous=NORMAL")
         con.execute("PRAGMA foreign_keys=ON")
         # Used by the v5 migration and available to views/queries.
@@ -53,6 +58,8 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
         con.close()
         if not is_damage(exc):
             raise
+        if "not a database" in str(exc):
+            raise damaged(path, "the file does not start with SQLite's header: it was overwritten or damaged") from exc
         raise damaged(path, exc) from exc
     except BaseException:
         con.close()
@@ -60,8 +67,16 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
     return con
 
 
+def _set_wal(con: sqlite3.Connection) -> None:
+    """WAL (many readers beside one writer) is a property of the file: set once, not by every
+    connection (a reader never needs the write lock that changing it takes)."""
+    if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        con.execute("PRAGMA journal_mode=WAL")
+
+
 def check_header(path: Path) -> None:
-    """E024 for a file that cannot be a SQLite database: empty, or without SQLite's header."""
+    """E024 for a file that cannot be a SQLite database: empty, or without SQLite's header.
+    Only for files no connection of this process has open (snapshots): see ``connect``."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(len(SQLITE_HEADER))
