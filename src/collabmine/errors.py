@@ -122,6 +122,9 @@ class Errors:
     W001 = "W001 {path}: decoded as {encoding}, not UTF-8. Offsets refer to the decoded text; re-save as UTF-8 to silence this."
     W002 = ("W002 {path}: {count} control characters (NUL and the like) were left out of its sentences; quotes "
             "show them as control pictures (␀). Re-export the report without them to silence this.")
+    W003 = ("W003 {path}: {count} sentences were longer than {limit} characters (text without full stops) and "
+            "were cut at clause or line boundaries; their offsets still index the file. Check the file's "
+            "punctuation if these passages matter.")
 
 
 class CollabmineError(Exception):

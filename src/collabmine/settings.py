@@ -26,6 +26,9 @@ class Settings:
     #: Text files whose size exceeds this many characters on one line are still read,
     #: but split for segmentation so spaCy's max_length is never hit.
     max_paragraph_chars: int = 20_000
+    #: A prose sentence longer than this is cut at clause boundaries (W003): a line without full
+    #: stops would otherwise become one "sentence" of thousands of characters.
+    max_sentence_chars: int = 1_000
     strict: bool = False
     #: Seconds a run waits for another run on the same output folder before giving up (E060).
     lock_wait: float = 0.0

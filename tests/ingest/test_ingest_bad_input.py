@@ -148,3 +148,47 @@ def test_huge_single_line_does_not_crash(tmp_path):
     settings = load_settings(corpus_dir=tmp_path, out_dir=tmp_path / "out")
     r = ingest.process_report(tmp_path / "long.txt", settings)
     assert r.status == "ok" and len(r.spans) > 1000
+
+
+@pytest.mark.parametrize("encoding,bom", [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff"),
+                                          ("utf-32-le", b"\xff\xfe\x00\x00"), ("utf-16-le", b"")])
+def test_utf16_and_utf32_files_are_read_as_text(tmp_path, encoding, bom):
+    text = "Heads said the federation\u2019s shared vision mattered.\n\n" + GOOD
+    (tmp_path / "wide.txt").write_bytes(bom + text.encode(encoding))
+    settings = load_settings(corpus_dir=tmp_path, out_dir=tmp_path / "out")
+    r = ingest.process_report(tmp_path / "wide.txt", settings)
+    assert r.status == "ok", r.error
+    assert any(w.startswith("W001") for w in r.record["warnings"])
+    # Offsets index the decoded text, exactly as a re-open (verify, evidence) decodes it.
+    decoded = ingest.source_text(tmp_path / "wide.txt", encoding=r.record["encoding"], text_path=None)
+    assert decoded == text and all(decoded[s.start:s.end].strip() for s in r.spans)
+    assert any(s.text == "Heads said the federation\u2019s shared vision mattered." for s in r.spans)
+
+
+def test_a_nul_near_the_start_is_treated_like_one_later(tmp_path):
+    """One NUL in the first 8 KB once rejected the file as binary; later, it was only W002."""
+    text = "Trust\x00 between heads grew over time.\n\n" + GOOD
+    (tmp_path / "early.txt").write_bytes(text.encode("utf-8"))
+    settings = load_settings(corpus_dir=tmp_path, out_dir=tmp_path / "out")
+    r = ingest.process_report(tmp_path / "early.txt", settings)
+    assert r.status == "ok" and r.record["warnings"][0].startswith("W002")
+    assert any(s.text == "Trust between heads grew over time." for s in r.spans)
+
+
+def test_a_line_without_full_stops_is_cut_into_sentences_with_offsets_kept(tmp_path):
+    clause = "the schools shared staff, pooled budgets and planned together; heads met weekly"
+    line = ", ".join([clause] * 200)            # ~16,000 characters, no full stop
+    text = "# Findings\n\n" + line + "\n\n" + GOOD
+    (tmp_path / "long.txt").write_bytes(text.encode("utf-8"))
+    settings = load_settings(corpus_dir=tmp_path, out_dir=tmp_path / "out")
+    r = ingest.process_report(tmp_path / "long.txt", settings)
+    assert r.status == "ok"
+    assert any(w.startswith("W003") and "long.txt" in w for w in r.record["warnings"])
+    pieces = [s for s in r.spans if s.split]
+    assert len(pieces) >= 16 and all(len(s.text) <= settings.max_sentence_chars for s in r.spans)
+    assert all(text[s.start:s.end] == s.text for s in pieces)
+    # Cut after a clause's punctuation, not mid-word.
+    assert all(s.text[-1] in ",;" or s is pieces[-1] for s in pieces)
+    assert "".join(text[a.start:b.start] for a, b in zip(pieces, pieces[1:])) + pieces[-1].text == line
+    # An ordinary report has no split sentence.
+    assert not any(s.split for s in ingest.process_report(CORPUS / R001, settings).spans)

@@ -82,7 +82,10 @@ def process_report(path: Path, settings: Settings, *, sources: dict[str, dict] |
                                 properties=raw.properties, file_format=raw.format)
         nlp = load_sentencizer(settings.spacy_model)
         spans = segment(raw.text, structure.units, raw.sha256, nlp=nlp, batch_size=settings.spacy_batch_size,
-                        max_chars=settings.max_paragraph_chars)
+                        max_chars=settings.max_paragraph_chars, max_sentence_chars=settings.max_sentence_chars)
+        split = sum(s.split for s in spans)
+        if split:
+            raw.warnings.append(Errors.W003.format(path=path, count=split, limit=settings.max_sentence_chars))
         if not any(not s.excluded for s in spans) and not any(s.kind in ("paragraph", "bullet") for s in spans):
             raise ReportError(Errors.E008.format(path=path))
     except ReportError as exc:

@@ -49,6 +49,8 @@ class Span:
     reason: str
     page_start: str | None
     page_end: str | None
+    #: Cut out of a longer "sentence" (no full stop for more than ``max_sentence_chars``).
+    split: bool = False
 
     @property
     def section(self) -> str:
@@ -121,6 +123,36 @@ def sentence_bounds(text: str, cuts: list[tuple[int, int]]) -> list[tuple[int, i
     return [(s, e) for s, e in merged]
 
 
+#: Where an over-long sentence is cut, best first: after a clause's punctuation, then at any space.
+_CLAUSE_END = re.compile(r"[;:,)\]]\s|\s[-–—]\s")
+
+
+def split_long(text: str, bounds: list[tuple[int, int]], limit: int) -> list[tuple[int, int, bool]]:
+    """Cut every sentence longer than ``limit`` characters at the last clause boundary (``;``,
+    ``:``, ``,``, a dash) in its second half-window, else the last space, else at ``limit``;
+    each piece is marked as split. Offsets stay offsets into ``text``."""
+    out: list[tuple[int, int, bool]] = []
+    for s, e in bounds:
+        if e - s <= limit:
+            out.append((s, e, False))
+            continue
+        while e - s > limit:
+            window = text[s + limit // 2:s + limit]
+            clauses = list(_CLAUSE_END.finditer(window))
+            if clauses:
+                cut = s + limit // 2 + clauses[-1].start() + 1
+            else:
+                space = window.rfind(" ")
+                cut = s + limit // 2 + space if space >= 0 else s + limit
+            out.append((s, cut, True))
+            s = cut
+            while s < e and text[s] == " ":
+                s += 1
+        if s < e:
+            out.append((s, e, True))
+    return out
+
+
 def _trim(text: str, s: int, e: int) -> tuple[int, int]:
     while s < e and text[s] == " ":
         s += 1
@@ -129,28 +161,28 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int]:
     return s, e
 
 
-def _keep_markup_whole(raw: str, mt: MappedText, bounds: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _keep_markup_whole(raw: str, mt: MappedText, bounds: list[tuple[int, int, bool]]) -> list[tuple[int, int, bool]]:
     """Merge a sentence with the next when a boundary cuts a markup construct (a markdown link
     whose text holds a full stop, say): every span must satisfy
     ``normalise_text(raw[start:end]) == text``."""
-    out: list[tuple[int, int]] = []
-    pending: tuple[int, int] | None = None
-    for s, e in bounds:
+    out: list[tuple[int, int, bool]] = []
+    pending: tuple[int, int, bool] | None = None
+    for s, e, split in bounds:
         s, e = _trim(mt.text, s, e)
         if s >= e:
             continue
         if pending is not None:
-            s = pending[0]
+            s, split = pending[0], split or pending[2]
         start, end = mt.raw_span(s, e)
         if normalise_text(raw[start:end]) != mt.text[s:e]:
-            pending = (s, e)
+            pending = (s, e, split)
             continue
         pending = None
-        out.append((s, e))
+        out.append((s, e, split))
     if pending is not None:
         # Nothing follows: merge with the sentence before instead (or keep it as it is).
         if out:
-            out[-1] = (out[-1][0], pending[1])
+            out[-1] = (out[-1][0], pending[1], out[-1][2] or pending[2])
         else:
             out.append(pending)
     return out
@@ -190,8 +222,10 @@ def _pieces(raw: str, units: list[Unit], max_chars: int) -> Iterator[tuple[Unit,
 
 
 def segment(raw: str, units: list[Unit], doc_id: str, *, nlp, batch_size: int = 64,
-            max_chars: int = 20_000) -> list[Span]:
-    """Cut units into spans (sentences for prose, whole units otherwise), a batch of units at a time."""
+            max_chars: int = 20_000, max_sentence_chars: int = 1_000) -> list[Span]:
+    """Cut units into spans (sentences for prose, whole units otherwise), a batch of units at a
+    time. A prose "sentence" longer than ``max_sentence_chars`` (a line without full stops) is
+    cut at clause boundaries and its pieces marked ``split``."""
     spans: list[Span] = []
     sent_counter: dict[int, int] = {}
     pieces = _pieces(raw, units, max_chars)
@@ -205,14 +239,14 @@ def segment(raw: str, units: list[Unit], doc_id: str, *, nlp, batch_size: int = 
             if unit.kind in SEGMENTED_KINDS:
                 doc = next(docs)
                 cuts = [(s.start_char, s.end_char) for s in doc.sents]
-                bounds = sentence_bounds(mt.text, cuts)
+                bounds = split_long(mt.text, sentence_bounds(mt.text, cuts), max_sentence_chars)
             else:
-                bounds = [(0, len(mt.text))]
-            for s, e in _keep_markup_whole(raw, mt, bounds):
+                bounds = [(0, len(mt.text), False)]
+            for s, e, split in _keep_markup_whole(raw, mt, bounds):
                 start, end = mt.raw_span(s, e)
                 k = sent_counter.get(unit.para_index, 0)
                 sent_counter[unit.para_index] = k + 1
                 spans.append(Span(make_span_id(doc_id, start, end), doc_id, start, end, mt.text[s:e], unit.kind,
                                   list(unit.section_path), unit.para_index, k, unit.excluded, unit.reason,
-                                  unit.page_start, unit.page_end))
+                                  unit.page_start, unit.page_end, split))
     return spans
