@@ -168,6 +168,14 @@ def search(con: sqlite3.Connection, question: str, *, category: str | None = Non
     if mode not in MODES:
         raise ReviewError(Errors.E092.format(mode=mode, modes=", ".join(MODES)))
     top = max(1, min(int(top), MAX_TOP))
+    # One state of the store for every read below: a run committing between them once left a
+    # candidate without its details (KeyError in the web app while a run wrote).
+    with store.snapshot(con):
+        return _search(con, question, category=category, report=report, top=top, mode=mode, embedder=embedder)
+
+
+def _search(con: sqlite3.Connection, question: str, *, category: str | None, report: str | None, top: int, mode: str,
+            embedder: Embedder | None) -> pd.DataFrame:
     filters = Filters(category, resolve_report(con, report) if report else None)
     lexical = lexical_ranking(con, question, filters) if mode != "semantic" else []
     embedder = embedder or default_embedder()

@@ -10,7 +10,7 @@ trustworthy: runs and their change records, the run lock, snapshots and the revi
 
 from . import backups, runs
 from .connection import (OWN_TABLES, SQLITE_HEADER, check_header, check_identity, connect, damaged, health, is_damage,
-                         migrate, require_healthy, transaction)
+                         migrate, require_healthy, snapshot, transaction)
 from .lock import LOCK_NAME, run_lock
 from .migrations import SCHEMA_VERSION
 from .records import (PREVIOUS_TEXT_SQL, REVIEW_LOG_SQL, TAGGABLE_EXCLUSIONS, TAGGABLE_WHERE, EvidenceChange, TaggingProgress,
@@ -25,4 +25,4 @@ __all__ = ["LOCK_NAME", "OWN_TABLES", "PREVIOUS_TEXT_SQL", "REVIEW_LOG_SQL", "SC
            "health", "is_damage", "label_citations", "mark_tagged", "migrate", "note_tagging_progress",
            "remove_missing", "report_tag_count", "require_healthy", "run_lock", "runs", "set_state", "span_text",
            "taggable_count", "taggable_spans", "tagged_keys", "tagged_spans", "tagged_with", "tagging_progress",
-           "theme_moves", "transaction", "write_document", "write_evidence", "write_themes"]
+           "snapshot", "theme_moves", "transaction", "write_document", "write_evidence", "write_themes"]

@@ -142,6 +142,22 @@ def _statements(script: str) -> list[str]:
 
 
 @contextmanager
+def snapshot(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Reads that see one state of the store: a deferred transaction, so a run committing in
+    between cannot show a page half of the old and half of the new themes (in WAL mode it never
+    blocks the writer). Inside a transaction already: that one."""
+    if con.in_transaction:
+        yield con
+        return
+    con.execute("BEGIN")
+    try:
+        yield con
+    finally:
+        if con.in_transaction:
+            con.execute("ROLLBACK")   # nothing was written; ends the read
+
+
+@contextmanager
 def transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     con.execute("BEGIN IMMEDIATE")
     try:

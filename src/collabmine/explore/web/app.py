@@ -68,10 +68,16 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
         app.add_middleware(TokenGate, token=token)
 
     @contextmanager
-    def connection() -> Iterator[sqlite3.Connection]:
+    def connection(*, read: bool = True) -> Iterator[sqlite3.Connection]:
+        """A page reads one state of the store (a run may commit meanwhile); a form that writes
+        takes its own write transaction instead."""
         con = store.connect(settings.store_path, create=False)
         try:
-            yield con
+            if read:
+                with store.snapshot(con):
+                    yield con
+            else:
+                yield con
         except sqlite3.DatabaseError as exc:
             if not store.is_damage(exc):
                 raise
@@ -175,7 +181,7 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
         if not secrets.compare_digest(csrf.encode(), app.state.csrf.encode()):
             return page(request, "error.html.j2", status_code=403,
                         message="403: the form is stale or came from another site; reload the page and try again.")
-        with connection() as con:
+        with connection(read=False) as con:
             _apply(con, ReviewIn.model_construct(span_id=span_id, action=action, reviewer=reviewer,
                                                  category=category or None, theme_id=theme_id or None,
                                                  comment=comment or None, categories=categories))
@@ -193,7 +199,7 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
         if not secrets.compare_digest(csrf.encode(), app.state.csrf.encode()):
             return page(request, "error.html.j2", status_code=403,
                         message="403: the form is stale or came from another site; reload the page and try again.")
-        with connection() as con:
+        with connection(read=False) as con:
             curation.record_edit(con, settings, action=action, theme_id=theme_id, reviewer=reviewer,
                                  name=name or None, description=description or None, target_theme_id=into or None,
                                  comment=comment or None)
@@ -249,7 +255,7 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
         if not secrets.compare_digest(sent.encode(), app.state.csrf.encode()):
             return JSONResponse({"error": "403: send the X-CSRF-Token header (GET /api/csrf gives it)."},
                                 status_code=403)
-        with connection() as con:
+        with connection(read=False) as con:
             ids = _apply(con, body)
         return {"review_ids": ids}
 

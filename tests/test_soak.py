@@ -1,0 +1,164 @@
+"""Many readers, one writer (CI-sized soak): the web app serving pages and taking reviews, and a
+CLI polling `runs`, in this process, while `collabmine run` (another process) takes corpus
+updates — a report added and another changed, then one removed. Every run completes with nothing logged as an
+error, no page or poll fails, and every review posted is kept and applied by the next run (a
+review of a sentence its report's new version no longer has is kept, not applied).
+
+(Polling `runs` during a cold run once failed it 3 of 3 times with "disk I/O error".)
+bench/soak.py runs the same for longer."""
+
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from collabmine import store
+from collabmine.cli import app as cli
+from collabmine.explore.web import create_app
+from collabmine.settings import load_settings
+from conftest import CORPUS, R000, R001, R004
+
+CLI = [sys.executable, "-m", "collabmine.cli"]
+BASE = "http://127.0.0.1"
+PAGES = ("/", "/reports", "/review", "/search?q=trust+between+headteachers", "/api/progress", "/api/themes")
+
+
+def _excerpt(name: str, chars: int) -> str:
+    """The start of a bundled report, cut at a paragraph boundary (a small report of its own)."""
+    text = (CORPUS / name).read_text(encoding="utf-8")
+    return text[:text.rfind("\n\n", 0, chars)] + "\n"
+
+
+class Readers:
+    """Threads that read and review until stopped, recording anything that went wrong."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.run = 0                                      # the run in progress while a review is posted
+        self.client = TestClient(create_app(settings), base_url=BASE)
+        self.csrf = self.client.get("/api/csrf").json()["csrf"]
+        self.failures: list[str] = []
+        self.posted: list[tuple[int, int]] = []          # (review id, run in progress)
+        self.stale = 0                                    # sentences gone between reading and posting
+        self.reads = self.polls = 0
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._guarded, args=(self._web,), daemon=True),
+                        threading.Thread(target=self._guarded, args=(self._poll,), daemon=True)]
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=60)
+
+    def _guarded(self, loop) -> None:
+        """An exception inside the app or the CLI is a failure, and reading goes on."""
+        while not self.stop.is_set():
+            try:
+                loop()
+            except Exception as exc:  # noqa: BLE001 - recorded and asserted on
+                import traceback
+
+                self.failures.append("".join(traceback.format_exception(exc))[-1500:])
+
+    def _web(self) -> None:
+        rng = random.Random(7)
+        while not self.stop.is_set():
+            for url in PAGES:
+                response = self.client.get(url)
+                self.reads += 1
+                if response.status_code != 200:
+                    self.failures.append(f"GET {url}: {response.status_code} {response.text[:300]}")
+            themes = self.client.get("/api/themes").json()
+            if themes:
+                theme = rng.choice(themes)["theme_id"]
+                page = self.client.get(f"/themes/{theme}")
+                if page.status_code != 200:
+                    self.failures.append(f"GET /themes/{theme}: {page.status_code} {page.text[:300]}")
+            # Like an analyst: a tagged sentence of the report that stays, read from the store now.
+            con = store.connect(self.settings.store_path, create=False)
+            rows = con.execute("SELECT t.span_id, t.category FROM tags t JOIN spans s USING (span_id) JOIN documents d"
+                               " USING (doc_id) WHERE d.path = ? ORDER BY t.span_id", (R001,)).fetchall()
+            con.close()
+            if not rows:      # its new version is stored but not yet tagged
+                time.sleep(0.2)
+                continue
+            row = rng.choice(rows)
+            run = self.run
+            posted = self.client.post("/api/reviews", headers={"X-CSRF-Token": self.csrf}, json={
+                "span_id": row["span_id"], "action": "reject", "category": row["category"], "reviewer": "Soak"})
+            if posted.status_code == 200:
+                self.posted.append((posted.json()["review_ids"][0], run))
+            elif posted.status_code == 404 and "E080" in posted.text:
+                self.stale += 1     # the report changed between reading the sentence and posting
+            else:
+                self.failures.append(f"POST /api/reviews: {posted.status_code} {posted.text[:300]}")
+            time.sleep(0.5)
+
+    def _poll(self) -> None:
+        runner = CliRunner()
+        while not self.stop.is_set():
+            result = runner.invoke(cli, ["runs", "--out", str(self.settings.out_dir)])
+            self.polls += 1
+            if result.exit_code != 0:
+                self.failures.append(f"collabmine runs: {result.output[-500:]}")
+            time.sleep(0.5)
+
+
+def _run(corpus, out, log) -> None:
+    with open(log, "w") as sink:
+        done = subprocess.run([*CLI, "run", "--corpus", str(corpus), "--out", str(out), "--no-progress"],
+                              stdout=sink, stderr=subprocess.STDOUT, timeout=600)
+    text = log.read_text()
+    assert done.returncode == 0, text[-3000:]
+    assert "Traceback" not in text and "| ERROR" not in text and "disk I/O" not in text, text[-3000:]
+
+
+def test_readers_and_reviewers_while_runs_write(tmp_path):
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    corpus.mkdir()
+    shutil.copy(CORPUS / R001, corpus / R001)                 # reviewed throughout: it never changes
+    changed, added = corpus / "excerpt_of_004.txt", corpus / "excerpt_of_000.txt"
+    changed.write_text(_excerpt(R004, 20_000), encoding="utf-8")
+    _run(corpus, out, tmp_path / "run-0.log")
+    settings = load_settings(corpus_dir=corpus, out_dir=out)
+
+    def add_one_change_another():
+        added.write_text(_excerpt(R000, 20_000), encoding="utf-8")
+        changed.write_text(_excerpt(R004, 20_000) + "\nHeads said trust grew over the second year.\n",
+                           encoding="utf-8")
+
+    updates = [("add-and-change", add_one_change_another), ("remove", added.unlink)]
+    with Readers(settings) as readers:
+        for k, (what, update) in enumerate(updates, start=1):
+            update()
+            readers.run = k
+            _run(corpus, out, tmp_path / f"run-{k}-{what}.log")
+        time.sleep(0.5)
+    assert not readers.failures, readers.failures[:5]
+    assert readers.reads > 20 and readers.polls > 5 and readers.stale < len(readers.posted)
+
+    con = store.connect(settings.store_path, create=False)
+    kept = {r[0] for r in con.execute("SELECT review_id FROM reviews WHERE reviewer='Soak'")}
+    statuses = [r[0] for r in con.execute("SELECT status FROM runs ORDER BY started, rowid")]
+    # Reviews posted before the last run started were applied by it: no sentence a review
+    # rejected (and that is still in the corpus) sits in a theme for that category.
+    before_last = max(i for i, run in readers.posted if run < len(updates))
+    applied = con.execute("SELECT COUNT(*) FROM label_decisions WHERE action='reject' AND review_id <= ?",
+                          (before_last,)).fetchone()[0]
+    still_in_themes = con.execute("SELECT COUNT(*) FROM label_decisions d JOIN theme_members m USING (span_id, category)"
+                                  " WHERE d.action='reject' AND d.review_id <= ? AND m.theme_id IS NOT NULL",
+                                  (before_last,)).fetchone()[0]
+    con.close()
+    assert kept == {i for i, _ in readers.posted}
+    assert statuses == ["ok"] * 3
+    assert applied > 0 and still_in_themes == 0
