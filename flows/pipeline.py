@@ -248,10 +248,14 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
     summary["verified"] = {"quotes": checked.checked, "reports": checked.reports}
 
     run.stage("outputs")
+    edited = runs.keep_edited_outputs(settings, run.run_id)
+    summary["outputs_edited"] = {name: str(kept) for name, kept in edited.items()}
+    runs.record_changes(run, [("output_rewritten", name, f"changed since the last run: rewritten; the edited file "
+                               f"is kept as {kept}") for name, kept in edited.items()])
     written = write_outputs(settings)
     summary.update(claims=sum(themed.counts.values()), html=str(written.html),
                    outputs=runs.output_digests(settings.out_dir, written.files))
-    summary["changes"] = len(changes) + len(themed.events) + len(evidence_changes)
+    summary["changes"] = len(changes) + len(themed.events) + len(evidence_changes) + len(edited)
 
 
 def _paths_in_store(settings: Settings) -> set[str]:

@@ -123,6 +123,9 @@ def test_a_copied_output_folder_with_outputs_missing_or_edited_is_rebuilt(histor
     assert "unchanged_since" not in copied and calls == 0 and copied["ingested"] == []
     assert (folder / "report.html").exists() and (folder / "evidence.csv").exists()
     assert (folder / "evidence.md").read_text(encoding="utf-8") != "edited by hand"
+    # The edit is named and kept aside, not silently lost (deleted outputs are simply rewritten).
+    kept = folder / "edited" / copied["run_id"] / "evidence.md"
+    assert copied["outputs_edited"] == {"evidence.md": str(kept)} and kept.read_text(encoding="utf-8") == "edited by hand"
     assert copied["html"] == str(folder / "report.html")
     again, _ = steps["copied_again"]
     # Now intact: a no-op that names this folder's report and store, not the original's.

@@ -86,6 +86,9 @@ def _print_summary(summary: dict) -> None:
         console.print(f"  [yellow]warning[/] {name}: {message}", highlight=False)
     for path in summary.get("removed", []):
         console.print(f"  [dim]removed[/] {path} (no longer in the corpus)")
+    for name, kept in (summary.get("outputs_edited") or {}).items():
+        console.print(f"  [yellow]rewritten[/] {name} was changed since the last run; the edited file is kept as "
+                      f"{kept}", highlight=False)
     if summary.get("unchanged_since"):
         console.print(f"Nothing changed since run {summary['unchanged_since']} (corpus, citations, reviews, code, "
                       "models and settings): its results and outputs stand.")
@@ -132,9 +135,8 @@ def verify(out: Path = typer.Option(None, "--out", help="Output folder holding t
            corpus: Path = typer.Option(None, "--corpus", help="Folder of reports (default: corpus/).")) -> None:
     """Re-open every cited report and check every quote at its offsets; exit 1 on any mismatch."""
     from . import store
-    from .evidence import verify as verify_evidence
-
     from .evidence import recorded_corpus
+    from .evidence import verify as verify_evidence
 
     settings = load_settings(corpus_dir=corpus, out_dir=out)
     try:
@@ -178,12 +180,16 @@ def check(out: Path = typer.Option(None, "--out", help="Output folder holding th
     try:
         con = store.connect(path, create=False)
     except CollabmineError as exc:
-        _fail(str(exc))
-    try:
-        problems = store.health(con, full=True)
-        in_store = backups.store_reviews(con) if not problems else []
-    finally:
-        con.close()
+        if "E024" not in str(exc):
+            _fail(str(exc))
+        # Damaged beyond opening: say what is wrong and what `restore` would bring back.
+        con, problems = None, [str(exc).split(" (", 1)[-1].split("); nothing was changed", 1)[0]]
+    if con is not None:
+        try:
+            problems = store.health(con, full=True)
+            in_store = backups.store_reviews(con) if not problems else []
+        finally:
+            con.close()
     logged, unreadable = backups.read_audit_log(backups.audit_log_path(path))
     snapshots = backups.list_snapshots(path)
     console.print(f"Store {path}: {path.stat().st_size / 1e6:.1f} MB, "
@@ -196,7 +202,17 @@ def check(out: Path = typer.Option(None, "--out", help="Output folder holding th
     console.print(_snapshot_table(snapshots) if snapshots else
                   f"No snapshots in {backups.backups_dir(path)} yet (one is taken before each run).")
     if problems:
-        _fail(Errors.E024.format(path=path, detail=problems[0], out=path.parent))
+        sound = next((snap for snap in snapshots if snap.sound), None)
+        if sound is not None:
+            console.print(f"`collabmine restore --out {path.parent}` would bring back {sound.path.name} (taken "
+                          f"{sound.taken}, {sound.reviews} reviews) and replay the {len(logged)} reviews of "
+                          f"{backups.audit_log_path(path).name} into it; the damaged store is kept aside.",
+                          highlight=False)
+        else:
+            console.print(f"No sound snapshot: `collabmine restore --out {path.parent} --empty` starts a fresh store "
+                          f"with the {len(logged)} reviews of {backups.audit_log_path(path).name} replayed; the next "
+                          "run rebuilds the rest.", highlight=False)
+        _fail(f"E024 the store {path} is damaged: {problems[0]}.")
 
 
 def _snapshot_table(snapshots) -> Table:

@@ -44,3 +44,14 @@ def test_workbook_cells_stay_text_with_frozen_header_filters_and_wrapped_quotes(
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:B{len(HOSTILE) + 1}"
     assert sheet.column_dimensions["B"].width >= 80 and cells[0].alignment.wrap_text
     assert sheet.column_dimensions["A"].width < 20
+
+
+def test_exported_tables_show_control_characters_as_pictures():
+    import pandas as pd
+
+    from collabmine.evidence.outputs.export import shown_controls
+
+    frame = pd.DataFrame({"quote": ["Trust\x00 grew\x07 over\x1b time.", None], "start": [3, 4]})
+    shown = shown_controls(frame)
+    assert shown["quote"][0] == "Trust\u2400 grew\u2407 over\u241b time." and pd.isna(shown["quote"][1])
+    assert shown["start"].tolist() == [3, 4] and frame["quote"][0].startswith("Trust\x00")

@@ -73,6 +73,9 @@ def test_a_damaged_store_gives_e024_and_restore_brings_back_every_review(reviewe
     _damage(reviewed.store_path, how)
     checked = _invoke("check", "--out", str(out))
     assert checked.exit_code == 1 and "E024" in checked.output and str(reviewed.store_path) in checked.output
+    # `check` says what `restore` would bring back — never "run check" again.
+    text = " ".join(checked.output.split())
+    assert "would bring back" in text and "collabmine check" not in text, checked.output
     verified = _invoke("verify", "--out", str(out))
     assert verified.exit_code == 1 and "E024" in verified.output and "collabmine restore" in verified.output
     # A run stops before writing (and never says "Nothing changed" of a damaged store).

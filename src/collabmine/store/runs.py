@@ -168,6 +168,41 @@ def outputs_intact(out_dir: Path, recorded: dict[str, str]) -> bool:
     return True
 
 
+def edited_outputs(settings: Settings) -> list[str]:
+    """Outputs the last successful run wrote that have other bytes now (edited by hand, or by a
+    tool that saved them): named before a run rewrites them, so no one loses an edit unawares."""
+    if not settings.store_path.exists():
+        return []
+    con = connect(settings.store_path, create=False)
+    try:
+        remembered = json.loads(get_state(con, LAST_OK_RUN) or "null")
+    finally:
+        con.close()
+    recorded = (remembered or {}).get("summary", {}).get("outputs")
+    edited = []
+    for name, sha in (recorded if isinstance(recorded, dict) else {}).items():
+        try:
+            if file_digest(settings.out_dir / name) != sha:
+                edited.append(name)
+        except OSError:
+            continue    # missing: simply written again
+    return sorted(edited)
+
+
+def keep_edited_outputs(settings: Settings, run_id: str) -> dict[str, Path]:
+    """Copy each edited output (``edited_outputs``) to ``OUT/edited/RUN_ID/`` before the run
+    rewrites it; returns name → the copy."""
+    import shutil
+
+    kept = {}
+    for name in edited_outputs(settings):
+        target = settings.out_dir / "edited" / run_id / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(settings.out_dir / name, target)
+        kept[name] = target
+    return kept
+
+
 def inputs_fingerprint(settings: Settings, *extra_config) -> str:
     """Everything a run's results depend on: every corpus file's bytes (by path), the citation
     files, code and model versions, the configuration and the analysts' reviews."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ... import store
+from ...ingest import visible_controls
 from .spreadsheets import write_csv
 
 #: Table name → (SQL, columns written). Columns are stable: analysts script against them.
@@ -38,6 +39,17 @@ def read_table(con, name: str) -> pd.DataFrame:
     return pd.read_sql_query(TABLES[name], con)
 
 
+def shown_controls(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells with control characters (NUL, BEL, ESC …) as their control pictures (␀), as in
+    the run's own outputs: raw ones break the tools an export is opened in. Offsets still index
+    the source file, where the characters are."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_object_dtype(out[column]) or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(lambda v: visible_controls(v) if isinstance(v, str) else v)
+    return out
+
+
 def export_tables(out_dir: Path, *, fmt: str = "csv", dest: Path | None = None) -> list[Path]:
     """Write every table to ``dest`` (default ``out_dir/export``); returns the files written."""
     if fmt not in ("csv", "parquet"):
@@ -48,7 +60,7 @@ def export_tables(out_dir: Path, *, fmt: str = "csv", dest: Path | None = None) 
     written = []
     try:
         for name in TABLES:
-            frame = read_table(con, name)
+            frame = shown_controls(read_table(con, name))
             path = dest / f"{name}.{fmt}"
             if fmt == "csv":
                 write_csv(frame, path)
