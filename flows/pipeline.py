@@ -72,6 +72,9 @@ def write_store(results: list[ingest.ReportResult], settings: Settings,
             if result.run_id == run_id or previous.get(result.record["path"]) != (result.doc_id, result.status):
                 store.write_document(con, result.record, result.spans)
         removed = store.remove_missing(con, {r.record["path"] for r in results})
+        # A changed report's reviews follow their sentences into its new version.
+        with store.transaction(con):
+            store.reanchor_reviews(con)
         store.label_citations(con)   # two reports never share a citation label
         evidence.record_corpus(con, settings)   # `verify` re-opens this folder, not the default one
         return removed, ingest.report_changes(previous, results, removed)

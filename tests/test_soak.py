@@ -5,7 +5,7 @@ error, no page or poll fails, and every review posted is kept and applied by the
 review of a sentence its report's new version no longer has is kept, not applied).
 
 (Polling `runs` during a cold run once failed it 3 of 3 times with "disk I/O error".)
-bench/soak.py runs the same for longer."""
+bench/soak.py runs the same for longer (``soak`` with whole reports and more cycles)."""
 
 import random
 import shutil
@@ -114,35 +114,41 @@ class Readers:
             time.sleep(0.5)
 
 
-def _run(corpus, out, log) -> None:
+def _run(corpus, out, log) -> float:
+    started = time.perf_counter()
     with open(log, "w") as sink:
         done = subprocess.run([*CLI, "run", "--corpus", str(corpus), "--out", str(out), "--no-progress"],
-                              stdout=sink, stderr=subprocess.STDOUT, timeout=600)
+                              stdout=sink, stderr=subprocess.STDOUT, timeout=3600)
     text = log.read_text()
     assert done.returncode == 0, text[-3000:]
     assert "Traceback" not in text and "| ERROR" not in text and "disk I/O" not in text, text[-3000:]
+    assert "Warning" not in text, text[-3000:]       # no library warnings in a normal run
+    return time.perf_counter() - started
 
 
-def test_readers_and_reviewers_while_runs_write(tmp_path):
-    corpus, out = tmp_path / "corpus", tmp_path / "out"
+def soak(root, *, excerpt_chars: int, cycles: int) -> dict:
+    """A cold run, then ``cycles`` × (a report added and another changed; the added one removed)
+    with the readers going; asserts everything the module docstring promises, returns figures."""
+    corpus, out = root / "corpus", root / "out"
     corpus.mkdir()
     shutil.copy(CORPUS / R001, corpus / R001)                 # reviewed throughout: it never changes
     changed, added = corpus / "excerpt_of_004.txt", corpus / "excerpt_of_000.txt"
-    changed.write_text(_excerpt(R004, 20_000), encoding="utf-8")
-    _run(corpus, out, tmp_path / "run-0.log")
+    changed.write_text(_excerpt(R004, excerpt_chars), encoding="utf-8")
+    seconds = [_run(corpus, out, root / "run-0.log")]
     settings = load_settings(corpus_dir=corpus, out_dir=out)
 
-    def add_one_change_another():
-        added.write_text(_excerpt(R000, 20_000), encoding="utf-8")
-        changed.write_text(_excerpt(R004, 20_000) + "\nHeads said trust grew over the second year.\n",
+    def add_one_change_another(k: int):
+        added.write_text(_excerpt(R000, excerpt_chars), encoding="utf-8")
+        changed.write_text(_excerpt(R004, excerpt_chars) + f"\nHeads said trust grew over year {k}.\n",
                            encoding="utf-8")
 
-    updates = [("add-and-change", add_one_change_another), ("remove", added.unlink)]
+    updates = [step for k in range(cycles) for step in
+               ((f"add-and-change-{k}", lambda k=k: add_one_change_another(k)), (f"remove-{k}", added.unlink))]
     with Readers(settings) as readers:
         for k, (what, update) in enumerate(updates, start=1):
             update()
             readers.run = k
-            _run(corpus, out, tmp_path / f"run-{k}-{what}.log")
+            seconds.append(_run(corpus, out, root / f"run-{k}-{what}.log"))
         time.sleep(0.5)
     assert not readers.failures, readers.failures[:5]
     assert readers.reads > 20 and readers.polls > 5 and readers.stale < len(readers.posted)
@@ -160,5 +166,12 @@ def test_readers_and_reviewers_while_runs_write(tmp_path):
                                   (before_last,)).fetchone()[0]
     con.close()
     assert kept == {i for i, _ in readers.posted}
-    assert statuses == ["ok"] * 3
+    assert statuses == ["ok"] * (len(updates) + 1)
     assert applied > 0 and still_in_themes == 0
+    return {"runs": len(seconds), "run_seconds": [round(x, 1) for x in seconds], "page_reads": readers.reads,
+            "runs_polls": readers.polls, "reviews_posted": len(readers.posted), "reviews_kept": len(kept),
+            "stale_sentences": readers.stale, "rejections_applied": applied, "failures": len(readers.failures)}
+
+
+def test_readers_and_reviewers_while_runs_write(tmp_path):
+    soak(tmp_path, excerpt_chars=20_000, cycles=1)

@@ -114,6 +114,9 @@ class Errors:
     E093 = "E093 no report {doc_id!r} in the store. Open reports from the list at /reports (or `collabmine documents`)."
     E094 = "E094 unknown review queue {queue!r}. Use one of: {queues}."
     E098 = ("E098 a theme edit needs {what} (at most {limit} characters). Write it and try again; nothing was changed.")
+    E099 = ("E099 the request is too large ({size}; at most {limit}). Shorten the comment or the form and send it "
+            "again; nothing was changed.")
+    E102 = "E102 {status}: {detail}. Check the link, or start again from the app's home page."
     E100 = ("E100 {theme_id} is already a frame theme: only an emergent theme or an unnamed cluster can be promoted. "
             "Rename it instead.")
     E101 = ("E101 the frame already has a {category} theme named or keyed like {name!r}. Choose another name, or "

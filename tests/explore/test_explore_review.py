@@ -79,6 +79,50 @@ def test_reviews_survive_the_report_being_rewritten(reviewed, corpus_results):
     assert review.review_log(con)["applies"].tolist() == [0]
 
 
+def test_reviews_follow_their_sentences_into_a_new_version_of_the_report(reviewed, tmp_path):
+    """A corrected report (new bytes, same path) keeps its analysts' decisions: each review moves to
+    the same sentence of the new version; one whose sentence was deleted is kept, not applied."""
+    from collabmine import ingest
+
+    settings, con = reviewed
+    span = _model_tag(con)
+    file, start, end = con.execute('SELECT d.path, s.start, s."end" FROM spans s JOIN documents d USING (doc_id)'
+                                   " WHERE s.span_id=?", (span,)).fetchone()
+    gone = con.execute("SELECT t.span_id, t.category FROM tags t JOIN spans s USING (span_id) JOIN documents d"
+                       " USING (doc_id) WHERE d.path=? AND t.span_id != ? AND (SELECT COUNT(*) FROM spans s2"
+                       " WHERE s2.doc_id = s.doc_id AND s2.text_hash = s.text_hash) = 1 ORDER BY s.start DESC LIMIT 1",
+                       (file, span)).fetchone()
+    kept_id = review.record_review(con, span_id=span, action="reject", category="barrier", reviewer="Ana")
+    review.record_review(con, span_id=span, action="comment", comment="hedged claim", reviewer="Ana")
+    gone_id = review.record_review(con, span_id=gone["span_id"], action="reject", category=gone["category"],
+                                   reviewer="Ana")
+    gone_text = con.execute('SELECT s.start, s."end" FROM spans s WHERE span_id=?', (gone["span_id"],)).fetchone()
+    raw = (settings.corpus_dir / file).read_text(encoding="utf-8")
+    # The new version: a paragraph added at the top (every offset moves), the last tagged sentence deleted.
+    new = "Corrected edition.\n\n" + raw[:gone_text["start"]] + raw[gone_text["end"]:]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / file).write_text(new, encoding="utf-8")
+    result = ingest.process_report(corpus / file, settings.with_(corpus_dir=corpus))
+    store.write_document(con, result.record, result.spans)
+    with store.transaction(con):
+        carried = store.reanchor_reviews(con)
+    assert carried == 2                                  # the decision and the comment; not the deleted one
+    moved = con.execute("SELECT span_id FROM spans WHERE doc_id=? AND start=?",
+                        (result.doc_id, start + len("Corrected edition.\n\n"))).fetchone()[0]
+    assert moved != span
+    assert ("barrier", moved) in {(r["span_id"] and "barrier", r["span_id"]) for r in con.execute(
+        "SELECT span_id FROM label_decisions WHERE action='reject' AND category='barrier'")}
+    from collabmine.explore import browse
+    assert [c["comment"] for c in browse.comments(con, [moved])[moved]] == ["hedged claim"]
+    log = review.review_log(con).set_index("review_id")
+    assert log.loc[kept_id, "applies"] == 1 and log.loc[kept_id, "carried_to"] == result.doc_id
+    assert log.loc[gone_id, "applies"] == 0
+    # Idempotent: nothing more to carry.
+    with store.transaction(con):
+        assert store.reanchor_reviews(con) == 0
+
+
 def test_reviews_are_never_deleted_or_edited(reviewed):
     _, con = reviewed
     review.record_review(con, span_id=_model_tag(con), action="comment", comment="check §7", reviewer="Ana")

@@ -201,6 +201,22 @@ def test_bad_parameters_get_the_apps_page_without_echoing_them(site):
     assert api.status_code == 422 and api.json()["error"].startswith("E097")
 
 
+def test_oversized_and_unknown_requests_get_the_apps_own_coded_answer(site):
+    settings, app, client = site
+    before = len(client.get("/reviews.csv").text.splitlines())
+    form = {"csrf": app.state.csrf, "span_id": _first_quote(client), "action": "comment", "reviewer": "Ana",
+            "comment": "y" * 2_000_000}
+    big = client.post("/review", data=form)
+    assert big.status_code == 413 and big.headers["content-type"].startswith("text/html") and "E099" in big.text
+    api = client.post("/api/reviews", content=b"{" + b" " * 500_000 + b"}",
+                      headers={"X-CSRF-Token": app.state.csrf, "content-type": "application/json"})
+    assert api.status_code == 413 and api.json()["error"].startswith("E099")
+    assert len(client.get("/reviews.csv").text.splitlines()) == before          # nothing was recorded
+    missing = client.get("/no/such/page")
+    assert missing.status_code == 404 and "E102" in missing.text and "detail" not in missing.text
+    assert client.put("/review").status_code == 405
+
+
 def test_reviewers_comments_never_become_formulas_in_the_csv(site):
     settings, app, client = site
     span = _first_quote(client, "barrier-time-workload")

@@ -99,7 +99,7 @@ def comments(con: sqlite3.Connection, span_ids: list[str]) -> dict[str, list[dic
     for i in range(0, len(span_ids), 500):
         chunk = span_ids[i:i + 500]
         for r in con.execute(
-                "SELECT s.span_id, r.reviewer, r.comment, r.created FROM reviews r JOIN spans s"
+                "SELECT s.span_id, r.reviewer, r.comment, r.created FROM anchored_reviews r JOIN spans s"
                 ' ON s.doc_id = r.doc_sha AND s.start = r.start AND s."end" = r."end" AND s.text_hash = r.text_hash'
                 f" WHERE r.action = 'comment' AND s.span_id IN ({','.join('?' * len(chunk))})"
                 " ORDER BY r.review_id", chunk):

@@ -15,7 +15,7 @@ from .lock import LOCK_NAME, run_lock
 from .migrations import SCHEMA_VERSION
 from .records import (PREVIOUS_TEXT_SQL, REVIEW_LOG_SQL, TAGGABLE_EXCLUSIONS, TAGGABLE_WHERE, EvidenceChange, TaggingProgress,
                       add_report_tags, applied, clear_report_tags, documents, get_state, label_citations, mark_tagged,
-                      note_tagging_progress, remove_missing, report_tag_count, set_state, span_text, taggable_count,
+                      note_tagging_progress, reanchor_reviews, remove_missing, report_tag_count, set_state, span_text, taggable_count,
                       taggable_spans, tagged_keys, tagged_spans, tagged_with, tagging_progress, theme_moves,
                       write_document, write_evidence, write_themes)
 
@@ -25,4 +25,4 @@ __all__ = ["LOCK_NAME", "OWN_TABLES", "PREVIOUS_TEXT_SQL", "REVIEW_LOG_SQL", "SC
            "health", "is_damage", "label_citations", "mark_tagged", "migrate", "note_tagging_progress",
            "remove_missing", "report_tag_count", "require_healthy", "run_lock", "runs", "set_state", "span_text",
            "taggable_count", "taggable_spans", "tagged_keys", "tagged_spans", "tagged_with", "tagging_progress",
-           "snapshot", "theme_moves", "transaction", "write_document", "write_evidence", "write_themes"]
+           "reanchor_reviews", "snapshot", "theme_moves", "transaction", "write_document", "write_evidence", "write_themes"]

@@ -311,9 +311,35 @@ def _q(column: str) -> str:
 #: as reviewed.
 REVIEW_LOG_SQL = ('SELECT r.review_id, r.created, r.reviewer, r.action, r.category, r.theme_id, r.comment, r.span_id,'
                   ' r.file, r.doc_sha, r.start, r."end", r.text_hash, r.queue,'
-                  ' EXISTS (SELECT 1 FROM spans s WHERE s.doc_id = r.doc_sha AND s.start = r.start AND s."end" = r."end"'
-                  '   AND s.text_hash = r.text_hash) AS applies'
-                  ' FROM reviews r ORDER BY r.review_id')
+                  ' EXISTS (SELECT 1 FROM spans s WHERE s.doc_id = COALESCE(a.doc_sha, r.doc_sha)'
+                  '   AND s.start = COALESCE(a.start, r.start) AND s."end" = COALESCE(a."end", r."end")'
+                  '   AND s.text_hash = r.text_hash) AS applies,'
+                  ' a.doc_sha AS carried_to'
+                  ' FROM reviews r LEFT JOIN review_anchors a USING (review_id) ORDER BY r.review_id')
+
+
+def reanchor_reviews(con: sqlite3.Connection) -> int:
+    """Carry every review whose sentence is gone to the same sentence (same text) of its report's
+    current version, the one nearest the old offsets; returns how many were carried. Reviews of a
+    sentence the new version no longer has stay unapplied (kept, shown as such). Call inside the
+    transaction that wrote the new version."""
+    docs = dict(con.execute("SELECT path, doc_id FROM documents WHERE status = 'ok'").fetchall())
+    carried = 0
+    for r in con.execute('SELECT r.review_id, r.file, r.text_hash, COALESCE(a.start, r.start) AS start'
+                         f' FROM ({REVIEW_LOG_SQL}) l JOIN reviews r USING (review_id)'
+                         ' LEFT JOIN review_anchors a USING (review_id) WHERE NOT l.applies').fetchall():
+        doc_id = docs.get(r["file"])
+        if doc_id is None:
+            continue
+        same = con.execute('SELECT start, "end" FROM spans WHERE doc_id = ? AND text_hash = ?',
+                           (doc_id, r["text_hash"])).fetchall()
+        if not same:
+            continue
+        best = min(same, key=lambda s: (abs(s["start"] - r["start"]), s["start"]))
+        con.execute('INSERT OR REPLACE INTO review_anchors (review_id, doc_sha, start, "end") VALUES (?, ?, ?, ?)',
+                    (r["review_id"], doc_id, best["start"], best["end"]))
+        carried += 1
+    return carried
 
 
 def theme_moves(con: sqlite3.Connection) -> list[tuple[str, str, str]]:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
@@ -28,7 +29,7 @@ from ...themes import curation
 from .. import browse
 from .. import query as search_lib
 from .. import review as review_lib
-from .security import SameOrigin, SecurityHeaders, TokenGate, new_csrf_token, safe_next
+from .security import BodyLimit, SameOrigin, SecurityHeaders, TokenGate, new_csrf_token, safe_next
 
 REVIEWER_COOKIE = "collabmine_reviewer"
 DOC_ID = r"^[0-9a-f]{64}$"
@@ -62,6 +63,9 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.csrf = new_csrf_token()
     env = _environment()
+    # Inside the others (the last added is outermost): a refused body still gets the security
+    # headers and passes the token gate first. ``answer`` is defined below with the pages.
+    app.add_middleware(BodyLimit, answer=lambda request, status, message: answer(request, status, message))
     app.add_middleware(SecurityHeaders)
     app.add_middleware(SameOrigin)
     if token:
@@ -89,6 +93,21 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
         context |= {"request": request, "csrf": app.state.csrf, "categories": CATEGORIES,
                     "reviewer": request.cookies.get(REVIEWER_COOKIE, ""), "path": _current(request)}
         return HTMLResponse(env.get_template(template).render(**context), status_code=status_code)
+
+    def answer(request: Request, status: int, message: str) -> Response:
+        """An error as the app's own page (JSON under /api/), with its code and what to do."""
+        message = message[:MAX_ERROR_CHARS]
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": message}, status_code=status)
+        return page(request, "error.html.j2", status_code=status, message=message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # The framework's own refusals (a form field over its size, an unknown page, a method
+        # not allowed) in the app's words instead of bare {"detail": ...}.
+        if exc.status_code == 400 and "maximum size" in str(exc.detail):
+            return answer(request, 413, Errors.E099.format(size="a field over 1 MB", limit="1 MB per field"))
+        return answer(request, exc.status_code, Errors.E102.format(status=exc.status_code, detail=str(exc.detail)[:200]))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -78,6 +78,26 @@ class SecurityHeaders(BaseHTTPMiddleware):
         return response
 
 
+#: The largest request body the app takes: a review with its longest comment is a few KB.
+MAX_BODY_BYTES = 256 * 1024
+
+
+class BodyLimit(BaseHTTPMiddleware):
+    """A request declaring a body over ``MAX_BODY_BYTES`` is answered 413 with E099 before it
+    is read (Starlette's own limit is 1 MB per form field, answered as bare JSON)."""
+
+    def __init__(self, app, answer) -> None:
+        super().__init__(app)
+        self.answer = answer      # (request, status, message) -> the app's own error response
+
+    async def dispatch(self, request: Request, call_next) -> Response:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return self.answer(request, 413, Errors.E099.format(size=f"{int(declared) / 1024:.0f} KB",
+                                                                limit=f"{MAX_BODY_BYTES // 1024} KB"))
+        return await call_next(request)
+
+
 class SameOrigin(BaseHTTPMiddleware):
     """A state-changing request whose ``Origin`` (or, without one, ``Referer``) names another
     site is refused (403, E096) — on top of the CSRF token, as OWASP recommends: a token leaked
