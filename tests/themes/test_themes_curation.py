@@ -112,6 +112,25 @@ def test_edits_survive_a_removed_and_re_added_report(curated, corpus_results):
     _check(_rebuild(settings), picks)
 
 
+def test_edits_survive_a_restore_from_a_snapshot_taken_before_them(themed, tmp_path, curated):
+    """Like reviews, theme edits are replayed from their log beside the store by `restore`."""
+    from collabmine.store import backups
+
+    settings, _, picks = curated
+    restored = copy_store(themed, tmp_path / "restored")        # the store before any edit ...
+    con = store.connect(restored.store_path, create=False)
+    backups.take_snapshot(con, keep=3)                          # ... is the snapshot
+    con.close()
+    (restored.out_dir / curation.EDITS_LOG).write_bytes((settings.out_dir / curation.EDITS_LOG).read_bytes())
+    curation.frame_path(restored).write_bytes(curation.frame_path(settings).read_bytes())
+    backups.restore(restored.store_path, cache_dir=restored.cache_dir)
+    con = store.connect(restored.store_path, create=False)
+    assert [r[0] for r in con.execute("SELECT action FROM theme_edits ORDER BY edit_id")] == \
+        ["rename", "dismiss", "merge", "promote"]
+    con.close()
+    _check(_rebuild(restored), picks)
+
+
 def test_bad_edits_are_refused_and_write_nothing(curated):
     settings, _, picks = curated
     con = store.connect(settings.store_path, create=False)

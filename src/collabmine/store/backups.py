@@ -123,6 +123,41 @@ def replay_reviews(con: sqlite3.Connection) -> int:
     return len(missing)
 
 
+#: Analysts' theme edits beside the store (themes.curation writes them), replayed like reviews.
+THEME_EDITS_LOG = "theme_edits.jsonl"
+THEME_EDIT_FIELDS = ("created", "reviewer", "action", "category", "theme_id", "target_theme_id", "name", "description",
+                     "members", "comment")
+
+
+def replay_theme_edits(con: sqlite3.Connection) -> int:
+    """Insert every logged theme edit (rename, merge, promote, dismiss) the store does not hold,
+    in log order; returns how many. Unreadable lines are skipped (a line cut by a crash)."""
+    path = store_path_of(con).parent / THEME_EDITS_LOG
+    if not path.exists():
+        return 0
+    logged = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and all(row.get(f) for f in ("created", "reviewer", "action", "theme_id")):
+            logged.append(row)
+    columns = ", ".join(f'"{f}"' for f in THEME_EDIT_FIELDS)
+    present = Counter(tuple(r) for r in con.execute(f"SELECT {columns} FROM theme_edits ORDER BY edit_id"))
+    missing = []
+    for row in logged:
+        key = tuple(row.get(f) for f in THEME_EDIT_FIELDS)
+        if present[key]:
+            present[key] -= 1
+        else:
+            missing.append(key)
+    with transaction(con):
+        con.executemany(f"INSERT INTO theme_edits ({columns}) VALUES ({','.join('?' * len(THEME_EDIT_FIELDS))})",
+                        missing)
+    return len(missing)
+
+
 # --- snapshots ----------------------------------------------------------------------------------
 
 @dataclass
@@ -262,6 +297,7 @@ def restore(store_path: Path, *, cache_dir: Path, snapshot: Path | None = None, 
     try:
         _, bad = read_audit_log(log)
         replayed = replay_reviews(con)
+        replay_theme_edits(con)       # analysts' theme curation is kept like their reviews
         reviews = con.execute("SELECT COUNT(*) FROM reviews").fetchone()[0]
     finally:
         con.close()
@@ -270,4 +306,5 @@ def restore(store_path: Path, *, cache_dir: Path, snapshot: Path | None = None, 
 
 
 __all__ = ["before_run", "take_snapshot", "list_snapshots", "inspect_snapshot", "Snapshot", "restore", "RestoreOutcome",
-           "append_reviews", "read_audit_log", "sync_audit_log", "replay_reviews", "audit_log_path", "backups_dir"]
+           "append_reviews", "read_audit_log", "sync_audit_log", "replay_reviews", "replay_theme_edits", "audit_log_path",
+           "backups_dir", "THEME_EDITS_LOG", "THEME_EDIT_FIELDS"]

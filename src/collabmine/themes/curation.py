@@ -24,6 +24,8 @@ import numpy as np
 
 from ..errors import Errors, NotFoundError, ReviewError
 from ..settings import Settings
+from ..store.backups import THEME_EDIT_FIELDS as _FIELDS
+from ..store.backups import THEME_EDITS_LOG as EDITS_LOG
 from .assign import OTHER, Example
 from .frame import FRAME_FILE, Frame, load_frame
 
@@ -35,9 +37,6 @@ ACTIONS = ("rename", "merge", "promote", "dismiss")
 MIN_OVERLAP = 0.5
 MAX_NAME = 120
 MAX_DESCRIPTION = 400
-EDITS_LOG = "theme_edits.jsonl"
-_FIELDS = ("created", "reviewer", "action", "category", "theme_id", "target_theme_id", "name", "description",
-           "members", "comment")
 
 
 @dataclass(frozen=True)
