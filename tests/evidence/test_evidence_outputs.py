@@ -198,3 +198,14 @@ def _chromium(*args: str, tmp) -> str:
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
+
+
+def test_a_report_without_isbn_or_year_never_shows_nan():
+    import pandas as pd
+
+    from collabmine.evidence.outputs.report_html import _records
+
+    frame = pd.DataFrame({"isbn": ["1 903880 64 5", float("nan")], "year": [2004, float("nan")],
+                          "publisher": ["NFER", None]})
+    rows = _records(frame)
+    assert rows[1] == {"isbn": None, "year": None, "publisher": None} and rows[0]["isbn"] == "1 903880 64 5"

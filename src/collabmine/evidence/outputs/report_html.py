@@ -58,7 +58,16 @@ def render_report(*, themes: pd.DataFrame, claims: pd.DataFrame, rows: pd.DataFr
                            "n_sentences": int(cat_claims["n_sentences"].sum()) if len(cat_claims) else 0})
     cells: dict[tuple[str, str], dict] = {(r["theme_id"], r["file"]): r for r in matrix.to_dict("records")}
     return _environment().get_template("report.html.j2").render(
-        categories=categories, reports=reports.to_dict("records"), themes=themes.to_dict("records"), cells=cells,
+        categories=categories, reports=_records(reports), themes=themes.to_dict("records"), cells=cells,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         totals={"themes": len(themes), "claims": len(claims), "reports": len(reports),
                 "quotes": int(counts["n"].sum())})
+
+
+def _records(frame) -> list[dict]:
+    """Rows for the template with missing values as None: pandas' NaN is truthy in Jinja and
+    printed "ISBN nan" for a report without one."""
+    import pandas as pd
+
+    return [{k: (None if not isinstance(v, (list, dict)) and pd.isna(v) else v) for k, v in row.items()}
+            for row in frame.to_dict("records")]
