@@ -106,14 +106,31 @@ class Neighbours:
     texts: list[str]
     citations: list[str]
 
-    def nearest(self, vector: np.ndarray, k: int, *, count: int = NEIGHBOURS_SHOWN) -> list[tuple[str, str, float]]:
-        """The ``count`` training sentences coded with category ``k`` nearest to ``vector``."""
+    def nearest(self, vector: np.ndarray, k: int, *, count: int = NEIGHBOURS_SHOWN,
+                exclude: str = "") -> list[tuple[str, str, float]]:
+        """The ``count`` training sentences coded with category ``k`` nearest to ``vector`` —
+        never ``exclude`` (the sentence being explained: a coded sentence's nearest is itself)
+        nor the same wording twice."""
         members = np.flatnonzero(self.labels[:, k] == 1)
         if not len(members):
             return []
         sims = self.vectors[members] @ (vector / (np.linalg.norm(vector) or 1.0))
-        order = np.argsort(-sims, kind="stable")[:count]
-        return [(self.texts[members[j]], self.citations[members[j]], float(sims[j])) for j in order]
+        seen = {_wording(exclude)} if exclude else set()
+        out = []
+        for j in np.argsort(-sims, kind="stable"):
+            wording = _wording(self.texts[members[j]])
+            if wording in seen:
+                continue
+            seen.add(wording)
+            out.append((self.texts[members[j]], self.citations[members[j]], float(sims[j])))
+            if len(out) == count:
+                break
+        return out
+
+
+def _wording(text: str) -> str:
+    """A sentence's words, case and spacing aside: two copies of one sentence compare equal."""
+    return " ".join(text.casefold().split())
 
 
 @dataclass

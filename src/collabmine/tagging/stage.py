@@ -83,17 +83,19 @@ def tag_spans(spans: Spans, tagger: TaggerModel) -> ReportTags:
                                       round(float(np.abs(p - thresholds[i]).min()), 4)))
             for k in np.flatnonzero(decided[i]):
                 out.tags.append((span_id, CATEGORIES[k], round(float(p[k]), 4), "classifier",
-                                 explain(tagger, float(p[k]), prediction.vectors[i], int(k))))
+                                 explain(tagger, float(p[k]), prediction.vectors[i], int(k),
+                                         text=spans.texts[first + i])))
     return out
 
 
-def explain(tagger: TaggerModel, probability: float, vector: np.ndarray, k: int) -> str:
+def explain(tagger: TaggerModel, probability: float, vector: np.ndarray, k: int, *, text: str = "") -> str:
     """'p=0.93 | like: "…" — Rudd et al. (2004), §7.1 (cosine 0.81); …': the coded training
-    sentences of the category nearest to this one in the model's representation."""
+    sentences of the category nearest to this one (``text``, never cited as its own neighbour)
+    in the model's representation."""
     parts = [f"p={probability:.2f}"]
     if tagger.neighbours is not None:
-        similar = "; ".join(f'"{text}" — {citation} (cosine {cosine:.2f})'
-                            for text, citation, cosine in tagger.neighbours.nearest(vector, k))
+        similar = "; ".join(f'"{similar_text}" — {citation} (cosine {cosine:.2f})'
+                            for similar_text, citation, cosine in tagger.neighbours.nearest(vector, k, exclude=text))
         if similar:
             parts.append(f"like: {similar}")
     return " | ".join(parts)
