@@ -181,15 +181,54 @@ def run_pipeline(settings: Settings, *, show_progress: bool = False) -> dict:
                      lock_wait=settings.lock_wait, refit_themes=settings.refit_themes, lock_held=True)
 
 
-def serve(settings: Settings, *, name: str = "collabmine-scheduled") -> None:
-    """Serve a deployment that runs the flow on ``settings.schedule_cron`` (needs a Prefect
-    server: ``prefect server start --host 127.0.0.1`` and ``PREFECT_API_URL``)."""
-    import os
+#: The deployment's one name, in `serve`, prefect.yaml and the README.
+DEPLOYMENT = "collabmine-scheduled"
+DEPLOYMENT_DESCRIPTION = ("Takes in new, changed and removed reports on a schedule and redoes only their work: "
+                          "tags, themes, the evidence table and its outputs.")
 
-    if not os.environ.get("PREFECT_API_URL"):
-        raise ConfigError(Errors.E071)
+
+def check_api() -> str:
+    """The Prefect API that `serve` registers with, once it answers; E071 naming what is wrong."""
+    import os
+    import urllib.request
+
+    from prefect.settings import PREFECT_API_URL
+
+    # The environment as it is now, then Prefect's profile (`prefect config set PREFECT_API_URL=…`).
+    url = os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value() or ""
+    if not url:
+        raise ConfigError(Errors.E071.format(problem="PREFECT_API_URL is not set"))
+    try:
+        urllib.request.urlopen(url.rstrip("/") + "/health", timeout=5)
+    except OSError as exc:
+        raise ConfigError(Errors.E071.format(problem=f"the one at PREFECT_API_URL={url} does not answer ({exc})"))
+    return url
+
+
+def next_runs(settings: Settings, *, count: int = 3, now=None) -> list:
+    """The next ``count`` times the schedule fires (timezone-aware); E073 for a bad cron or zone."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from cronsim import CronSim
+
+    try:
+        zone = ZoneInfo(settings.schedule_timezone)
+        times = CronSim(settings.schedule_cron, (now or datetime.now(zone)).astimezone(zone))
+        return [next(times) for _ in range(count)]
+    except Exception as exc:  # noqa: BLE001 - cronsim and zoneinfo raise several types for bad input
+        raise ConfigError(Errors.E073.format(cron=settings.schedule_cron, timezone=settings.schedule_timezone,
+                                             problem=exc)) from exc
+
+
+def serve(settings: Settings, *, name: str = DEPLOYMENT) -> None:
+    """Serve a deployment that runs the flow on ``settings.schedule_cron`` in
+    ``settings.schedule_timezone`` (needs a Prefect server: ``check_api`` first)."""
+    from prefect.schedules import Cron
+
     flow_ = collabmine_flow.with_options(task_runner=task_runner(settings))
-    flow_.serve(name=name, cron=settings.schedule_cron,
+    flow_.serve(name=name, schedules=[Cron(settings.schedule_cron, timezone=settings.schedule_timezone)],
+                description=DEPLOYMENT_DESCRIPTION, print_starting_message=False,
                 parameters={"corpus_dir": str(settings.corpus_dir), "out_dir": str(settings.out_dir)})
 
 

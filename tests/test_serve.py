@@ -10,6 +10,8 @@ import sys
 import time
 import urllib.request
 
+import pytest
+
 from conftest import CORPUS, R001
 
 PREFECT = os.path.join(os.path.dirname(sys.executable), "prefect")
@@ -85,3 +87,33 @@ def test_served_deployment_runs_when_triggered(tmp_path):
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+
+
+def test_serve_checks_the_server_before_saying_it_serves(monkeypatch):
+    from typer.testing import CliRunner
+
+    from collabmine.cli import app
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    unset = CliRunner().invoke(app, ["serve"], env={"COLUMNS": "250", "PREFECT_API_URL": ""})
+    assert unset.exit_code == 1 and "E071" in unset.output and "Serving" not in unset.output
+    closed = CliRunner().invoke(app, ["serve"], env={"COLUMNS": "250", "PREFECT_API_URL": "http://127.0.0.1:9/api"})
+    assert closed.exit_code == 1 and "E071" in closed.output and "127.0.0.1:9" in closed.output
+    assert "Serving" not in closed.output
+
+
+def test_the_schedule_names_its_next_runs_in_its_time_zone():
+    from datetime import datetime, timezone
+
+    from collabmine.errors import ConfigError
+    from collabmine.settings import load_settings
+    from flows.pipeline import next_runs
+
+    now = datetime(2026, 12, 7, 4, 0, tzinfo=timezone.utc)          # a Monday, before 06:00
+    utc = next_runs(load_settings(), now=now)
+    assert [t.isoformat() for t in utc] == ["2026-12-07T06:00:00+00:00", "2026-12-14T06:00:00+00:00",
+                                            "2026-12-21T06:00:00+00:00"]
+    new_york = next_runs(load_settings(schedule_timezone="America/New_York", schedule_cron="0 6 * * *"), now=now)
+    assert new_york[0].isoformat() == "2026-12-07T06:00:00-05:00"
+    with pytest.raises(ConfigError, match="E073"):
+        next_runs(load_settings(schedule_cron="every monday"), now=now)

@@ -255,15 +255,27 @@ def serve(corpus: Path = typer.Option(None, "--corpus", help="Folder of reports 
           out: Path = typer.Option(None, "--out", help="Output folder (default: out/)."),
           cron: Optional[str] = typer.Option(None, "--cron", help="Schedule (default: settings, weekly).")) -> None:
     """Serve a scheduled deployment of the pipeline against a Prefect server (PREFECT_API_URL)."""
+    from flows.pipeline import DEPLOYMENT, check_api, next_runs
     from flows.pipeline import serve as serve_deployment
 
     settings = load_settings(corpus_dir=corpus, out_dir=out, schedule_cron=cron)
-    console.print(f"Serving collabmine/collabmine-scheduled on '{settings.schedule_cron}' "
-                  f"({settings.corpus_dir} → {settings.out_dir}); Ctrl-C stops.")
+    try:
+        # Checked before saying it serves: a missing server was once reported only after "Serving …".
+        api = check_api()
+        upcoming = next_runs(settings)
+    except CollabmineError as exc:
+        _fail(str(exc))
+    console.print(f"Serving collabmine/{DEPLOYMENT} on '{settings.schedule_cron}' ({settings.schedule_timezone}) "
+                  f"against {api}: {settings.corpus_dir} → {settings.out_dir}. Next runs: "
+                  + ", ".join(t.strftime("%a %Y-%m-%d %H:%M %Z") for t in upcoming)
+                  + f". Trigger one now: prefect deployment run collabmine/{DEPLOYMENT}. Ctrl-C stops.",
+                  highlight=False)
     try:
         serve_deployment(settings)
     except CollabmineError as exc:
         _fail(str(exc))
+    except KeyboardInterrupt:
+        console.print("Stopped serving.")
 
 
 @app.command()
@@ -699,7 +711,7 @@ def review(out: Path = typer.Option(None, "--out"),
                         console.print(f"{done} decisions recorded.")
                         return
                     elif key != "s":
-                        console.print(REVIEW_KEYS)
+                        console.print(REVIEW_KEYS, markup=False)   # "[a]ccept" is not rich markup
                         continue
                 except CollabmineError as exc:
                     err.print(str(exc), highlight=False)

@@ -86,8 +86,11 @@ class Errors:
             "committed chunk. Run `collabmine run` again: it continues from what was committed.")
 
     E070 = ("E070 task_runner=dask needs prefect-dask. Install the extra: pip install -e '.[dask]'.")
-    E071 = ("E071 `collabmine serve` needs a Prefect server. Start one with `prefect server start --host 127.0.0.1` "
-            "and set PREFECT_API_URL=http://127.0.0.1:4200/api, then serve again.")
+    E071 = ("E071 `collabmine serve` needs a Prefect server, and {problem}. Start one with `prefect server start "
+            "--host 127.0.0.1` (port 4200 unless --port says otherwise), set PREFECT_API_URL to its API, e.g. "
+            "http://127.0.0.1:4200/api, then serve again.")
+    E073 = ("E073 the schedule {cron!r} in time zone {timezone!r} cannot be used ({problem}). Give a cron with five "
+            "fields (--cron \"0 6 * * 1\" is Monday 06:00) and an IANA time zone (COLLABMINE_SCHEDULE_TIMEZONE).")
     E072 = ("E072 unknown task runner {value!r}. Use COLLABMINE_TASK_RUNNER=threads (default) or dask.")
 
     E080 = ("E080 no sentence with span id {span_id!r} in the store. Take span ids from `collabmine query`, "

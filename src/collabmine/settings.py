@@ -32,9 +32,11 @@ class Settings:
     strict: bool = False
     #: Seconds a run waits for another run on the same output folder before giving up (E060).
     lock_wait: float = 0.0
-    #: `collabmine serve`: when the deployment runs (cron, server time zone). Default weekly,
-    #: Monday 06:00.
+    #: `collabmine serve`: when the deployment runs (cron, in ``schedule_timezone``). Default
+    #: weekly, Monday 06:00.
     schedule_cron: str = "0 6 * * 1"
+    #: The time zone of ``schedule_cron`` (an IANA name, e.g. "Europe/London").
+    schedule_timezone: str = "UTC"
     #: Per-report tasks on "threads" (default) or "dask" (a LocalCluster, or ``dask_address``).
     task_runner: str = "threads"
     #: Threads for per-report tasks. One per core: Prefect's default (many more) made ×10 ingest
