@@ -55,7 +55,12 @@ def test_added_category_and_set_categories(reviewed):
     current = review.current_categories(con, span)
     wanted = (current - {"impact"}) | {"barrier"}
     ids = review.set_categories(con, span_id=span, categories=wanted, reviewer="Ana", comment="reads as a cost")
-    assert len(ids) == len(wanted ^ current)
+    # Every category decided: the kept and added ones accepted, the dropped one rejected.
+    assert len(ids) == len(wanted) + len(current - wanted)
+    decided = {r["category"]: r["action"] for r in con.execute(
+        "SELECT category, action FROM label_decisions WHERE span_id=?", (span,))}
+    assert decided == {c: "accept" for c in wanted} | {c: "reject" for c in current - wanted}
+    assert review.set_categories(con, span_id=span, categories=wanted, reviewer="Ana") == []   # nothing new
     assert review.current_categories(con, span) == wanted
     labels = {r["category"]: r["review"] for r in con.execute(
         "SELECT category, review FROM effective_tags WHERE span_id=?", (span,))}

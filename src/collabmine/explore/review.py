@@ -109,12 +109,16 @@ def _checked_labelling(con: sqlite3.Connection, span_id: str, categories: set[st
 
 def set_categories(con: sqlite3.Connection, *, span_id: str, categories: set[str] | list[str], reviewer: str,
                    comment: str | None = None) -> list[int]:
-    """Make ``categories`` the sentence's labels: accept the added ones, reject the dropped ones
-    (each a separate, logged decision). Returns the review ids written."""
+    """Make ``categories`` the sentence's labels: accept every one of them (added or kept — the
+    analyst decided a kept one too, and its queue item is then done), reject the dropped ones;
+    each a separate, logged decision, none repeated when it already stands. Returns the review
+    ids written."""
     wanted = _checked_labelling(con, span_id, categories, reviewer)
     now = current_categories(con, span_id)
+    decided = {r["category"]: r["action"] for r in con.execute(
+        "SELECT category, action FROM label_decisions WHERE span_id = ?", (span_id,))}
     ids = [record_review(con, span_id=span_id, action="accept", category=c, reviewer=reviewer, comment=comment)
-           for c in CATEGORIES if c in wanted - now]
+           for c in CATEGORIES if c in wanted and decided.get(c) != "accept"]
     ids += [record_review(con, span_id=span_id, action="reject", category=c, reviewer=reviewer, comment=comment)
             for c in CATEGORIES if c in now - wanted]
     return ids
