@@ -55,3 +55,15 @@ def test_exported_tables_show_control_characters_as_pictures():
     shown = shown_controls(frame)
     assert shown["quote"][0] == "Trust\u2400 grew\u2407 over\u241b time." and pd.isna(shown["quote"][1])
     assert shown["start"].tolist() == [3, 4] and frame["quote"][0].startswith("Trust\x00")
+
+
+def test_exported_years_are_whole_numbers(themed, tmp_path):
+    import csv
+
+    from collabmine.evidence.outputs import export_tables
+    from conftest import copy_store
+
+    settings = copy_store(themed, tmp_path / "years")
+    export_tables(settings.out_dir, fmt="csv")
+    years = [d["year"] for d in csv.DictReader(open(settings.out_dir / "export" / "documents.csv", encoding="utf-8"))]
+    assert "2004" in years and "" in years and not any("." in y for y in years), years

@@ -39,6 +39,14 @@ def read_table(con, name: str) -> pd.DataFrame:
     return pd.read_sql_query(TABLES[name], con)
 
 
+def whole_years(frame: pd.DataFrame) -> pd.DataFrame:
+    """A year column as whole numbers with blanks for unknown ("2004", never "2004.0": pandas reads
+    an integer column with NULLs as floats)."""
+    if "year" in frame.columns:
+        frame = frame.assign(year=frame["year"].astype("Int64"))
+    return frame
+
+
 def shown_controls(frame: pd.DataFrame) -> pd.DataFrame:
     """Text cells with control characters (NUL, BEL, ESC …) as their control pictures (␀), as in
     the run's own outputs: raw ones break the tools an export is opened in. Offsets still index
@@ -60,7 +68,7 @@ def export_tables(out_dir: Path, *, fmt: str = "csv", dest: Path | None = None) 
     written = []
     try:
         for name in TABLES:
-            frame = shown_controls(read_table(con, name))
+            frame = whole_years(shown_controls(read_table(con, name)))
             path = dest / f"{name}.{fmt}"
             if fmt == "csv":
                 write_csv(frame, path)
