@@ -18,6 +18,9 @@ from .settings import load_settings
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="collabmine: evidence on school collaboration, with citations.")
 console = Console()
+#: Every command that reads or writes a store says where it looks by default.
+OUT_HELP = "Output folder holding the store (default: out/ in the checkout, or COLLABMINE_OUT_DIR)."
+CORPUS_HELP = "Folder of reports (default: corpus/ in the checkout, or COLLABMINE_CORPUS_DIR)."
 err = Console(stderr=True)
 
 
@@ -302,7 +305,7 @@ def changes(out: Path = typer.Option(None, "--out", help="Output folder holding 
 
 
 @app.command("runs")
-def runs_cmd(out: Path = typer.Option(None, "--out"), limit: int = typer.Option(10, "--limit")) -> None:
+def runs_cmd(out: Path = typer.Option(None, "--out", help=OUT_HELP), limit: int = typer.Option(10, "--limit")) -> None:
     """Recent runs: status, counts and seconds per stage."""
     import json
 
@@ -323,7 +326,7 @@ def runs_cmd(out: Path = typer.Option(None, "--out"), limit: int = typer.Option(
 
 
 @app.command()
-def documents(out: Path = typer.Option(None, "--out")) -> None:
+def documents(out: Path = typer.Option(None, "--out", help=OUT_HELP)) -> None:
     """List the reports in the store with status and citation."""
     from . import store
 
@@ -341,7 +344,7 @@ def documents(out: Path = typer.Option(None, "--out")) -> None:
 
 
 @app.command()
-def sources(out: Path = typer.Option(None, "--out"), corpus: Path = typer.Option(None, "--corpus"),
+def sources(out: Path = typer.Option(None, "--out", help=OUT_HELP), corpus: Path = typer.Option(None, "--corpus", help=CORPUS_HELP),
             write: bool = typer.Option(False, "--write", help="Add an entry to the corpus folder's sources.yaml for "
                                        "every report whose metadata was inferred (check it, then re-run).")) -> None:
     """Every report's citation metadata: the citation, where the fields came from, what is missing."""
@@ -443,7 +446,7 @@ def theme_edit(action: str = typer.Argument(..., help="rename, merge, promote or
                                                          help="promote: one line saying what the theme is."),
                into: Optional[str] = typer.Option(None, "--into", help="merge: the theme it joins."),
                comment: Optional[str] = typer.Option(None, "--comment"),
-               out: Path = typer.Option(None, "--out")) -> None:
+               out: Path = typer.Option(None, "--out", help=OUT_HELP)) -> None:
     """Curate a theme: rename it, merge it into another, promote it into the frame, or dismiss a
     cluster. Kept in the audit log and applied by every later run (`collabmine run` applies it now)."""
     from . import store
@@ -493,7 +496,7 @@ def tag_cmd(text: str = typer.Argument(..., help="A sentence to tag."),
 
 @app.command("eval")
 def eval_cmd(gold: Optional[Path] = typer.Option(None, "--gold", help="Gold JSONL (source, start, end, labels)."),
-             out: Path = typer.Option(None, "--out"),
+             out: Path = typer.Option(None, "--out", help=OUT_HELP),
              show_errors: bool = typer.Option(True, "--errors/--no-errors"),
              held_out: bool = typer.Option(False, "--held-out",
                                            help="Leave one report out: fine-tune on the other reports' coded "
@@ -588,7 +591,7 @@ def themes(out: Path = typer.Option(None, "--out", help="Output folder holding t
 
 @app.command()
 def theme(theme_id: str = typer.Argument(..., help="A theme id from `collabmine themes`."),
-          out: Path = typer.Option(None, "--out"),
+          out: Path = typer.Option(None, "--out", help=OUT_HELP),
           quotes: int = typer.Option(10, "--quotes", "-n", help="How many quotes to show (best first).")) -> None:
     """One theme: its claim and evidence quotes with citations and span ids (for review)."""
     with _open(out) as cm:
@@ -619,7 +622,7 @@ def theme(theme_id: str = typer.Argument(..., help="A theme id from `collabmine 
 
 @app.command()
 def query(question: str = typer.Argument(..., help="A question or keywords."),
-          out: Path = typer.Option(None, "--out"),
+          out: Path = typer.Option(None, "--out", help=OUT_HELP),
           category: Optional[str] = typer.Option(None, "--category", "-c"),
           report: Optional[str] = typer.Option(None, "--report", "-r",
                                                help="Part of a report's file name, citation or title."),
@@ -652,7 +655,7 @@ REVIEW_KEYS = "[a]ccept [r]eject [c]ategories [m]ove [n]ote [s]kip [q]uit"
 
 
 @app.command()
-def review(out: Path = typer.Option(None, "--out"),
+def review(out: Path = typer.Option(None, "--out", help=OUT_HELP),
            reviewer: str = typer.Option(..., "--reviewer", envvar="COLLABMINE_REVIEWER", prompt="Reviewer name",
                                         help="Your name, recorded with every decision."),
            category: Optional[str] = typer.Option(None, "--category", "-c"),
@@ -769,7 +772,7 @@ def _print_progress(progress) -> None:
 
 
 @app.command()
-def reviews(out: Path = typer.Option(None, "--out"),
+def reviews(out: Path = typer.Option(None, "--out", help=OUT_HELP),
             csv: Optional[Path] = typer.Option(None, "--csv", help="Write the audit log here as CSV.")) -> None:
     """Review progress and measured precision per category; --csv writes the full audit log."""
     from .explore import review as rv
@@ -787,8 +790,8 @@ def reviews(out: Path = typer.Option(None, "--out"),
 
 
 @app.command()
-def web(out: Path = typer.Option(None, "--out"),
-        corpus: Path = typer.Option(None, "--corpus"),
+def web(out: Path = typer.Option(None, "--out", help=OUT_HELP),
+        corpus: Path = typer.Option(None, "--corpus", help=CORPUS_HELP),
         host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (default: this machine only)."),
         port: int = typer.Option(8000, "--port"),
         token: Optional[str] = typer.Option(None, "--token", envvar="COLLABMINE_WEB_TOKEN",
