@@ -45,8 +45,8 @@ def store_path_of(con: sqlite3.Connection) -> Path:
 
 # --- the audit log ------------------------------------------------------------------------------
 
-def _identity(row: dict) -> tuple:
-    return tuple(row.get(f) for f in REVIEW_FIELDS)
+def _identity(row: dict, fields=REVIEW_FIELDS) -> tuple:
+    return tuple(row.get(f) for f in fields)
 
 
 def append_reviews(log_path: Path, rows: list[dict]) -> None:
@@ -89,12 +89,13 @@ def store_reviews(con: sqlite3.Connection) -> list[dict]:
     return [dict(r) for r in con.execute(f"SELECT {_COLUMNS} FROM reviews ORDER BY review_id")]
 
 
-def _missing(wanted: list[dict], present: list[dict]) -> list[dict]:
-    """``wanted`` rows not in ``present``, counted as a multiset (two equal decisions stay two)."""
-    have = Counter(_identity(r) for r in present)
+def _missing(wanted: list[dict], present: list[dict], fields=REVIEW_FIELDS) -> list[dict]:
+    """``wanted`` rows not in ``present`` (compared on ``fields``), counted as a multiset (two
+    equal decisions stay two)."""
+    have = Counter(_identity(r, fields) for r in present)
     out = []
     for row in wanted:
-        key = _identity(row)
+        key = _identity(row, fields)
         if have[key]:
             have[key] -= 1
         else:
@@ -144,17 +145,11 @@ def replay_theme_edits(con: sqlite3.Connection) -> int:
         if isinstance(row, dict) and all(row.get(f) for f in ("created", "reviewer", "action", "theme_id")):
             logged.append(row)
     columns = ", ".join(f'"{f}"' for f in THEME_EDIT_FIELDS)
-    present = Counter(tuple(r) for r in con.execute(f"SELECT {columns} FROM theme_edits ORDER BY edit_id"))
-    missing = []
-    for row in logged:
-        key = tuple(row.get(f) for f in THEME_EDIT_FIELDS)
-        if present[key]:
-            present[key] -= 1
-        else:
-            missing.append(key)
+    present = [dict(r) for r in con.execute(f"SELECT {columns} FROM theme_edits ORDER BY edit_id")]
+    missing = _missing(logged, present, THEME_EDIT_FIELDS)
     with transaction(con):
         con.executemany(f"INSERT INTO theme_edits ({columns}) VALUES ({','.join('?' * len(THEME_EDIT_FIELDS))})",
-                        missing)
+                        [_identity(row, THEME_EDIT_FIELDS) for row in missing])
     return len(missing)
 
 
