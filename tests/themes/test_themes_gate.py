@@ -7,13 +7,15 @@ from collabmine.themes import gate
 
 @pytest.mark.parametrize("name", ["Lessons", "Candidates", "Real deprivation", "EAZ", "LEA officers",
                                   "National average", "GCSEs", "ICT consultant", "Key Stage 2 results",
-                                  "Other issues", "Headteachers of partner schools", "Birmingham partnerships"])
+                                  "Other issues", "Headteachers of partner schools", "Birmingham partnerships",
+                                  # named by the session-16 run on the bundled corpus: a setting, a lifted phrase
+                                  "Largely rural area", "Positive terms"])
 def test_names_that_are_not_themes_are_refused(name):
     assert gate.name_problem(name) is not None, name
 
 
 @pytest.mark.parametrize("name", ["Managed moves protocol", "Staff workload", "Shared curriculum planning",
-                                  "Peer challenge between schools", "Initial teacher training"])
+                                  "Peer challenge between schools", "Initial teacher training", "Genuine partnership"])
 def test_theme_names_pass(name):
     assert gate.name_problem(name) is None, (name, gate.name_problem(name))
 

@@ -10,7 +10,8 @@ emergent theme only when
   shared), and its centroid is not ``RESTATES_SIMILARITY`` close to that theme's — a restatement's
   sentences join that frame theme instead;
 - its name says what the theme is (``name_problem``): a noun phrase of at least two words whose
-  head is not an actor, and which names no place, organisation, programme acronym, benchmark or
+  head is not an actor, a place or a word that says nothing alone ("terms"), and which names no
+  place, organisation, programme acronym, benchmark or
   exam, and is not a fragment; and its head word is used by at least ``MIN_NAME_SHARE`` of the
   cluster's sentences (a phrase from one sentence does not name the others).
 
@@ -50,6 +51,18 @@ BENCHMARKS = frozenset("""
 average averages benchmark benchmarks percentage percentages per cent percent score scores grade grades gcse gcses
 sat sats a-level a-levels exam exams examination examinations test tests key stage stages mark marks statistic
 statistics figure figures rate rates table tables
+""".split())
+#: Head nouns of places and settings ("Largely rural area", "Inner-city districts"): where, not what.
+PLACES = frozenset("""
+area areas region regions district districts city cities town towns village villages county counties locality
+localities borough boroughs neighbourhood neighbourhoods country countries
+""".split())
+#: Head nouns that say nothing on their own ("Positive terms", "Different ways"): a phrase lifted
+#: from "in positive terms" names no theme.
+LIGHT_NOUNS = frozenset("""
+term terms way ways respect respects regard fact facts part parts case cases kind kinds sort sorts type types
+thing things lot lots number numbers range ranges level levels extent aspect aspects example examples instance
+instances point points issue issues matter matters
 """.split())
 #: Words that make a name a fragment when they open it ("Real deprivation", "Other issues").
 VAGUE_OPENERS = frozenset("real actual general overall particular certain various own other such whole same main "
@@ -91,6 +104,10 @@ def name_problem(name: str) -> str | None:
     head = next((t for t in doc if t.dep_ == "ROOT"), nouns[-1])
     if head.text.lower() in ACTORS:
         return "an actor, not what the theme is about"
+    if head.text.lower() in PLACES:
+        return "a place or setting, not what the theme is about"
+    if head.text.lower() in LIGHT_NOUNS:
+        return "a fragment (its head word says nothing on its own)"
     return None
 
 
