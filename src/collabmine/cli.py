@@ -147,10 +147,10 @@ def verify(out: Path = typer.Option(None, "--out", help="Output folder holding t
         con = store.connect(settings.store_path, create=False)
         try:
             store.require_healthy(con, settings.store_path)
+            # The reports are re-opened where the store read them, unless told otherwise.
+            recorded = recorded_corpus(con)
         finally:
             con.close()
-        # The reports are re-opened where the store read them, unless told otherwise.
-        recorded = recorded_corpus(settings)
         if corpus is None and recorded is not None:
             if not recorded.is_dir():
                 _fail(Errors.E056.format(store=settings.store_path, recorded=recorded))

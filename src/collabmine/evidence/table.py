@@ -343,13 +343,9 @@ def record_corpus(con, settings: Settings) -> None:
     store.set_state(con, CORPUS_STATE, str(settings.corpus_dir.resolve()))
 
 
-def recorded_corpus(settings: Settings) -> Path | None:
+def recorded_corpus(con) -> Path | None:
     """The corpus folder the store was last built from (None for a store older than this record)."""
-    con = store.connect(settings.store_path, create=False)
-    try:
-        value = store.get_state(con, CORPUS_STATE)
-    finally:
-        con.close()
+    value = store.get_state(con, CORPUS_STATE)
     return Path(value) if value else None
 
 

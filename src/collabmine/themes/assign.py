@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -84,6 +84,16 @@ class Inputs:
     sentence: np.ndarray        # (n, dim)
     previous: np.ndarray        # (n, dim)
     heading: np.ndarray         # (n, dim)
+
+    def take(self, rows: Sequence[int]) -> "Inputs":
+        """These rows, in this order (repeats allowed)."""
+        rows = list(rows)
+        return Inputs([self.texts[i] for i in rows], self.sentence[rows], self.previous[rows], self.heading[rows])
+
+    def then(self, other: "Inputs") -> "Inputs":
+        """These rows followed by ``other``'s."""
+        return Inputs(self.texts + other.texts, np.vstack([self.sentence, other.sentence]),
+                      np.vstack([self.previous, other.previous]), np.vstack([self.heading, other.heading]))
 
 
 def read_inputs(texts: Sequence[str], previous: Sequence[str], headings: Sequence[str], encode: Encode) -> Inputs:
@@ -157,19 +167,13 @@ def fit_category(category: str, examples: Sequence[Example], inputs: Inputs, fra
         extra_rows = [(i, k) for i, e in enumerate(examples) for k in e.also if k != e.key]
         if extra_rows:
             rows = [i for i, _ in extra_rows]
-            examples = list(examples) + [Example(category, k, examples[i].text, examples[i].previous,
-                                                 examples[i].heading, examples[i].source, "second")
-                                         for i, k in extra_rows]
-            inputs = Inputs(inputs.texts + [inputs.texts[i] for i in rows],
-                            np.vstack([inputs.sentence, inputs.sentence[rows]]),
-                            np.vstack([inputs.previous, inputs.previous[rows]]),
-                            np.vstack([inputs.heading, inputs.heading[rows]]))
+            examples = list(examples) + [replace(examples[i], key=k, origin="second", also=()) for i, k in extra_rows]
+            inputs = inputs.then(inputs.take(rows))
     if params.description_examples:
         described = [t for t in frame.of(category) for _ in range(params.description_examples)]
         examples = list(examples) + [Example(category, t.key, t.query, origin="frame") for t in described]
         extra = read_inputs([t.query for t in described], [""] * len(described), [""] * len(described), encode)
-        inputs = Inputs(inputs.texts + extra.texts, np.vstack([inputs.sentence, extra.sentence]),
-                        np.vstack([inputs.previous, extra.previous]), np.vstack([inputs.heading, extra.heading]))
+        inputs = inputs.then(extra)
     counts = {k: sum(e.key == k for e in examples) for k in keys}
     labels = [e.key if counts.get(e.key, 0) >= params.min_examples else OTHER for e in examples]
     if len(set(labels) - {OTHER}) < 1 or len(set(labels)) < 2:

@@ -120,11 +120,11 @@ def leave_one_report_out(examples: Sequence[Example], frame: Frame, *, encode: E
             test = [k for k, i in enumerate(rows) if examples[i].source == report]
             if not test or not train:
                 continue
-            model = fit_category(category, [examples[rows[k]] for k in train], _take(inputs, train), frame,
+            model = fit_category(category, [examples[rows[k]] for k in train], inputs.take(train), frame,
                                  encode=encode, params=params)
             if model is None:
                 continue
-            z = model.logits(_take(inputs, test), params)
+            z = model.logits(inputs.take(test), params)
             for j, c in enumerate(model.classes):
                 logits[np.ix_(test, [classes.index(c)])] = z[:, [j]]
         truth = np.array([classes.index(examples[i].key) if examples[i].key in classes else classes.index(OTHER)
@@ -135,12 +135,6 @@ def leave_one_report_out(examples: Sequence[Example], frame: Frame, *, encode: E
         for k, i in enumerate(rows):
             predicted[i] = decide(probabilities[k], classes, params)[0]
     return HeldOut(predicted, temperatures, logits_of, classes_of)
-
-
-def _take(inputs, rows: list[int]):
-    from .assign import Inputs
-
-    return Inputs([inputs.texts[i] for i in rows], inputs.sentence[rows], inputs.previous[rows], inputs.heading[rows])
 
 
 def expected_calibration_error(probabilities: np.ndarray, correct: np.ndarray, *, bins: int = 10) -> float:
