@@ -122,7 +122,55 @@ def test_html_report_renders_in_headless_chromium(written, tmp_path):
     _chromium("--screenshot=" + str(shot), "--window-size=1200,1600", written.html.as_uri(), tmp=tmp_path)
     assert shot.exists() and shot.stat().st_size > 10_000
     dom = _chromium("--dump-dom", written.html.as_uri(), tmp=tmp_path)
-    assert "Framework matrix" in dom and dom.count('class="theme"') >= 12
+    assert "Evidence gap map" in dom and dom.count('class="theme"') >= 12
+
+
+def test_the_report_opens_with_a_gap_map_whose_cells_hold_their_quotes(written, themed):
+    """Every named theme a row, shaded by each report's count; a cell's quotes are that report's
+    quotes of the theme; frame themes nobody speaks to are rows too, unnamed clusters are not."""
+    import re
+
+    from collabmine import store
+    from collabmine.evidence.gapmap import build_gap_map, shade
+    from collabmine.themes.frame import default_frame
+
+    html = written.html.read_text(encoding="utf-8")
+    section = html[html.index('<section id="gaps">'):html.index("</section>", html.index('<section id="gaps">'))]
+    con = store.connect(written.directory / "collabmine.sqlite", create=False)
+    try:
+        gap = build_gap_map(con, frame=default_frame())
+        named = con.execute("SELECT theme_id FROM themes WHERE kind IN ('frame', 'emergent')").fetchall()
+        counts = {(r[0], r[1]): r[2] for r in con.execute(
+            "SELECT theme_id, file, COUNT(*) FROM evidence GROUP BY theme_id, file")}
+    finally:
+        con.close()
+    rows = re.findall(r'<tr data-theme="([^"]+)">', section)
+    assert set(rows) >= {r[0] for r in named} and len(rows) == len(gap.rows) == len(set(rows))
+    assert all(not r.n_sentences for r in gap.rows if r.theme_id not in {n[0] for n in named})   # the gaps
+    paths = [r["path"] for r in gap.reports]
+    for row in gap.rows:
+        for cell, path in zip(row.cells, paths):
+            assert cell.n == counts.get((row.theme_id, path), 0) and cell.level == shade(cell.n)
+    # A cell's quotes come from its report: each shown sentence is one of that report's evidence rows.
+    import html as html_lib
+
+    first = next(r for r in gap.rows if r.n_sentences)
+    con = store.connect(written.directory / "collabmine.sqlite", create=False)
+    try:
+        said = {(r[0], " ".join(r[1].split())) for r in con.execute(
+            "SELECT e.file, s.text FROM evidence e JOIN spans s USING (span_id) WHERE e.theme_id = ?",
+            (first.theme_id,))}
+    finally:
+        con.close()
+    opened = re.search(rf'<tr data-theme="{first.theme_id}">(.*?)</tr>', section, re.S).group(1)
+    cells = opened.split('<td class="cell')[1:]
+    shown = 0
+    for cell, path in zip(cells, paths):
+        for quote in re.findall(r"<blockquote>(.*?)<cite>", cell, re.S):
+            assert (path, " ".join(html_lib.unescape(quote).split())) in said
+            shown += 1
+    assert shown > 0
+    assert 'support-chart' in section and section.count("<circle") == sum(1 for r in gap.rows if r.confidence)
 
 
 def test_corpus_text_is_shown_as_text_never_run(tmp_path):

@@ -183,3 +183,79 @@ def test_moves_place_a_sentence_in_the_chosen_theme():
                           {"s1": "barrier-02", "s3": "barrier-01", "s2": "barrier-09"}, outliers=[3])
     assert placed.outliers == [] and [m for m, _ in placed.themes] == [[0, 3], [2, 1]]
     assert np.allclose([s for _, sims in placed.themes for s in sims], [0.9, 0.6, 0.7, 0.0])
+
+
+def test_undo_restores_the_decision_that_stood_before(reviewed):
+    _, con = reviewed
+    span = _model_tag(con)
+    decided = lambda: dict(con.execute("SELECT category, action FROM label_decisions WHERE span_id=?",  # noqa: E731
+                                       (span,)).fetchall())
+    first = review.record_review(con, span_id=span, action="accept", category="barrier", reviewer="Ana")
+    second = review.record_review(con, span_id=span, action="reject", category="barrier", reviewer="Ana")
+    assert decided() == {"barrier": "reject"}
+    # An earlier decision that a later one overtook cannot be undone (it would silently win again).
+    with pytest.raises(ReviewError, match="E103"):
+        review.undo(con, review_ids=[first], reviewer="Ana")
+    review.undo(con, review_ids=[second], reviewer="Ana")
+    assert decided() == {"barrier": "accept"}                     # back to the accept before it
+    # Undo down to no decision at all: the tag counts as the model's again, the item is back in the queue.
+    span2 = _model_tag(con, "impact")
+    only = review.record_review(con, span_id=span2, action="reject", category="impact", reviewer="Bo")
+    assert span2 not in {it.span_id for it in review.queue(con, span_id=span2, category="impact")}
+    written = review.undo(con, review_ids=[only], reviewer="Bo")
+    log = review.review_log(con)
+    assert log.set_index("review_id").loc[written[0], "action"] == "clear"
+    assert [it.span_id for it in review.queue(con, span_id=span2, category="impact")] == [span2]
+    assert "impact" in review.current_categories(con, span2)
+    # Comments are notes, not decisions: kept by an undo.
+    note = review.record_review(con, span_id=span2, action="comment", category="impact", comment="ask", reviewer="Bo")
+    assert review.undo(con, review_ids=[note], reviewer="Bo") == []
+
+
+def test_one_form_decision_with_move_and_comment_and_its_undo(reviewed):
+    _, con = reviewed
+    span = _model_tag(con)
+    target = con.execute("SELECT theme_id FROM themes WHERE category='barrier' AND theme_id NOT IN"
+                         " (SELECT theme_id FROM theme_members WHERE span_id=? AND category='barrier')"
+                         " ORDER BY theme_id LIMIT 1", (span,)).fetchone()[0]
+    with pytest.raises(ReviewError, match="E084"):       # checked before anything is written
+        review.decide(con, span_id=span, category="barrier", action="accept", reviewer="Ana",
+                      theme_id="impact-no-such", comment="x")
+    assert review.review_log(con).empty
+    ids = review.decide(con, span_id=span, category="barrier", action="accept", reviewer="Ana", theme_id=target,
+                        comment="belongs with staffing")
+    assert [d["action"] for d in review.describe(con, ids)] == ["accept", "move", "comment"]
+    assert dict(con.execute("SELECT span_id, theme_id FROM theme_moves").fetchall()) == {span: target}
+    review.undo(con, review_ids=ids, reviewer="Ana")
+    assert con.execute("SELECT COUNT(*) FROM theme_moves").fetchone()[0] == 0
+    assert con.execute("SELECT COUNT(*) FROM label_decisions").fetchone()[0] == 0
+    assert "belongs with staffing" in set(review.review_log(con)["comment"].dropna())   # the note stays
+
+
+def test_a_store_of_schema_12_keeps_every_review_through_the_undo_migration(tmp_path):
+    from collabmine.store.migrations import MIGRATIONS
+
+    path = tmp_path / "old.sqlite"
+    con = sqlite3.connect(path)
+    con.create_function("collabmine_text_hash", 1, store.connection.text_hash, deterministic=True)
+    for version in range(1, 13):
+        for statement in store.connection._statements(MIGRATIONS[version]):
+            con.execute(statement)
+    con.execute("INSERT INTO reviews (doc_sha, start, \"end\", text_hash, span_id, file, action, category, reviewer,"
+                " created) VALUES ('d', 0, 5, 'h', 's', 'f.txt', 'reject', 'barrier', 'Ana', 't')")
+    con.execute("INSERT INTO review_anchors VALUES (1, 'd2', 10, 15)")
+    con.execute("PRAGMA user_version=12")
+    con.commit()
+    con.close()
+    migrated = store.connect(path)
+    try:
+        assert migrated.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+        assert [tuple(r) for r in migrated.execute("SELECT review_id, doc_sha, start, action FROM anchored_reviews")] == \
+            [(1, "d2", 10, "reject")]
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            migrated.execute("DELETE FROM reviews")
+        migrated.execute("INSERT INTO reviews (doc_sha, start, \"end\", text_hash, span_id, file, action, category,"
+                         " reviewer, created) VALUES ('d', 0, 5, 'h', 's', 'f.txt', 'clear', 'barrier', 'Ana', 't')")
+        assert migrated.execute("SELECT MAX(review_id) FROM reviews").fetchone()[0] == 2
+    finally:
+        migrated.close()

@@ -35,12 +35,34 @@ def test_pages(site):
                                            ("structure", "impact", "condition", "barrier"))
     assert home.text.count('href="/themes/') >= 12 and "<svg" in home.text
     assert home.headers["content-security-policy"].startswith("default-src 'none'")
-    assert "script-src" not in home.headers["content-security-policy"]  # no script may run at all
+    # The one script is the app's own file (the review queue's keys): no inline script, no other origin.
+    assert "script-src 'self';" in home.headers["content-security-policy"]
+    queue_page = client.get("/review").text
+    assert re.findall(r"<script[^>]*>[^<]*</script>", queue_page) == ['<script src="/review.js"></script>']
+    assert "<script" not in home.text and client.get("/review.js").headers["content-type"].startswith("text/javascript")
 
     theme = client.get("/themes/barrier-time-workload")
     assert theme.status_code == 200 and "reported as a barrier to collaboration in" in theme.text
     assert "et al." in theme.text and "Confidence:" in theme.text and "adequacy:" in theme.text
     assert "key quote" in theme.text and "Lack of time and workload" in theme.text
+    # A page researchers read links to review instead of carrying its buttons.
+    assert 'data-test="reject"' not in theme.text and 'data-test="review-link"' in theme.text
+
+    # The gap map: every named theme a row, every report a column; a cell opens that report's quotes.
+    gaps = client.get("/gaps")
+    con = store.connect(settings.store_path, create=False)
+    named = con.execute("SELECT COUNT(*) FROM themes WHERE kind IN ('frame', 'emergent')").fetchone()[0]
+    n_reports = con.execute("SELECT COUNT(*) FROM documents WHERE status='ok'").fetchone()[0]
+    assert gaps.status_code == 200 and gaps.text.count("<tr data-theme=") >= named
+    assert gaps.text.count('class="report"') == n_reports and "unnamed cluster" not in gaps.text.split("</table>")[0]
+    assert gaps.text.count("<circle") == named     # the chart: a dot per named theme
+    cell = re.search(r'<tr data-theme="barrier-time-workload">.*?<td class="cell g\d" data-n="(\d+)"><a href="'
+                     r'(/themes/barrier-time-workload\?report=([0-9a-f]{64}))"', gaps.text, re.S)
+    n = con.execute("SELECT COUNT(*) FROM evidence WHERE theme_id='barrier-time-workload' AND doc_id=?",
+                    (cell.group(3),)).fetchone()[0]
+    con.close()
+    opened = client.get(cell.group(2))
+    assert int(cell.group(1)) == n > 0 and opened.text.count('<div class="item') == min(n, 25)
     # Quotes can be filtered by report: only that report's quotes remain.
     doc = re.search(r'href="\?report=([0-9a-f]{64})"', theme.text).group(1)
     only = client.get(f"/themes/barrier-time-workload?report={doc}")
@@ -94,7 +116,7 @@ def test_review_forms_and_audit_log(site):
     form = {"csrf": app.state.csrf, "span_id": span, "category": "barrier", "reviewer": "Ana Analyst",
             "next": "/themes/barrier-02"}
     done = client.post("/review", data=form | {"action": "reject"}, follow_redirects=False)
-    assert done.status_code == 303 and done.headers["location"] == "/themes/barrier-02"
+    assert done.status_code == 303 and done.headers["location"].startswith("/themes/barrier-02?done=")
     assert "collabmine_reviewer" in done.headers["set-cookie"]
     page = client.get("/themes/barrier-02").text
     assert "rejected by Ana Analyst" in page and 'value="Ana Analyst"' in page  # name remembered
@@ -120,7 +142,7 @@ def test_review_forms_and_audit_log(site):
     assert len(client.get("/reviews.csv").text.strip().splitlines()) == before
     # A redirect never leaves the site.
     away = client.post("/review", data=form | {"action": "accept", "next": "//evil.example/x"}, follow_redirects=False)
-    assert away.headers["location"] == "/review"
+    assert away.headers["location"].startswith("/review?done=")
 
     # JSON: needs the CSRF header (a cross-site form cannot send one).
     body = {"span_id": span, "action": "accept", "category": "barrier", "reviewer": "Bo"}
@@ -141,7 +163,7 @@ def test_teach_mode_orders_by_uncertainty_and_codes_fully(site):
     done = client.post("/review", data={"csrf": app.state.csrf, "span_id": span, "action": "teach",
                                         "reviewer": "Ana Analyst", "categories": ["impact"], "next": "/review/teach"},
                        follow_redirects=False)
-    assert done.status_code == 303 and done.headers["location"] == "/review/teach"
+    assert done.status_code == 303 and done.headers["location"] == "/review/teach"   # teaching: no undo banner
     assert f'id="t-{span}"' not in client.get("/review/teach").text          # coded: it leaves the queue
     log = client.get("/reviews.csv").text
     assert sum(span in line and "Ana Analyst" in line for line in log.splitlines()) == 4   # all four categories
@@ -290,23 +312,27 @@ def test_the_reviewer_is_asked_once_and_comments_show_where_analysts_look(themed
     settings = copy_store(themed, tmp_path / "once")
     app = create_app(settings)
     client = TestClient(app, base_url=BASE)
-    theme = "/themes/barrier-time-workload"
-    first = client.get(theme).text
-    assert 'placeholder="your name"' in first and "reviewing as" not in first
-    span = _first_quote(client, "barrier-time-workload")
-    form = {"csrf": app.state.csrf, "span_id": span, "category": "barrier", "reviewer": "Ana Analyst", "next": theme}
-    client.post("/review", data=form | {"action": "comment", "comment": "ask the authors about this"})
-    after = client.get(theme).text
-    # The name is now carried by every form, hidden; the header says who is reviewing.
-    assert 'placeholder="your name"' not in after and "reviewing as <b>Ana Analyst</b>" in after
-    assert after.count('type="hidden" name="reviewer" value="Ana Analyst"') >= 4
-    # The comment shows on the item, the review queue and in the reviews table.
-    assert "ask the authors about this — Ana Analyst" in after
-    assert "ask the authors about this — Ana Analyst" in client.get("/review", params={"span": span}).text
+    first = client.get("/review").text
+    # One name box for the page (not one per form), and until it is filled nothing can be decided.
+    assert first.count('aria-label="your name"') == 1 and "reviewing as" not in first
+    assert first.count("<fieldset disabled>") == first.count('<form class="decide"') == 20
+    client.post("/reviewer", data={"csrf": app.state.csrf, "name": "  Ana   Analyst ", "next": "/review"})
+    after = client.get("/review").text
+    assert 'aria-label="your name"' not in after and "reviewing as <b>Ana Analyst</b>" in after
+    assert "<fieldset disabled>" not in after and 'name="reviewer"' not in after   # the session carries it
+    span = re.search(r'<form class="decide" method="post" action="/review" data-span="([0-9a-f]{20})"', after).group(1)
+    category = re.search(rf'data-span="{span}">.*?name="category" value="(\w+)"', after, re.S).group(1)
+    done = client.post("/review", data={"csrf": app.state.csrf, "span_id": span, "category": category,
+                                        "action": "accept", "comment": "ask the authors about this",
+                                        "next": "/review"}, follow_redirects=True)
+    assert f"accept</b> {category}" in done.text and "Undo" in done.text
+    # The comment shows on the item, the review queue and in the reviews table, with the session's name.
+    assert "ask the authors about this — Ana Analyst" in client.get("/review", params={"span": span,
+                                                                                     "status": "all"}).text
     assert "ask the authors about this" in client.get("/reviews.csv").text
     # Someone else takes over: the name is forgotten and asked again.
-    gone = client.post("/reviewer", data={"csrf": app.state.csrf, "next": theme}, follow_redirects=True)
-    assert 'placeholder="your name"' in gone.text and "reviewing as" not in gone.text
+    gone = client.post("/reviewer", data={"csrf": app.state.csrf, "next": "/review"}, follow_redirects=True)
+    assert 'aria-label="your name"' in gone.text and "reviewing as" not in gone.text
 
 
 def test_reports_are_listed_by_citation_and_open_by_file_name(site):

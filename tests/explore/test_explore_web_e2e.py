@@ -24,16 +24,29 @@ def test_search_theme_reject_rerun_rejection_kept(themed, tmp_path):
         theme_id = page.url.rsplit("/", 1)[1].split("?")[0]
         item = page.locator(".item").first
         span_id = item.get_attribute("data-span")
-        item.locator("input[name=reviewer]").first.fill("Ana Analyst")
-        item.locator("[data-test=reject]").click()
-        assert "rejected by Ana Analyst" in page.locator(f"#q-{span_id}").inner_text()
-        # The name was asked once: the next item's forms carry it, and the header says who reviews.
-        assert page.locator("input[placeholder='your name']").count() == 0
+        # The theme page is for reading: it links to the review queue instead of carrying buttons.
+        assert page.locator("[data-test=reject]").count() == 0
+        item.locator("[data-test=review-link]").click()
+        assert "/review?span=" + span_id in page.url
+        # The reviewer's name is asked once, before any decision.
+        page.fill("input[name=name]", "Ana Analyst")
+        with page.expect_navigation():
+            page.click("text=Start reviewing")
         assert "Ana Analyst" in page.locator("[data-test=reviewer]").inner_text()
-        second = page.locator(".item").nth(1)
-        second_span = second.get_attribute("data-span")
-        second.locator("[data-test=accept]").click()
-        assert "accepted by Ana Analyst" in page.locator(f"#q-{second_span}").inner_text()
+        with page.expect_navigation():
+            page.locator(f".item[data-span='{span_id}'] [data-test=reject]").click()
+        assert "reject barrier" in page.locator("[data-test=confirmation]").inner_text()
+        page.goto(base + "/review?status=rejected&category=barrier")
+        assert "rejected by Ana Analyst" in page.locator(f".item[data-span='{span_id}']").inner_text()
+        # A second decision, by keyboard, on the next barrier item of the queue.
+        page.goto(base + "/review?category=barrier")
+        assert page.locator("input[name=name]").count() == 0            # not asked again
+        second_span = page.locator(".item.current").get_attribute("data-span")
+        with page.expect_navigation():
+            page.keyboard.press("a")
+        assert "accept barrier" in page.locator("[data-test=confirmation]").inner_text()
+        page.goto(base + "/review?status=accepted&category=barrier")
+        assert "accepted by Ana Analyst" in page.locator(f".item[data-span='{second_span}']").inner_text()
 
         summary = run_pipeline(settings)  # the real flow: ingest, embed, tag, themes, evidence, verify, outputs
         assert summary["themes_fitted"] and summary["verified"]["quotes"] > 2000
@@ -60,3 +73,62 @@ def test_search_theme_reject_rerun_rejection_kept(themed, tmp_path):
     assert model_tag == 1           # the model still says barrier on every run ...
     assert in_barrier == 0 and member == 0   # ... and the analyst's rejection wins in themes and evidence
     assert verify(settings).ok
+
+
+def test_keyboard_review_with_confirmation_undo_and_set_categories(themed, tmp_path):
+    """A working day's loop by keyboard: decide, see it confirmed with the next item up, undo;
+    set categories; comment; `?` lists the keys. Every decision is what the store then holds."""
+    settings = copy_store(themed, tmp_path / "out")
+    with live_server(create_app(settings)) as base, browser() as b:
+        page = b.new_page()
+        page.goto(base + "/review?category=impact")
+        assert page.locator("fieldset[disabled]").count() == 20       # no name yet: nothing can be decided
+        page.fill("input[name=name]", "Ana")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        first = page.locator(".item.current").get_attribute("data-span")
+        page.keyboard.press("?")
+        assert page.locator("#keys").is_visible() and "undo the last decision" in page.locator("#keys").inner_text()
+        page.keyboard.press("?")
+        assert not page.locator("#keys").is_visible()
+
+        with page.expect_navigation():
+            page.keyboard.press("r")
+        assert "reject impact" in page.locator("[data-test=confirmation]").inner_text()
+        assert page.locator(f".item[data-span='{first}']").count() == 0        # the next item is up
+        assert _decisions(settings, first) == {"impact": "reject"}
+        with page.expect_navigation():
+            page.keyboard.press("u")
+        assert "Undone" in page.locator("[data-test=confirmation]").inner_text()
+        assert page.locator(".item.current").get_attribute("data-span") == first   # back, and current again
+        assert _decisions(settings, first) == {}
+
+        # Set categories: keep impact, add barrier (key 4), save (s): every category decided, item done.
+        kept = [c for c in ("structure", "impact", "condition", "barrier")
+                if page.locator(f".item.current input[type=checkbox][value={c}]").is_checked()]
+        with page.expect_navigation():
+            page.keyboard.press("4")
+            page.keyboard.press("s")
+        wanted = set(kept) ^ {"barrier"}
+        assert _decisions(settings, first) == {c: "accept" for c in wanted} | {c: "reject" for c in set(kept) - wanted}
+        assert page.locator(f".item[data-span='{first}']").count() == 0
+        assert "accept impact" in page.locator("[data-test=confirmation]").inner_text()
+
+        # j moves to the next item; c opens the comment box, Enter saves the comment with the categories.
+        second = page.locator(".item").nth(1).get_attribute("data-span")
+        page.keyboard.press("j")
+        assert page.locator(".item.current").get_attribute("data-span") == second
+        page.keyboard.press("c")
+        page.keyboard.type("check the table this cites")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert "comment impact" in page.locator("[data-test=confirmation]").inner_text()
+        assert _decisions(settings, second)["impact"] == "accept"
+
+
+def _decisions(settings, span_id) -> dict[str, str]:
+    con = store.connect(settings.store_path, create=False)
+    try:
+        return dict(con.execute("SELECT category, action FROM label_decisions WHERE span_id = ?", (span_id,)).fetchall())
+    finally:
+        con.close()

@@ -24,6 +24,9 @@ from ..evidence import format_citation
 from ..store import backups
 
 ACTIONS = ("accept", "reject", "move", "comment")
+#: Appended only by ``undo``, when no decision stood before the one undone: "no decision" on the
+#: category, "no move" (the store's views let the latest row win, so these restore the default).
+UNDO_ACTIONS = ("clear", "unmove")
 #: 'random': the default queue order, whose decisions estimate precision without bias; 'learn':
 #: the active-learning order (uncertain sentences first), kept out of the precision estimate.
 QUEUES = ("random", "learn")
@@ -81,6 +84,10 @@ def record_review(con: sqlite3.Connection, *, span_id: str, action: str, reviewe
     row = {"doc_sha": span["doc_id"], "start": span["start"], "end": span["end"], "text_hash": span["text_hash"],
            "span_id": span_id, "file": span["path"], "action": action, "category": category, "theme_id": theme_id,
            "comment": comment, "reviewer": reviewer, "created": _now(), "queue": queue}
+    return _append(con, row)
+
+
+def _append(con: sqlite3.Connection, row: dict) -> int:
     with store.transaction(con):
         cursor = con.execute(
             'INSERT INTO reviews (doc_sha, start, "end", text_hash, span_id, file, action, category, theme_id,'
@@ -89,6 +96,86 @@ def record_review(con: sqlite3.Connection, *, span_id: str, action: str, reviewe
     # refused is never logged); a lost store or a restore never loses it (backups.replay_reviews).
     backups.append_reviews(backups.audit_log_path(backups.store_path_of(con)), [row])
     return int(cursor.lastrowid)
+
+
+def undo(con: sqlite3.Connection, *, review_ids: list[int], reviewer: str) -> list[int]:
+    """Undo decisions (accept, reject, move) by appending, for each, the decision that stood
+    before it on the same sentence and category — or "no decision" when none did. Comments are
+    kept (they are notes, not decisions). Refuses (E103, nothing written) a review that is not a
+    decision or that a later decision on the same sentence has overtaken. Returns the ids written."""
+    reviewer = clean_reviewer(reviewer)
+    undone = []
+    for review_id in review_ids:
+        r = con.execute("SELECT * FROM anchored_reviews WHERE review_id = ?", (review_id,)).fetchone()
+        if r is None:
+            raise ReviewError(Errors.E103.format(review_id=review_id, why="no such review"))
+        if r["action"] == "comment":
+            continue
+        if r["action"] not in ("accept", "reject", "move"):
+            raise ReviewError(Errors.E103.format(review_id=review_id, why=f"it is {r['action']!r}, not a decision"))
+        kinds = ("accept", "reject", "clear") if r["action"] != "move" else ("move", "unmove")
+        same = ('doc_sha = :doc_sha AND start = :start AND "end" = :end AND text_hash = :text_hash'
+                " AND category IS :category AND action IN (" + ",".join(f"'{k}'" for k in kinds) + ")")
+        key = {k: r[k] for k in ("doc_sha", "start", "end", "text_hash", "category")} | {"id": review_id}
+        later = con.execute(f"SELECT reviewer FROM anchored_reviews WHERE {same} AND review_id > :id"
+                            " ORDER BY review_id DESC LIMIT 1", key).fetchone()
+        if later is not None:
+            raise ReviewError(Errors.E103.format(review_id=review_id,
+                                                 why=f"a later decision by {later['reviewer']} stands"))
+        before = con.execute(f"SELECT action, theme_id FROM anchored_reviews WHERE {same} AND review_id < :id"
+                             " ORDER BY review_id DESC LIMIT 1", key).fetchone()
+        restored = before["action"] if before else ("clear" if r["action"] != "move" else "unmove")
+        undone.append({"doc_sha": r["doc_sha"], "start": r["start"], "end": r["end"], "text_hash": r["text_hash"],
+                       "span_id": r["span_id"], "file": r["file"], "action": restored, "category": r["category"],
+                       "theme_id": before["theme_id"] if before else None, "comment": f"undo of review {review_id}",
+                       "reviewer": reviewer, "created": _now(), "queue": r["queue"]})
+    return [_append(con, row) for row in undone]
+
+
+def decide(con: sqlite3.Connection, *, span_id: str, category: str, action: str, reviewer: str,
+           categories: list[str] | None = None, theme_id: str | None = None, comment: str | None = None) -> list[int]:
+    """One review form's submit: the decision on the item's ``category`` (``accept``, ``reject``,
+    or ``categories`` — the sentence's categories set to ``categories``), then a move to
+    ``theme_id`` and a comment when given. Everything is checked before anything is written.
+    Returns the review ids written (what an undo takes back)."""
+    reviewer = clean_reviewer(reviewer)
+    _span(con, span_id)
+    comment = (comment or "").strip() or None
+    if action not in ("accept", "reject", "categories"):
+        raise ReviewError(Errors.E081.format(action=action, actions="accept, reject, categories"))
+    if category not in CATEGORIES:
+        raise ReviewError(Errors.E082.format(category=category, categories=", ".join(CATEGORIES)))
+    if comment is not None and len(comment) > MAX_COMMENT:
+        raise ReviewError(Errors.E085.format(limit=MAX_COMMENT))
+    if theme_id:
+        theme = con.execute("SELECT category FROM themes WHERE theme_id = ?", (theme_id,)).fetchone()
+        if theme is None or theme["category"] != category:
+            raise ReviewError(Errors.E084.format(theme_id=theme_id, category=category))
+    if action == "categories":
+        ids = set_categories(con, span_id=span_id, categories=categories or [], reviewer=reviewer)
+    else:
+        ids = [record_review(con, span_id=span_id, action=action, category=category, reviewer=reviewer)]
+    if theme_id and action != "reject" and (action != "categories" or category in (categories or [])):
+        ids.append(record_review(con, span_id=span_id, action="move", category=category, theme_id=theme_id,
+                                 reviewer=reviewer))
+    if comment:
+        ids.append(record_review(con, span_id=span_id, action="comment", category=category, comment=comment,
+                                 reviewer=reviewer))
+    return ids
+
+
+def describe(con: sqlite3.Connection, review_ids: list[int]) -> list[dict]:
+    """What the reviews ``review_ids`` recorded, for a confirmation: action, category, theme and
+    the sentence (text of the sentence it is anchored to, when it is still in the corpus)."""
+    out = []
+    for i in range(0, len(review_ids), 500):
+        chunk = review_ids[i:i + 500]
+        out += [dict(r) for r in con.execute(
+            "SELECT r.review_id, r.action, r.category, r.theme_id, r.span_id, s.text FROM anchored_reviews r"
+            ' LEFT JOIN spans s ON s.doc_id = r.doc_sha AND s.start = r.start AND s."end" = r."end"'
+            f" AND s.text_hash = r.text_hash WHERE r.review_id IN ({','.join('?' * len(chunk))}) ORDER BY r.review_id",
+            chunk)]
+    return out
 
 
 def current_categories(con: sqlite3.Connection, span_id: str) -> set[str]:

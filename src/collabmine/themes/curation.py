@@ -57,11 +57,16 @@ class Edit:
 
 def frame_path(settings: Settings) -> Path:
     """The project's frame: the shipped one plus promoted themes, once a theme has been promoted."""
-    return settings.out_dir / "frame.toml"
+    return settings.out_dir / FRAME_FILE.name
 
 
 def project_frame(settings: Settings) -> Frame:
-    path = frame_path(settings)
+    return frame_in(settings.out_dir)
+
+
+def frame_in(out_dir: Path) -> Frame:
+    """The frame of the project whose outputs are in ``out_dir`` (see ``frame_path``)."""
+    path = out_dir / FRAME_FILE.name
     return load_frame(path if path.exists() else FRAME_FILE)
 
 

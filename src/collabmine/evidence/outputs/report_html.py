@@ -1,6 +1,6 @@
-"""The self-contained HTML report (no scripts, no external files): per category the themes with
-counts and a bar chart of evidence per report, each theme's claim with its quotes and citations,
-and the framework matrix. Jinja2 autoescaping is on, so corpus text always renders as text."""
+"""The self-contained HTML report (no scripts, no external files): the evidence gap map and the
+support chart first, then per category the themes with counts and a bar chart of evidence per
+report, each theme's claim with its quotes and citations. Jinja2 autoescaping is on, so corpus text always renders as text."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ...categories import CATEGORIES
+from ..gapmap import GapMap, support_chart
 
 QUOTES_SHOWN = 5
 #: Quotes per theme in the report's "more quotes" list. A ×100 corpus put 261,416 quotes (76 MB)
 #: into one HTML page, which no browser or reader handles; every quote stays in
 #: evidence_rows.csv/.parquet/.xlsx and in the web app.
 QUOTES_LISTED = 200
+#: Quotes a gap-map cell opens in place (the theme's section lists the rest).
+CELL_QUOTES = 3
 
 
 def _environment() -> Environment:
@@ -35,9 +38,10 @@ def bar_chart(counts: list[tuple[str, int]], *, width: int = 420, bar: int = 18,
 
 
 def render_report(*, themes: pd.DataFrame, claims: pd.DataFrame, rows: pd.DataFrame, counts: pd.DataFrame,
-                  reports: pd.DataFrame, matrix: pd.DataFrame) -> str:
+                  reports: pd.DataFrame, matrix: pd.DataFrame, gap_map: GapMap | None = None) -> str:
     """The report's HTML. ``rows``: each theme's first ``QUOTES_LISTED`` evidence rows (the report
-    lists no more); ``counts``: evidence rows per theme, category and file (``evidence_counts``)."""
+    lists no more); ``counts``: evidence rows per theme, category and file (``evidence_counts``);
+    ``gap_map``: drawn first when given (``build_gap_map``)."""
     citation_of = dict(zip(reports["path"], reports["citation"]))
     per_theme = counts.groupby("theme_id")["n"].sum()
     categories = []
@@ -57,7 +61,15 @@ def render_report(*, themes: pd.DataFrame, claims: pd.DataFrame, rows: pd.DataFr
         categories.append({"name": category, "themes": theme_list, "chart": bar_chart(per_report),
                            "n_sentences": int(cat_claims["n_sentences"].sum()) if len(cat_claims) else 0})
     cells: dict[tuple[str, str], dict] = {(r["theme_id"], r["file"]): r for r in matrix.to_dict("records")}
+    doc_of = dict(zip(reports["path"], reports["doc_id"]))
+    cell_quotes: dict[tuple[str, str], list[dict]] = {}
+    for q in rows.sort_values("rank").to_dict("records") if len(rows) else []:
+        shown = cell_quotes.setdefault((q["theme_id"], doc_of.get(q["file"], q["file"])), [])
+        if len(shown) < CELL_QUOTES:
+            shown.append(q)
     return _environment().get_template("report.html.j2").render(
+        gap=gap_map, chart=support_chart(gap_map) if gap_map else None, cell_quotes=cell_quotes,
+        theme_href=lambda theme_id: f"#{theme_id}",
         categories=categories, reports=_records(reports), themes=themes.to_dict("records"), cells=cells,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         totals={"themes": len(themes), "claims": len(claims), "reports": len(reports),

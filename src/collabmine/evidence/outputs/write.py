@@ -183,6 +183,8 @@ def write_outputs(out_dir: Path, *, dest: Path | None = None) -> Outputs:
     """Write every output file to ``dest`` (default ``out_dir``); returns what was written. The
     evidence rows (380,000 for a 50 MB report) are streamed from the store chunk by chunk into
     each file that holds them all; the report and Markdown read only the quotes they show."""
+    from ...themes.curation import frame_in
+    from ..gapmap import build_gap_map
     from .report_html import QUOTES_LISTED, render_report
 
     dest = dest or out_dir
@@ -217,7 +219,8 @@ def write_outputs(out_dir: Path, *, dest: Path | None = None) -> Outputs:
         put("evidence.md", lambda p: p.write_text(evidence_markdown(claim_rows, listed), encoding="utf-8"))
         put("sources.bib", lambda p: p.write_text(bibtex(reports), encoding="utf-8"))
         put("report.html", lambda p: p.write_text(
-            render_report(themes=themes, claims=claim_rows, rows=listed, counts=counts, reports=reports, matrix=long),
+            render_report(themes=themes, claims=claim_rows, rows=listed, counts=counts, reports=reports, matrix=long,
+                          gap_map=build_gap_map(con, frame=frame_in(out_dir))),
             encoding="utf-8"))
     finally:
         con.close()

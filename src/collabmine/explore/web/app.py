@@ -1,27 +1,29 @@
-"""The web app (FastAPI, server-rendered Jinja2 pages, no JavaScript): overview per category,
-theme pages with cited quotes, hybrid search, report views with tagged sentences highlighted,
-and the audit queue. Every route opens its own short store connection and calls library
+"""The web app (FastAPI, server-rendered Jinja2 pages; one small script, the review queue's
+keyboard shortcuts): overview per category, the evidence gap map, theme pages with cited quotes,
+hybrid search, report views with tagged sentences highlighted, and the audit queue with undo. Every route opens its own short store connection and calls library
 functions; nothing here computes results."""
 
 from __future__ import annotations
 
 import io
+from importlib import resources
 import secrets
 import sqlite3
 from contextlib import contextmanager
 from typing import Iterator
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
 
 from ... import store
 from ...categories import CATEGORIES
 from ...errors import CollabmineError, Errors, NotFoundError, StoreError
+from ...evidence.gapmap import build_gap_map, support_chart
 from ...evidence.outputs import write_csv
 from ...settings import Settings
 from ...tagging import tagger_thresholds
@@ -36,12 +38,16 @@ DOC_ID = r"^[0-9a-f]{64}$"
 SPAN_ID = r"^[0-9a-f]{20}$"
 QUEUE_PAGE = 20
 QUOTES_PAGE = 25
+#: The keyboard shortcuts of the review queue, read once.
+REVIEW_SCRIPT = (resources.files("collabmine.explore.web") / "static" / "review.js").read_text(encoding="utf-8")
 #: Longest error message a page shows.
 MAX_ERROR_CHARS = 1000
 
 
 def _environment() -> Environment:
-    return Environment(loader=PackageLoader("collabmine.explore.web", "templates"),
+    # The evidence outputs' templates too: the gap map is drawn by one macro in both places.
+    return Environment(loader=ChoiceLoader([PackageLoader("collabmine.explore.web", "templates"),
+                                            PackageLoader("collabmine.evidence.outputs", "templates")]),
                        autoescape=select_autoescape(default=True, default_for_string=True))
 
 
@@ -133,6 +139,14 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
             return page(request, "overview.html.j2", overview=browse.overview(con),
                         progress=review_lib.progress(con), reports=browse.reports(con))
 
+    @app.get("/gaps", response_class=HTMLResponse)
+    def gaps(request: Request) -> HTMLResponse:
+        with connection() as con:
+            gap = build_gap_map(con, frame=curation.project_frame(settings))
+        return page(request, "gaps.html.j2", gap=gap, chart=support_chart(gap),
+                    theme_href=lambda theme_id: f"/themes/{quote(theme_id)}",
+                    cell_href=lambda theme_id, doc_id: f"/themes/{quote(theme_id)}?report={quote(doc_id)}")
+
     @app.get("/themes/{theme_id}", response_class=HTMLResponse)
     def theme(request: Request, theme_id: str, page_no: int = Query(1, alias="page", ge=1),
               report: str = Query("", max_length=64), edited: str = Query("", max_length=20)) -> HTMLResponse:
@@ -176,14 +190,23 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
 
     @app.get("/review", response_class=HTMLResponse)
     def review_queue(request: Request, category: str = "", status: str = "unreviewed", theme: str = "",
-                     span: str = "", offset: int = Query(0, ge=0)) -> HTMLResponse:
+                     span: str = "", offset: int = Query(0, ge=0), done: str = Query("", max_length=2000),
+                     undone: int = Query(-1)) -> HTMLResponse:
         with connection() as con:
             items = review_lib.queue(con, category=category or None, status=status, theme_id=theme or None,
                                      span_id=span or None, limit=QUEUE_PAGE, offset=offset)
+            recorded = review_lib.describe(con, [int(i) for i in done.split(",") if i.isdigit()][:50])
             return page(request, "review.html.j2", items=items, progress=review_lib.progress(con),
+                        recorded=recorded, done=done, undone=undone, here=_without(request, "done", "undone"),
                         comments=browse.comments(con, [it.span_id for it in items]),
                         options=browse.theme_options(con), category=category, status=status, theme=theme,
                         offset=offset, page_size=QUEUE_PAGE, statuses=review_lib.STATUSES)
+
+    @app.get("/review.js")
+    def review_script() -> Response:
+        """The review queue's keyboard shortcuts (the only script the app serves)."""
+        return Response(REVIEW_SCRIPT, media_type="text/javascript",
+                        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
 
     @app.get("/review/teach", response_class=HTMLResponse)
     def teach_queue(request: Request, category: str = "", offset: int = Query(0, ge=0)) -> HTMLResponse:
@@ -200,14 +223,34 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
         if not secrets.compare_digest(csrf.encode(), app.state.csrf.encode()):
             return page(request, "error.html.j2", status_code=403,
                         message="403: the form is stale or came from another site; reload the page and try again.")
+        reviewer = reviewer or request.cookies.get(REVIEWER_COOKIE, "")
         with connection(read=False) as con:
-            _apply(con, ReviewIn.model_construct(span_id=span_id, action=action, reviewer=reviewer,
-                                                 category=category or None, theme_id=theme_id or None,
-                                                 comment=comment or None, categories=categories))
-        response = RedirectResponse(safe_next(next, "/review"), status_code=303)
-        response.set_cookie(REVIEWER_COOKIE, " ".join(reviewer.split())[:review_lib.MAX_REVIEWER],
-                            httponly=True, samesite="strict")
+            if action in ("accept", "reject", "categories") and category:
+                # The review page's one form: the decision, and a move and a comment when given.
+                ids = review_lib.decide(con, span_id=span_id, category=category, action=action, reviewer=reviewer,
+                                        categories=categories, theme_id=theme_id or None, comment=comment or None)
+            else:
+                ids = _apply(con, ReviewIn.model_construct(span_id=span_id, action=action, reviewer=reviewer,
+                                                           category=category or None, theme_id=theme_id or None,
+                                                           comment=comment or None, categories=categories))
+        # The queue confirms what was recorded and offers to undo it (teaching codes a sentence whole: no undo).
+        response = RedirectResponse(_with_done(safe_next(next, "/review"), ids if action != "teach" else []),
+                                    status_code=303)
+        _remember(response, reviewer)
         return response
+
+    @app.post("/review/undo")
+    def post_undo(request: Request, csrf: str = Form(""), review_ids: str = Form(..., max_length=2000),
+                  next: str = Form("/review")) -> Response:
+        """Take back the decisions one submit recorded (the confirmation's Undo button)."""
+        if not secrets.compare_digest(csrf.encode(), app.state.csrf.encode()):
+            return page(request, "error.html.j2", status_code=403,
+                        message="403: the form is stale or came from another site; reload the page and try again.")
+        ids = [int(i) for i in review_ids.split(",") if i.strip().isdigit()]
+        with connection(read=False) as con:
+            written = review_lib.undo(con, review_ids=ids, reviewer=request.cookies.get(REVIEWER_COOKIE, ""))
+        target = safe_next(next, "/review")
+        return RedirectResponse(f"{target}{'&' if '?' in target else '?'}undone={len(written)}", status_code=303)
 
     @app.post("/themes/{theme_id}/edit")
     def post_theme_edit(request: Request, theme_id: str, csrf: str = Form(""), action: str = Form(...),
@@ -223,17 +266,20 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
                                  name=name or None, description=description or None, target_theme_id=into or None,
                                  comment=comment or None)
         response = RedirectResponse(f"/themes/{quote(theme_id)}?edited={quote(action)}", status_code=303)
-        response.set_cookie(REVIEWER_COOKIE, " ".join(reviewer.split())[:review_lib.MAX_REVIEWER],
-                            httponly=True, samesite="strict")
+        _remember(response, reviewer)
         return response
 
     @app.post("/reviewer")
-    def forget_reviewer(csrf: str = Form(""), next: str = Form("/")) -> Response:
-        """Forget the reviewer's name (another person takes over the browser): the next decision asks again."""
+    def set_reviewer(csrf: str = Form(""), name: str = Form("", max_length=200), next: str = Form("/")) -> Response:
+        """Who is reviewing, asked once per browser session; without a name, forget it (another
+        person takes over the browser: the review page asks again)."""
         if not secrets.compare_digest(csrf.encode(), app.state.csrf.encode()):
             return Response("403: stale or missing form token; reload the page.", status_code=403)
         response = RedirectResponse(safe_next(next, "/review"), status_code=303)
-        response.delete_cookie(REVIEWER_COOKIE)
+        if name.strip():
+            _remember(response, review_lib.clean_reviewer(name))
+        else:
+            response.delete_cookie(REVIEWER_COOKIE)
         return response
 
     @app.get("/reviews.csv")
@@ -296,10 +342,31 @@ def _apply(con: sqlite3.Connection, body: ReviewIn) -> list[int]:
                                      category=body.category, theme_id=body.theme_id, comment=body.comment)]
 
 
+def _remember(response: Response, reviewer: str) -> None:
+    response.set_cookie(REVIEWER_COOKIE, " ".join(reviewer.split())[:review_lib.MAX_REVIEWER],
+                        httponly=True, samesite="strict")
+
+
+def _with_done(target: str, ids: list[int]) -> str:
+    """``target`` (a local path, maybe with a #fragment) telling the page what was just recorded,
+    so it can confirm it and offer to undo it."""
+    if not ids:
+        return target
+    path, _, fragment = target.partition("#")
+    path += ("&" if "?" in path else "?") + "done=" + ",".join(str(i) for i in ids)
+    return path + (f"#{fragment}" if fragment else "")
+
+
 def _matches(pattern: str, value: str) -> bool:
     import re
 
     return re.fullmatch(pattern.strip("^$"), value) is not None
+
+
+def _without(request: Request, *names: str) -> str:
+    """The current page's path and query without the parameters ``names``."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in names]
+    return request.url.path + (f"?{urlencode(kept)}" if kept else "")
 
 
 def _current(request: Request) -> str:

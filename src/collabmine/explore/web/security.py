@@ -1,5 +1,5 @@
 """What keeps the web app safe to run: loopback by default, a token beyond it, CSRF tokens on
-every write, no scripts at all (CSP), local-only redirects."""
+every write, no script but the app's own keyboard shortcuts (CSP), local-only redirects."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from ...errors import ConfigError, Errors
 
 TOKEN_COOKIE = "collabmine_token"
-#: The pages use no JavaScript: even if corpus text escaped its escaping, nothing could run.
-CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+#: No inline script and no other origin's: the one script is the app's own file (review.js, the
+#: review queue's keys), so even if corpus text escaped its escaping, nothing it carried could run.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
