@@ -28,6 +28,10 @@ def test_run_and_export(tmp_path):
     assert "warning legacy.txt: W001" in result.output and "warning legacy.txt: W002" in result.output
     documents = runner.invoke(app, ["documents", "--out", str(out)], env={"COLUMNS": "250"})
     assert "W001" in documents.output and "W002" in documents.output
+    # Which store it read, and the two reports with no sources.yaml entry flagged with the lines to add.
+    assert f"store: {(out / 'collabmine.sqlite').resolve()}" in documents.output
+    assert documents.output.count("inferred: check") == 2 and f"add them to {corpus / 'sources.yaml'}" in documents.output
+    assert f"{R001}:\n  sha256: " in documents.output and "legacy.txt:\n  sha256: " in documents.output
     assert "Themes: structure" in result.output and "Claims:" in result.output
     assert (out / "report.html").exists() and f"Report: {out / 'report.html'}" in " ".join(result.output.split())
 
@@ -55,6 +59,21 @@ def test_run_and_export(tmp_path):
     import re
     for path in (out / "export").glob("*.csv"):
         assert not re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]", path.read_bytes()), path.name
+
+    # Citations with no gaps: no report cited by its file name, no "nan" in any output, every BibTeX
+    # entry titled; the report flags the inferred citations with their sources.yaml lines, as the web app does.
+    cited = {d["path"]: d["citation"] for d in docs if d["status"] == "ok"}
+    assert all(c and not any(stem in c for stem in ("legacy", R001.split(".")[0])) for c in cited.values()), cited
+    for path in [*out.glob("*.csv"), *out.glob("*.md"), out / "sources.bib", out / "report.html"]:
+        assert not re.search(r"\bnan\b", path.read_text(encoding="utf-8")), path.name
+    entries = (out / "sources.bib").read_text(encoding="utf-8").split("\n@")
+    assert len(entries) == 2 and all("  title = {" in e for e in entries)
+    assert (out / "report.html").read_text(encoding="utf-8").count('data-test="inferred"') == 2
+    from fastapi.testclient import TestClient
+    from collabmine.explore.web import create_app
+    from collabmine.settings import load_settings
+    listing = TestClient(create_app(load_settings(out_dir=out)), base_url="http://127.0.0.1").get("/reports").text
+    assert listing.count('data-test="inferred"') == 2 and "legacy.txt:\n  sha256:" in listing
 
     parquet = runner.invoke(app, ["export", "--out", str(out), "--format", "parquet"])
     assert parquet.exit_code == 0 and (out / "export" / "spans.parquet").exists()

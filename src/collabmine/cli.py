@@ -122,7 +122,7 @@ def export(out: Path = typer.Option(None, "--out", help="Output folder holding t
     """Write the store's tables (documents, spans, tags, themes, evidence) as CSV or Parquet."""
     from .evidence.outputs import export_tables
 
-    settings = load_settings(out_dir=out)
+    settings = _store_settings(out)
     if fmt not in ("csv", "parquet"):
         _fail(f"unknown --format {fmt!r}; use csv or parquet.")
     try:
@@ -141,7 +141,7 @@ def verify(out: Path = typer.Option(None, "--out", help="Output folder holding t
     from .evidence import recorded_corpus
     from .evidence import verify as verify_evidence
 
-    settings = load_settings(corpus_dir=corpus, out_dir=out)
+    settings = _store_settings(out, corpus_dir=corpus)
     try:
         # SQLite's own check first: a damaged page would otherwise read as "OK" or as wrong quotes.
         con = store.connect(settings.store_path, create=False)
@@ -288,7 +288,7 @@ def changes(out: Path = typer.Option(None, "--out", help="Output folder holding 
     from .store.runs import last_changes
 
     try:
-        run, rows = last_changes(load_settings(out_dir=out), run_id=run_id)
+        run, rows = last_changes(_store_settings(out), run_id=run_id)
     except CollabmineError as exc:
         _fail(str(exc))
     console.print(f"Run {run['run_id']} ({run['status']}) started {run['started']}, finished {run['finished'] or '-'}")
@@ -312,7 +312,7 @@ def runs_cmd(out: Path = typer.Option(None, "--out", help=OUT_HELP), limit: int 
     from .store.runs import list_runs
 
     try:
-        rows = list_runs(load_settings(out_dir=out), limit=limit)
+        rows = list_runs(_store_settings(out), limit=limit)
     except CollabmineError as exc:
         _fail(str(exc))
     table = Table("run", "started", "status", "stage", "counts", "seconds per stage")
@@ -330,17 +330,30 @@ def documents(out: Path = typer.Option(None, "--out", help=OUT_HELP)) -> None:
     """List the reports in the store with status and citation."""
     from . import store
 
-    settings = load_settings(out_dir=out)
+    settings = _store_settings(out)
     try:
         con = store.connect(settings.store_path, create=False)
     except CollabmineError as exc:
         _fail(str(exc))
-    table = Table("path", "status", "citation", "spans", "error or warnings")
-    for row in store.documents(con):
+    from .evidence import recorded_corpus
+    from .ingest.metadata import entries_to_check
+
+    rows = [dict(r) for r in store.documents(con)]
+    sources_file = (recorded_corpus(con) or settings.corpus_dir) / settings.sources_file.name
+    con.close()
+    table = Table("path", "status", "citation", "metadata", "spans", "error or warnings")
+    for row in rows:
         warnings = json.loads(row["warnings"] or "[]")
-        table.add_row(row["path"], row["status"], row["citation"] or "", str(row["n_spans"]),
-                      "\n".join([row["error"]] if row["error"] else warnings))
+        inferred = row["status"] == "ok" and row["metadata_source"] != "sources.yaml"
+        table.add_row(row["path"], row["status"], row["citation"] or "", "inferred: check" if inferred else
+                      (row["metadata_source"] or ""), str(row["n_spans"]), "\n".join([row["error"]] if row["error"] else warnings))
     console.print(table)
+    flagged = entries_to_check(rows)
+    if flagged:
+        console.print(f"\n{len(flagged)} report(s) cited from metadata inferred from the text. Check these lines, "
+                      f"then add them to {sources_file} (or run `collabmine sources --write`):\n", highlight=False)
+        for lines in flagged.values():
+            console.print(lines, highlight=False, markup=False)
 
 
 @app.command()
@@ -351,7 +364,7 @@ def sources(out: Path = typer.Option(None, "--out", help=OUT_HELP), corpus: Path
     from . import store
     from .ingest.metadata import METADATA_FIELDS, source_statuses, write_entries
 
-    settings = load_settings(out_dir=out, corpus_dir=corpus)
+    settings = _store_settings(out, corpus_dir=corpus)
     try:
         con = store.connect(settings.store_path, create=False)
     except CollabmineError as exc:
@@ -546,13 +559,22 @@ def _print_report(title: str, report, *, show_errors: bool) -> None:
             console.print(f"  {e['id']} missed={e['missed']} false={e['false']}: {e['text'][:120]}", highlight=False)
 
 
+def _store_settings(out: Path | None, **options):
+    """Settings for a command that reads a store, saying which store (on stderr, so output piped
+    elsewhere stays clean): run outside the checkout without --out, a command would otherwise read
+    whatever store sits in ./out without a word."""
+    settings = load_settings(out_dir=out, **options)
+    err.print(f"[dim]store: {settings.store_path.resolve()}[/]", highlight=False)
+    return settings
+
+
 # --- researchers: themes and questions --------------------------------------------------------
 
 def _open(out: Path | None):
     from .explore import Collabmine
 
     try:
-        return Collabmine(load_settings(out_dir=out).out_dir)
+        return Collabmine(_store_settings(out).out_dir)
     except CollabmineError as exc:
         _fail(str(exc))
 
@@ -594,6 +616,8 @@ def theme(theme_id: str = typer.Argument(..., help="A theme id from `collabmine 
           out: Path = typer.Option(None, "--out", help=OUT_HELP),
           quotes: int = typer.Option(10, "--quotes", "-n", help="How many quotes to show (best first).")) -> None:
     """One theme: its claim and evidence quotes with citations and span ids (for review)."""
+    from .evidence.confidence import NOT_REVIEWED, reviewed
+
     with _open(out) as cm:
         try:
             row, rows = cm.theme(theme_id)
@@ -604,8 +628,11 @@ def theme(theme_id: str = typer.Argument(..., help="A theme id from `collabmine 
         console.print(str(row["claim"]), highlight=False)
         console.print(f"{row['n_sentences']} sentences in {row['n_reports']} reports ({row['kind']} theme). "
                       f"Confidence: [bold]{row['confidence']}[/]", highlight=False)
-        for reason in json.loads(row["confidence_reasons"] or "[]"):
+        reasons = json.loads(row["confidence_reasons"] or "[]")
+        for reason in reasons:
             console.print(f"  - {reason}", highlight=False)
+        if not reviewed(reasons):
+            console.print(f"  {NOT_REVIEWED}", highlight=False)
     else:
         state = "dismissed" if row["kind"] == "dismissed" else "awaiting an analyst"
         console.print(f"[bold]{row['theme_id']}[/] {row['category']}: unnamed cluster ({state}"

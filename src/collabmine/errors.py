@@ -120,6 +120,7 @@ class Errors:
     E099 = ("E099 the request is too large ({size}; at most {limit}). Shorten the comment or the form and send it "
             "again; nothing was changed.")
     E102 = "E102 {status}: {detail}. Check the link, or start again from the app's home page."
+    E104 = "E104 unknown theme order {sort!r}. Use one of: {sorts}."
     E103 = ("E103 review {review_id} cannot be undone: {why}. Undo the latest decision on the sentence instead "
             "(the review queue shows it), or record a new decision.")
     E100 = ("E100 {theme_id} is already a frame theme: only an emergent theme or an unnamed cluster can be promoted. "

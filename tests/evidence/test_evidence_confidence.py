@@ -3,7 +3,7 @@
 import json
 
 from collabmine import store
-from collabmine.evidence.confidence import GRADES, Evidence, grade
+from collabmine.evidence.confidence import GRADES, NOT_REVIEWED, Evidence, grade, reviewed
 
 
 def test_wide_coherent_reviewed_evidence_is_high():
@@ -14,14 +14,19 @@ def test_wide_coherent_reviewed_evidence_is_high():
 
 def test_unreviewed_evidence_is_at_most_moderate():
     c = grade(Evidence(sentences=40, reports=4, total_reports=5, report_coherence=0.86))
-    assert c.grade == "moderate" and "unmeasured" in c.reasons[3]
+    # "Not yet reviewed" is a status said once, not a reason on every claim; it still caps the grade.
+    assert c.grade == "moderate" and len(c.reasons) == 3 and not reviewed(c.reasons)
+    assert "at most moderate" in NOT_REVIEWED
+    assert grade(Evidence(40, 4, 5, 0.86, reviewed=5, accepted=5)).grade == "high"
 
 
 def test_one_report_is_low_or_worse():
     c = grade(Evidence(sentences=12, reports=1, total_reports=5, report_coherence=None, reviewed=6, accepted=6))
     # adequacy serious (one report), coherence minor (cannot be judged), relevance serious (1 of 5)
     assert c.grade == "very low"
-    assert "1 report" in c.reasons[0] and "one report only" in c.reasons[1] and "1 of 5" in c.reasons[2]
+    assert "1 report" in c.reasons[0] and "only one report" in c.reasons[1] and "1 of the 5" in c.reasons[2]
+    assert "too little to be sure" in c.reasons[0] and "found in few" in c.reasons[2]
+    assert "cosine" not in " ".join(c.reasons)      # plain words, the measure after them
 
 
 def test_analysts_rejecting_quotes_lowers_confidence():
@@ -47,5 +52,5 @@ def test_every_corpus_claim_is_graded_with_its_reasons(themed):
     for r in rows:
         assert r["confidence"] in GRADES
         reasons = json.loads(r["confidence_reasons"])
-        assert [x.split(":")[0] for x in reasons] == ["adequacy", "coherence", "relevance", "precision"]
+        assert [x.split(":")[0] for x in reasons] == ["adequacy", "coherence", "relevance"]   # none reviewed yet
         assert f"{r['n_reports']} report" in reasons[0]

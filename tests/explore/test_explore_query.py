@@ -112,3 +112,29 @@ def test_cli_commands(themed, tmp_path):
     exported = runner.invoke(app, ["export", "--out", out])
     assert exported.exit_code == 0 and (settings.out_dir / "export" / "reviews.csv").exists()
     assert (settings.out_dir / "export" / "labels.csv").exists()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("A number of other issues which may affect the success of partnerships were identified.", True),
+    ("The next chapter describes the methodology used for this study of school partnership working.", True),
+    ("Partnerships can be:", True),
+    ("The features of a successful partnership are listed as follows (p.26):", True),
+    ("Three factors were identified as crucial to success: trust, time and shared goals.", False),
+    ("Lack of time was identified as the main barrier.", False),
+    ("Many benefits were reported, including improved teaching and shared resources.", False),
+])
+def test_signposting_and_lead_ins_are_recognised(text, expected):
+    from collabmine.evidence import is_signposting
+
+    assert is_signposting(text) is expected
+
+
+def test_signposting_and_lead_ins_are_never_in_a_querys_top_five(cm):
+    from collabmine.evidence import is_signposting
+
+    for question in ("why do partnerships fail", "what gets in the way of school partnerships",
+                     "what makes collaboration last", "what are the benefits of collaboration",
+                     "how are partnerships organised"):
+        top = cm.query(question, top=5)
+        assert len(top) == 5 and not any(is_signposting(t) for t in top["text"]), (question, list(top["text"]))
+    assert "were identified." not in " ".join(cm.query("why do partnerships fail", top=5)["text"])

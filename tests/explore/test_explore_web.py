@@ -302,7 +302,7 @@ def test_hostile_report_renders_as_text(themed, tmp_path):
             assert page.title() != "pwned" and "collabmine" in page.title(), url
             assert page.locator("script").count() == 0
         page.goto(base + "/themes/barrier-01")
-        # The reader sees the verbatim markup as text (under "verbatim source text").
+        # The reader sees the verbatim markup as text (under "source text").
         page.locator("details.raw summary").first.click()
         assert "<script>document.title" in page.inner_text("main")
         assert not dialogs

@@ -6,15 +6,36 @@ from collabmine.ingest.metadata import Metadata, base_label, distinct_citations,
 from collabmine.evidence.outputs.write import bibtex
 
 
-def test_a_report_without_authors_is_cited_by_its_short_title_or_its_file():
+def test_a_report_without_authors_is_cited_by_its_body_or_short_title_never_its_file():
     assert short_citation([], None, title="Six accounts of practice: school partnerships in England") == \
         "Six accounts of practice (n.d.)"
     assert short_title("A very long title with many more words than any citation needs") == \
         "A very long title with many…"
-    assert Metadata(year=2003).citation(fallback="002_report") == "002_report (2003)"
-    assert "Anonymous" not in Metadata().citation(fallback="x")
-    assert Metadata(authors=["Peter Rudd", "A. Lines", "J. Smith"], year=2004).citation(fallback="x") == \
+    # APA's group author: the body that published or commissioned it, before the title.
+    assert Metadata(title="School partnerships", publisher="Department for Education", year=2015).citation() == \
+        "Department for Education (2015)"
+    assert Metadata(publisher="National Foundation for Educational Research (NFER), for the LGA").citation() == \
+        "National Foundation for Educational Research (n.d.)"
+    # Nothing at all: "Untitled report", told apart from others by a, b (never a file name, never "Anonymous").
+    assert Metadata(year=2003).citation() == "Untitled report (2003)"
+    assert "Anonymous" not in Metadata().citation()
+    assert distinct_citations({"003_x.txt": Metadata().citation(), "005_y.txt": Metadata().citation()}) == \
+        {"003_x.txt": "Untitled report (n.d.-a)", "005_y.txt": "Untitled report (n.d.-b)"}
+    assert Metadata(authors=["Peter Rudd", "A. Lines", "J. Smith"], year=2004, publisher="NFER").citation() == \
         "Rudd et al. (2004)"
+
+
+def test_a_commissioning_line_names_the_body_when_nothing_else_does():
+    from collabmine.ingest.metadata import infer_metadata
+    from collabmine.ingest.structure import build_structure
+
+    raw = ("Working together: lessons from twelve school networks\n\n"
+           "This evaluation was commissioned by the Education Endowment Foundation, and carried out in 2019.\n\n"
+           "1. Introduction\n\nSchools in the networks shared staff and planned together across the year.\n")
+    meta = infer_metadata(raw, build_structure(raw))
+    assert meta.publisher == "Education Endowment Foundation" and not meta.authors
+    assert meta.citation().startswith("Education Endowment Foundation (")
+    assert str(meta.provenance["publisher"]).startswith("commissioning line")
 
 
 def test_two_reports_never_share_a_citation_label():
@@ -61,7 +82,7 @@ def test_bundled_reports_without_sources_get_titles_not_abstracts():
     for name, raw in raw_texts.items():
         meta = infer_metadata(raw, build_structure(raw))
         assert meta.title is None or (len(meta.title.split()) <= 25 and meta.title[0].isupper()), (name, meta.title)
-        assert "Anonymous" not in meta.citation(fallback=name)
+        assert "Anonymous" not in meta.citation() and name not in meta.citation()
 
 
 def test_sources_lists_origins_and_gaps_and_writes_reviewable_entries(tmp_path):

@@ -51,13 +51,13 @@ def test_bundled_reports_without_sources_yaml():
     # Its ISBN and report number are on the back-cover imprint, after the references.
     assert (m004.isbn, m004.series) == ("978-1-78105-520-5", "DFE-RR466")
     m002 = metas[R002]
-    assert m002.citation(fallback="x") == "Rudd et al. (2004)" and str(m002.provenance["authors"]) == "title page (medium)"
+    assert m002.citation() == "Rudd et al. (2004)" and str(m002.provenance["authors"]) == "title page (medium)"
     assert (m002.title, m002.year, m002.isbn) == ("Partnership approaches to sharing best practice", 2004, "1 903880 64 5")
     assert m002.provenance["isbn"].confidence == "high" and m002.publisher == "National Foundation for Educational Research"
-    assert metas[R001].citation(fallback="x") == "Ship (n.d.)"
+    assert metas[R001].citation() == "Ship (n.d.)"
     assert metas[R001].title == "A Guide to Effective Collaboration"
-    assert metas["000_47f8c43ff3c82b8a.txt"].citation(fallback="x") == "Six accounts of practice (n.d.)"
-    labels = [m.citation(fallback=name) for name, m in metas.items()]
+    assert metas["000_47f8c43ff3c82b8a.txt"].citation() == "Six accounts of practice (n.d.)"
+    labels = [m.citation() for name, m in metas.items()]
     assert len(set(labels)) == 4 and not any("Anonymous" in label for label in labels)
     # Every value has an origin, every origin a value.
     for meta in metas.values():
@@ -82,7 +82,8 @@ def test_a_report_whose_first_paragraph_is_an_abstract(tmp_path):
             "# Introduction\n\n" + BODY)
     record = _process_text(tmp_path, "study_2011.txt", text)
     assert record["title"] is None                       # neither "Abstract" nor the abstract itself
-    assert record["citation"] == "study_2011 (n.d.)"     # cited by its file name, never "Anonymous"
+    # Never by its file name, never "Anonymous": flagged (inferred) for a sources.yaml entry instead.
+    assert record["citation"] == "Untitled report (n.d.)" and record["metadata_source"] == "inferred"
 
 
 def test_pdf_document_info(tmp_path):

@@ -66,11 +66,38 @@ _PLACEHOLDER = re.compile(r"\[[^\]]{0,40}\]|\b[Xx]{3,}\b|_{3,}|<[^>]{1,40}>|\.{4
 
 
 def quotable(text: str, kind: str, *, has_verb: bool) -> bool:
-    """A quote that can stand in a review: a full sentence of running text, no placeholders."""
+    """A quote that can stand in a review: a full sentence of running text that says something
+    (no signposting or lead-in), no placeholders."""
     stripped = text.strip()
-    return (kind not in _NOT_QUOTABLE_KINDS and has_verb and not stripped.endswith(":")
+    return (kind not in _NOT_QUOTABLE_KINDS and has_verb and not is_signposting(stripped)
             and len(_WORD.findall(stripped)) >= MIN_QUOTE_WORDS and not stripped[:1].islower()
             and not _PLACEHOLDER.search(stripped))
+
+
+#: A report describing itself ("The next chapter describes the methods used.").
+_SIGNPOST = re.compile(
+    r"^(?:this|the next|the following|the previous|the remainder of this|the rest of this|that|each)\s+"
+    r"(?:section|chapter|part|report|paper|study|review|appendix|guide|document|publication)s?\b.{0,80}?\b"
+    r"(?:describes?|sets? out|presents?|summari[sz]es?|outlines?|discuss(?:es)?|considers?|looks? at|explores?|"
+    r"examines?|reports? on|focus(?:es)? on|provides?|begins?|concludes?|turns? to)\b", re.I)
+#: A sentence that only announces what follows ("… include:", "… as follows.", "… were:").
+_LEAD_IN = re.compile(r"(?:\bas follows|\bthe following(?:\s+\w+){0,3}|\bbelow|\binclud(?:e|ed|ing)|\bsuch as|"
+                      r"\bwere|\bare)\s*:?\s*$|:\s*$", re.I)
+#: A sentence that names a kind of finding without saying it ("A number of other issues were identified.").
+_VAGUE = re.compile(
+    r"^(?:a number of|several|some|a range of|various|a variety of|many|other|further|a few|two|three|four|five|these)\b"
+    r"(?:\s+\w+){0,3}?\s+(?:issues|factors|themes|points|challenges|barriers|benefits|findings|areas|examples|"
+    r"conditions|aspects|features|things|ways|reasons|problems|lessons|outcomes|impacts|types|models)\b"
+    r"(?:\s+\w+){0,10}?\s+(?:were|are|have been|was|emerged)\s+(?:also\s+)?(?:identified|noted|raised|mentioned|"
+    r"highlighted|reported|found|described|discussed|listed|outlined|evident|apparent|emerged)\b[^,;]{0,40}$", re.I)
+
+
+def is_signposting(text: str) -> bool:
+    """Signposting or a lead-in: the sentence points at content instead of carrying it. Neither a
+    key quote nor a search answer. 133 of the bundled corpus's 2,919 argument sentences match,
+    nearly all of them ending in ':'."""
+    t = " ".join(text.split())
+    return bool(_SIGNPOST.search(t) or _LEAD_IN.search(t) or _VAGUE.search(t))
 
 
 @lru_cache(maxsize=1)

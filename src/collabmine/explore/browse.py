@@ -9,26 +9,41 @@ import sqlite3
 from dataclasses import dataclass
 
 from ..categories import CATEGORIES
-from ..errors import Errors, NotFoundError
+from ..errors import Errors, NotFoundError, ReviewError
+from ..evidence.confidence import reviewed
 from ..evidence.outputs import bar_chart
 from ..evidence.table import CLAIMING_KINDS, kind_order
 from ..ingest import visible_controls
+from ..ingest.metadata import entries_to_check
 
 SPANS_PER_PAGE = 300
 
 
-def overview(con: sqlite3.Connection) -> list[dict]:
-    """Per category: its themes (largest first), sentence total and a bar chart of theme sizes."""
-    themes = con.execute("SELECT theme_id, category, kind, label, n_sentences, n_reports, confidence, single_report"
-                         " FROM themes t ORDER BY category, " + kind_order() + ", n_sentences DESC, theme_id").fetchall()
+#: How the overview's theme tables can be ordered: the SQL after the category.
+SORTS = {"size": kind_order() + ", n_sentences DESC, theme_id",
+         "grade": "confidence IS NULL, CASE confidence WHEN 'high' THEN 0 WHEN 'moderate' THEN 1 WHEN 'low' THEN 2"
+                  " ELSE 3 END, n_reports DESC, n_sentences DESC, theme_id",
+         "reports": "n_reports IS NULL, n_reports DESC, n_sentences DESC, theme_id"}
+
+
+def overview(con: sqlite3.Connection, *, sort: str = "size") -> list[dict]:
+    """Per category: its themes (largest first; or by ``sort``: confidence grade, supporting
+    reports), sentence total and a bar chart of theme sizes. Each theme says whether its quotes
+    were reviewed enough to judge precision."""
+    if sort not in SORTS:
+        raise ReviewError(Errors.E104.format(sort=sort, sorts=", ".join(SORTS)))
+    themes = con.execute("SELECT theme_id, category, kind, label, n_sentences, n_reports, confidence, single_report,"
+                         " confidence_reasons FROM themes t ORDER BY category, " + SORTS[sort]).fetchall()
     out = []
     for category in CATEGORIES:
         rows = [dict(t) for t in themes if t["category"] == category]
         for t in rows:
+            t["reviewed"] = reviewed(json.loads(t.pop("confidence_reasons") or "[]"))
             if t["kind"] not in CLAIMING_KINDS:   # a cluster's keyword label is not a name
                 t["label"] = f"(unnamed cluster {t['theme_id']})"
-        chart = bar_chart([(t["label"], t["n_sentences"]) for t in rows], label_width=LABEL_WIDTH)
-        for bar, t in zip(chart["bars"], rows):
+        by_size = sorted(rows, key=lambda t: (t["kind"] not in CLAIMING_KINDS, -t["n_sentences"], t["theme_id"]))
+        chart = bar_chart([(t["label"], t["n_sentences"]) for t in by_size], label_width=LABEL_WIDTH)
+        for bar, t in zip(chart["bars"], by_size):
             bar["theme_id"] = t["theme_id"]   # each bar links to its theme
         out.append({"name": category, "themes": rows, "n_sentences": sum(t["n_sentences"] for t in rows),
                     "chart": chart})
@@ -73,16 +88,20 @@ def theme_detail(con: sqlite3.Connection, theme_id: str, *, report: str | None =
         "SELECT created, reviewer, action, theme_id, name, target_theme_id, comment FROM theme_edits"
         " WHERE theme_id = ? OR target_theme_id = ? ORDER BY edit_id", (theme_id, theme_id))]
     return {"theme": {k: theme[k] for k in theme.keys() if k != "centroid"} | lists,
-            "rows": rows, "others": others, "reports": supporting, "report": report, "edits": edits}
+            "rows": rows, "others": others, "reports": supporting, "report": report, "edits": edits,
+            "reviewed": reviewed(lists["confidence_reasons"])}
 
 
 def reports(con: sqlite3.Connection) -> list[dict]:
-    """Every report, by citation then title (how a researcher knows them), with its file."""
-    return [dict(r) for r in con.execute(
+    """Every report, by citation then title (how a researcher knows them), with its file; a report
+    cited from inferred metadata carries the ``sources.yaml`` lines to check (``to_check``)."""
+    rows = [dict(r) for r in con.execute(
         "SELECT d.doc_id, d.path, d.file_name, d.citation, d.title, d.status, d.error, d.n_spans,"
         " (SELECT COUNT(DISTINCT t.span_id) FROM effective_tags t JOIN spans s USING (span_id)"
         "  WHERE s.doc_id = d.doc_id) AS n_tagged FROM documents d"
         " ORDER BY d.citation IS NULL, d.citation, d.title, d.path")]
+    to_check = entries_to_check([dict(r) for r in con.execute("SELECT * FROM documents")])
+    return [r | {"to_check": to_check.get(r["path"])} for r in rows]
 
 
 def report_by_name(con: sqlite3.Connection, name: str) -> str | None:

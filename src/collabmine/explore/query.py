@@ -20,7 +20,7 @@ from .. import store
 from ..categories import CATEGORIES
 from ..embed import Embedder, default_embedder
 from ..errors import Errors, ReviewError
-from ..evidence import format_citation, has_verbs, quotable
+from ..evidence import format_citation, has_verbs, is_signposting, quotable
 
 MODES = ("hybrid", "lexical", "semantic")
 #: A hit must be at least this similar to the question (cosine of MiniLM embeddings): unrelated
@@ -205,10 +205,13 @@ def _search(con: sqlite3.Connection, question: str, *, category: str | None, rep
 
 
 def rerank(candidates: list[str], details: dict[str, dict], semantic: SemanticRanking, *, top: int) -> list[str]:
-    """The fused candidates as answers: below the similarity floor left out; full sentences
+    """The fused candidates as answers: below the similarity floor, signposting and lead-ins left
+    out; full sentences
     before fragments, headings and the reports' own questions (kept in fused order within each);
     a near-duplicate of a better hit left out."""
-    kept = [s for s in candidates if s in details and semantic.similarity.get(s, 0.0) >= SIMILARITY_FLOOR]
+    # Signposting and lead-ins ("A number of other issues were identified.") are not answers.
+    kept = [s for s in candidates if s in details and semantic.similarity.get(s, 0.0) >= SIMILARITY_FLOOR
+            and not is_signposting(details[s]["text"])]
     texts = [details[s]["text"] for s in kept]
     readable = {s: quotable(t, details[s]["kind"], has_verb=v) and not t.rstrip().endswith("?")
                 for s, t, v in zip(kept, texts, has_verbs(texts))}

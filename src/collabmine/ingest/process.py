@@ -45,7 +45,7 @@ def _record(path: Path, corpus_dir: Path, *, doc_id: str, status: str, raw: RawD
         "n_chars": len(raw.text) if raw else None,
         "title": meta.title, "authors": meta.authors, "year": meta.year, "publisher": meta.publisher,
         "isbn": meta.isbn, "url": meta.url, "series": meta.series,
-        "citation": meta.citation(fallback=path.stem) if raw else None,
+        "citation": meta.citation() if raw else None,
         "metadata_source": meta.source if raw else None, "text_path": text_path,
         "metadata_fields": json.dumps(meta.provenance_record()) if raw else None,
         "entry_type": meta.entry_type if raw else None,

@@ -30,8 +30,11 @@ TABLES: dict[str, str] = {
     "themes": "SELECT theme_id, category, kind, label, description, keywords, claim, confidence, confidence_reasons,"
               " supporting, n_sentences, n_reports, single_report,"
               " representative_span_id, why_unnamed, coherence FROM themes ORDER BY category, theme_id",
-    "evidence": 'SELECT theme_id, "rank", key_quote, span_id, doc_id, file, start, "end", quote, citation, section, page'
-                ' FROM evidence ORDER BY theme_id, "rank"',
+    # The clean sentence beside the verbatim quote (the quote re-opens at its offsets; the
+    # sentence is what a reader quotes), as evidence_rows.csv has them.
+    "evidence": 'SELECT e.theme_id, e."rank", e.key_quote, e.span_id, e.doc_id, e.file, e.start, e."end",'
+                ' s.text AS sentence, e.quote, e.citation, e.section, e.page'
+                ' FROM evidence e LEFT JOIN spans s USING (span_id) ORDER BY e.theme_id, e."rank"',
 }
 
 

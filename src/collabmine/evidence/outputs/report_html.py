@@ -11,6 +11,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ...categories import CATEGORIES
+from ..confidence import NOT_REVIEWED, reviewed
 from ..gapmap import GapMap, support_chart
 
 QUOTES_SHOWN = 5
@@ -38,10 +39,12 @@ def bar_chart(counts: list[tuple[str, int]], *, width: int = 420, bar: int = 18,
 
 
 def render_report(*, themes: pd.DataFrame, claims: pd.DataFrame, rows: pd.DataFrame, counts: pd.DataFrame,
-                  reports: pd.DataFrame, matrix: pd.DataFrame, gap_map: GapMap | None = None) -> str:
+                  reports: pd.DataFrame, matrix: pd.DataFrame, gap_map: GapMap | None = None,
+                  to_check: dict[str, str] | None = None) -> str:
     """The report's HTML. ``rows``: each theme's first ``QUOTES_LISTED`` evidence rows (the report
     lists no more); ``counts``: evidence rows per theme, category and file (``evidence_counts``);
-    ``gap_map``: drawn first when given (``build_gap_map``)."""
+    ``gap_map``: drawn first when given (``build_gap_map``); ``to_check``: path -> the
+    ``sources.yaml`` lines of each report cited from inferred metadata (flagged under Sources)."""
     citation_of = dict(zip(reports["path"], reports["citation"]))
     per_theme = counts.groupby("theme_id")["n"].sum()
     categories = []
@@ -69,11 +72,18 @@ def render_report(*, themes: pd.DataFrame, claims: pd.DataFrame, rows: pd.DataFr
             shown.append(q)
     return _environment().get_template("report.html.j2").render(
         gap=gap_map, chart=support_chart(gap_map) if gap_map else None, cell_quotes=cell_quotes,
+        not_reviewed=_not_reviewed(claims), not_reviewed_note=NOT_REVIEWED, to_check=to_check or {},
         theme_href=lambda theme_id: f"#{theme_id}",
         categories=categories, reports=_records(reports), themes=themes.to_dict("records"), cells=cells,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         totals={"themes": len(themes), "claims": len(claims), "reports": len(reports),
                 "quotes": int(counts["n"].sum())})
+
+
+def _not_reviewed(claims: pd.DataFrame) -> int:
+    """Claims whose quotes analysts have not yet checked enough to judge precision."""
+    named = claims[claims["kind"].isin(("frame", "emergent"))] if len(claims) else claims
+    return sum(1 for reasons in named.get("confidence_reasons", []) if not reviewed(list(reasons)))
 
 
 def _records(frame) -> list[dict]:

@@ -18,8 +18,9 @@ import pandas as pd
 
 from ... import store
 from ...categories import CATEGORIES
-from ...ingest.metadata import entry_type, series_number, surname
+from ...ingest.metadata import entries_to_check, entry_type, series_number, surname
 from ...runtime import fault_point
+from ..confidence import NOT_REVIEWED, reviewed
 from ..table import EVIDENCE_ROW_INTEGERS, claims, evidence_counts, evidence_row_chunks, evidence_rows, kind_order
 from .spreadsheets import write_csv, write_workbook
 
@@ -100,6 +101,9 @@ def evidence_markdown(claim_rows: pd.DataFrame, rows: pd.DataFrame) -> str:
         return " ".join(str(value).split())
 
     parts = ["# Evidence table\n"]
+    named = claim_rows[claim_rows["kind"].isin(("frame", "emergent"))] if len(claim_rows) else claim_rows
+    if any(not reviewed(list(r)) for r in named.get("confidence_reasons", [])):
+        parts.append(f"\n{NOT_REVIEWED}\n")
     key = rows[rows["key_quote"] == 1]
     for category in CATEGORIES:
         mine = claim_rows[claim_rows["category"] == category]
@@ -109,7 +113,8 @@ def evidence_markdown(claim_rows: pd.DataFrame, rows: pd.DataFrame) -> str:
         for _, c in mine.iterrows():
             if c["kind"] in ("frame", "emergent"):
                 parts.append(f"\n### {line(c['label'])} ({c['kind']}, `{c['theme_id']}`)\n\n{line(c['claim'])}\n\n"
-                             f"**Confidence: {c['confidence']}** — "
+                             f"**Confidence: {c['confidence']}**"
+                             + ("" if reviewed(list(c["confidence_reasons"])) else " (not yet reviewed)") + " — "
                              + "; ".join(line(r) for r in c["confidence_reasons"]) + "\n\n")
             else:
                 state = "dismissed" if c["kind"] == "dismissed" else "awaiting an analyst"
@@ -220,7 +225,8 @@ def write_outputs(out_dir: Path, *, dest: Path | None = None) -> Outputs:
         put("sources.bib", lambda p: p.write_text(bibtex(reports), encoding="utf-8"))
         put("report.html", lambda p: p.write_text(
             render_report(themes=themes, claims=claim_rows, rows=listed, counts=counts, reports=reports, matrix=long,
-                          gap_map=build_gap_map(con, frame=frame_in(out_dir))),
+                          gap_map=build_gap_map(con, frame=frame_in(out_dir)),
+                          to_check=entries_to_check([dict(r) for r in store.documents(con)])),
             encoding="utf-8"))
     finally:
         con.close()

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from ... import store
 from ...categories import CATEGORIES
 from ...errors import CollabmineError, Errors, NotFoundError, StoreError
+from ...evidence.confidence import NOT_REVIEWED
 from ...evidence.gapmap import build_gap_map, support_chart
 from ...evidence.outputs import write_csv
 from ...settings import Settings
@@ -134,9 +135,10 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
         return page(request, "error.html.j2", status_code=status, message=str(exc))
 
     @app.get("/", response_class=HTMLResponse)
-    def overview(request: Request) -> HTMLResponse:
+    def overview(request: Request, sort: str = Query("size", max_length=20)) -> HTMLResponse:
         with connection() as con:
-            return page(request, "overview.html.j2", overview=browse.overview(con),
+            return page(request, "overview.html.j2", overview=browse.overview(con, sort=sort), sort=sort,
+                        sorts=list(browse.SORTS), not_reviewed_note=NOT_REVIEWED,
                         progress=review_lib.progress(con), reports=browse.reports(con))
 
     @app.get("/gaps", response_class=HTMLResponse)

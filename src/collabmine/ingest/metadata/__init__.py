@@ -16,7 +16,7 @@ from .citation import (base_label, distinct_citations, entry_type, series_number
                        surname)
 from .infer import PROPERTY_ORIGINS, infer_metadata, looks_like_title, parse_citation, title_case_fixed
 from .record import CITATION_FIELDS, CONFIDENCE_LEVELS, METADATA_FIELDS, FieldOrigin, Metadata
-from .sources import SourceStatus, load_sources, lookup, source_statuses, write_entries
+from .sources import SourceStatus, entries_to_check, entry_lines, load_sources, lookup, source_statuses, write_entries
 
 
 def resolve_metadata(raw: str, structure: Structure, *, file_name: str, sha256: str, sources: dict[str, dict],
@@ -32,4 +32,4 @@ def resolve_metadata(raw: str, structure: Structure, *, file_name: str, sha256: 
 __all__ = ["Metadata", "FieldOrigin", "CITATION_FIELDS", "METADATA_FIELDS", "CONFIDENCE_LEVELS", "resolve_metadata", "infer_metadata",
            "parse_citation", "looks_like_title", "title_case_fixed", "short_citation", "short_title", "surname",
            "base_label", "distinct_citations", "entry_type", "series_number", "load_sources", "lookup",
-           "SourceStatus", "source_statuses", "write_entries"]
+           "SourceStatus", "entries_to_check", "entry_lines", "source_statuses", "write_entries"]

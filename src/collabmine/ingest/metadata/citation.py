@@ -23,13 +23,20 @@ def short_title(title: str) -> str:
     return " ".join(words[:SHORT_TITLE_WORDS]) + ("…" if len(words) > SHORT_TITLE_WORDS else "")
 
 
-def short_citation(authors: list[str], year: int | None, *, title: str | None = None,
+#: The label of a report with no author, body or title (told apart by a, b, … like any other).
+UNTITLED = "Untitled report"
+
+
+def short_citation(authors: list[str], year: int | None, *, title: str | None = None, body: str | None = None,
                    fallback: str | None = None) -> str:
     """Author–year form: "Armstrong (2015)", "West and Muijs (n.d.)", "Rudd et al. (2004)"; with
-    no author, the short title (as APA cites a work without an author), else ``fallback``."""
+    no author, the body that published or commissioned it (APA's group author: "Department for
+    Education (2015)"), else the short title (as APA cites a work without an author), else
+    ``fallback``, else "Untitled report" — never a file name."""
     names = [surname(a) for a in authors if a.strip()]
     if not names:
-        who = (short_title(title) if title and title.strip() else None) or fallback or "Untitled report"
+        who = ((short_body(body) if body and body.strip() else None)
+               or (short_title(title) if title and title.strip() else None) or fallback or UNTITLED)
     elif len(names) == 1:
         who = names[0]
     elif len(names) == 2:
@@ -37,6 +44,14 @@ def short_citation(authors: list[str], year: int | None, *, title: str | None = 
     else:
         who = f"{names[0]} et al."
     return f"{who} ({year if year else 'n.d.'})"
+
+
+def short_body(body: str) -> str:
+    """An organisation as a citation names it: without a trailing abbreviation in brackets or the
+    partner after a comma ("National Foundation for Educational Research (NFER), for the LGA" →
+    "National Foundation for Educational Research")."""
+    main = re.split(r",|\s\(", " ".join(body.split()), maxsplit=1)[0].strip(" .;:")
+    return main or body.strip()
 
 
 _SUFFIXED = re.compile(r"\((\d{4}|n\.d\.)(?:-?[a-z])\)$")

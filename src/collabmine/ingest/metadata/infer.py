@@ -209,6 +209,9 @@ def from_imprint(blocks: list[str], rows: list[str], back_rows: list[str]) -> li
                   joined)
     if m:
         out.append(_c("publisher", m.group(1).strip(), "imprint", "medium"))
+    m = re.search(r"(?:[Cc]ommissioned|[Ff]unded|[Ss]ponsored) by (?:the )?([A-Z][^,\n]{3,90}?)(?:,|\.|\n|$)", joined)
+    if m:   # after "Published by": of two equally trusted bodies the publisher is kept
+        out.append(_c("publisher", m.group(1).strip(), "commissioning line", "medium"))
     for row in rows:
         m = re.match(r"^©\s*(?:Copyright\s*)?(?:the\s+)?([A-Z][^\d©;]{3,80}?)[\s,]*(?:(?:19|20)\d{2})?$", row)
         if m and not re.search(r"(?i)shutterstock|getty|istock|photo", row):

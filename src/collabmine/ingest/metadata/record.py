@@ -49,12 +49,13 @@ class Metadata:
 
     @property
     def short_citation(self) -> str:
-        return short_citation(self.authors, self.year, title=self.title)
+        return short_citation(self.authors, self.year, title=self.title, body=self.publisher)
 
-    def citation(self, *, fallback: str) -> str:
-        """The author–year label; without authors, the short title; without a title, ``fallback``
-        (the file's name) — never "Anonymous", which cannot tell two reports apart."""
-        return short_citation(self.authors, self.year, title=self.title, fallback=fallback)
+    def citation(self) -> str:
+        """The author–year label; without authors, the publishing or commissioning body; without
+        one, the short title; else "Untitled report" (told apart by a, b, …) — never the file's
+        name, and never "Anonymous"."""
+        return self.short_citation
 
     def provenance_record(self) -> dict[str, dict[str, str]]:
         """The provenance as JSON-able data (stored with the report)."""

@@ -78,6 +78,21 @@ def source_statuses(documents: list[dict]) -> list[SourceStatus]:
     return sorted(out, key=lambda s: s.path)
 
 
+def entry_lines(status: SourceStatus) -> str:
+    """The ``sources.yaml`` lines for an inferred report, ready for a person to check: what was
+    inferred, each field's origin and confidence under ``inferred_from`` (delete that once checked)."""
+    entry = {"sha256": status.sha256, **{k: v for k, v in status.fields.items()},
+             "note": "inferred by collabmine from the report itself: check every field",
+             "inferred_from": {k: str(v) for k, v in status.provenance.items()}}
+    return yaml.safe_dump({status.file_name: entry}, sort_keys=False, allow_unicode=True, width=100)
+
+
+def entries_to_check(documents: list[dict]) -> dict[str, str]:
+    """For each processed report cited from inferred metadata (no ``sources.yaml`` entry): its
+    path -> the lines to check and add to ``sources.yaml`` (``documents``: the store's rows)."""
+    return {s.path: entry_lines(s) for s in source_statuses(documents) if s.origin != "sources.yaml"}
+
+
 def write_entries(path: Path, statuses: list[SourceStatus]) -> list[str]:
     """Append an entry to ``sources.yaml`` for every inferred report that has none, ready for a
     person to check: each field's origin and confidence are listed under ``inferred_from`` (delete
@@ -87,12 +102,7 @@ def write_entries(path: Path, statuses: list[SourceStatus]) -> list[str]:
     new = [s for s in statuses if s.origin == "inferred" and s.file_name not in existing]
     if not new:
         return []
-    blocks = []
-    for s in new:
-        entry = {"sha256": s.sha256, **{k: v for k, v in s.fields.items()},
-                 "note": "inferred by collabmine from the report itself: check every field",
-                 "inferred_from": {k: str(v) for k, v in s.provenance.items()}}
-        blocks.append(yaml.safe_dump({s.file_name: entry}, sort_keys=False, allow_unicode=True, width=100))
+    blocks = [entry_lines(s) for s in new]
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     path.write_text(text + ("" if not text or text.endswith("\n") else "\n") + "".join(blocks), encoding="utf-8")
     return [s.file_name for s in new]
