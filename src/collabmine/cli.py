@@ -632,7 +632,7 @@ def theme(theme_id: str = typer.Argument(..., help="A theme id from `collabmine 
         for reason in reasons:
             console.print(f"  - {reason}", highlight=False)
         if not reviewed(reasons):
-            console.print(f"  {NOT_REVIEWED}", highlight=False)
+            console.print(f"  Not yet reviewed. {NOT_REVIEWED}", highlight=False)
     else:
         state = "dismissed" if row["kind"] == "dismissed" else "awaiting an analyst"
         console.print(f"[bold]{row['theme_id']}[/] {row['category']}: unnamed cluster ({state}"

@@ -138,3 +138,16 @@ def test_signposting_and_lead_ins_are_never_in_a_querys_top_five(cm):
         top = cm.query(question, top=5)
         assert len(top) == 5 and not any(is_signposting(t) for t in top["text"]), (question, list(top["text"]))
     assert "were identified." not in " ".join(cm.query("why do partnerships fail", top=5)["text"])
+
+
+def test_search_names_only_named_themes(cm):
+    """A cluster's keyword label is not a theme name: search shows it as an unnamed cluster."""
+    named = dict(cm._con.execute("SELECT theme_id, label FROM themes WHERE kind IN ('frame', 'emergent')").fetchall())
+    clusters = [r[0] for r in cm._con.execute("SELECT theme_id FROM themes WHERE kind NOT IN ('frame', 'emergent')")]
+    shown = 0
+    for question in ("what makes collaboration last", "why do partnerships fail", "impact on pupils"):
+        for themes, ids in zip(cm.query(question, top=20)["themes"], cm.query(question, top=20)["theme_ids"]):
+            for label, theme_id in zip(themes, ids):
+                assert label == (named[theme_id] if theme_id in named else f"(unnamed cluster {theme_id})")
+                shown += 1
+    assert shown and clusters   # (the corpus has unnamed clusters for this to mean something)

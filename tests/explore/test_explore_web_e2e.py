@@ -132,3 +132,33 @@ def _decisions(settings, span_id) -> dict[str, str]:
         return dict(con.execute("SELECT category, action FROM label_decisions WHERE span_id = ?", (span_id,)).fetchall())
     finally:
         con.close()
+
+
+def test_gap_map_in_the_browser_opens_a_cells_quotes(themed, tmp_path):
+    """The web gap map: a cell leads to that report's quotes of the theme, as many as it says; a
+    chart dot leads to its theme. The HTML report's gap map: a cell opens its quotes in place."""
+    from collabmine.evidence.outputs import write_outputs
+
+    settings = copy_store(themed, tmp_path / "out")
+    written = write_outputs(settings.out_dir)
+    with live_server(create_app(settings)) as base, browser() as b:
+        page = b.new_page()
+        page.goto(base + "/gaps")
+        cell = page.locator("td.cell a").first
+        n = int(cell.locator("xpath=..").get_attribute("data-n"))
+        theme_id = cell.locator("xpath=ancestor::tr").get_attribute("data-theme")
+        with page.expect_navigation():
+            cell.click()
+        assert f"/themes/{theme_id}?report=" in page.url
+        assert page.locator(".item").count() == min(n, 25)
+        page.goto(base + "/gaps")
+        dot = page.locator("svg.support-chart a").first
+        with page.expect_navigation():
+            dot.locator("circle").click()
+        assert "/themes/" in page.url and page.locator("h1").count() == 1
+
+        page.goto(written.html.as_uri())
+        first = page.locator("#gaps td.cell details").first
+        assert not first.locator("blockquote").first.is_visible()
+        first.locator("summary").click()
+        assert first.locator("blockquote").first.is_visible() and first.locator("cite").first.inner_text()

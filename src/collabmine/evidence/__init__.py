@@ -8,9 +8,9 @@ from .claim import claim_text, has_verbs, is_signposting, quotable
 from .confidence import Confidence, Evidence, grade
 from .table import (CLAIM_COLUMNS, EvidenceOutcome, Verification, build_evidence, claims, evidence_counts,
                     evidence_row_chunks, evidence_rows, format_citation, key_quotes, page_reference, record_corpus,
-                    recorded_corpus, section_reference, verify)
+                    recorded_corpus, section_reference, shown_label, verify)
 
 __all__ = ["outputs", "claim_text", "has_verbs", "is_signposting", "quotable", "Confidence", "Evidence", "grade", "CLAIM_COLUMNS",
            "EvidenceOutcome", "Verification", "build_evidence", "claims", "evidence_counts", "evidence_row_chunks",
            "evidence_rows", "format_citation", "key_quotes", "page_reference", "record_corpus",
-           "recorded_corpus", "section_reference", "verify"]
+           "recorded_corpus", "section_reference", "shown_label", "verify"]

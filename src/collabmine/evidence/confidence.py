@@ -92,8 +92,8 @@ def _precision(e: Evidence) -> tuple[str, str | None]:
 
 
 #: Said once wherever grades are shown, for the claims whose quotes analysts have not yet checked.
-NOT_REVIEWED = (f"Not yet reviewed: until analysts check at least {MIN_REVIEWED} of a theme's quotes, whether the "
-                "machine picked the right sentences is unmeasured, so its grade is at most moderate.")
+NOT_REVIEWED = (f"Until analysts check at least {MIN_REVIEWED} of a theme's quotes, whether the machine picked "
+                "the right sentences is unmeasured, so its grade is at most moderate.")
 
 
 def reviewed(reasons: list[str]) -> bool:

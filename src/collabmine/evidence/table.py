@@ -261,6 +261,14 @@ def kind_order(column: str = "t.kind") -> str:
     clusters, then dismissed ones."""
     return f"CASE {column} WHEN 'frame' THEN 0 WHEN 'emergent' THEN 1 WHEN 'cluster' THEN 2 ELSE 3 END"
 
+
+def shown_label(alias: str = "t") -> str:
+    """SQL for a theme's name as people see it: a cluster's keyword label is not a name (a
+    researcher would not recognise "Amazing two years"), so it shows as "(unnamed cluster ID)"."""
+    return (f"CASE WHEN {alias}.kind IN ('frame', 'emergent') THEN {alias}.label"
+            f" ELSE '(unnamed cluster ' || {alias}.theme_id || ')' END")
+
+
 CLAIM_COLUMNS = ["theme_id", "category", "kind", "label", "keywords", "why_unnamed", "claim", "confidence", "confidence_reasons", "supporting",
                  "sentence", "quote", "citation", "n_sentences", "n_reports", "single_report"]
 # ``sentence`` is the clean sentence for reading (markup removed, line breaks joined: the

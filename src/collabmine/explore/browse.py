@@ -12,7 +12,7 @@ from ..categories import CATEGORIES
 from ..errors import Errors, NotFoundError, ReviewError
 from ..evidence.confidence import reviewed
 from ..evidence.outputs import bar_chart
-from ..evidence.table import CLAIMING_KINDS, kind_order
+from ..evidence.table import CLAIMING_KINDS, kind_order, shown_label
 from ..ingest import visible_controls
 from ..ingest.metadata import entries_to_check
 
@@ -81,7 +81,8 @@ def theme_detail(con: sqlite3.Connection, theme_id: str, *, report: str | None =
         r["quote"] = visible_controls(r["quote"])
         r["categories"] = sorted(labels.get(r["span_id"], []), key=CATEGORIES.index)
         r["comments"] = notes.get(r["span_id"], [])
-    others = [dict(r) for r in con.execute("SELECT theme_id, label FROM themes WHERE category = ? AND theme_id <> ?"
+    others = [dict(r) for r in con.execute(f"SELECT theme_id, {shown_label('themes')} AS label FROM themes"
+                                           " WHERE category = ? AND theme_id <> ?"
                                            " ORDER BY theme_id", (theme["category"], theme_id))]
     lists = {k: json.loads(theme[k] or "[]") for k in ("keywords", "confidence_reasons", "supporting")}
     edits = [dict(r) for r in con.execute(
@@ -167,7 +168,7 @@ def report_page(con: sqlite3.Connection, doc_id: str, *, page: int = 1, focus: s
 def theme_options(con: sqlite3.Connection) -> dict[str, list[dict]]:
     """Themes per category (for move menus)."""
     out: dict[str, list[dict]] = {c: [] for c in CATEGORIES}
-    for r in con.execute("SELECT theme_id, category, label FROM themes ORDER BY theme_id"):
+    for r in con.execute(f"SELECT theme_id, category, {shown_label('themes')} AS label FROM themes ORDER BY theme_id"):
         out[r["category"]].append({"theme_id": r["theme_id"], "label": r["label"]})
     return out
 

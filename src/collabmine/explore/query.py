@@ -20,7 +20,7 @@ from .. import store
 from ..categories import CATEGORIES
 from ..embed import Embedder, default_embedder
 from ..errors import Errors, ReviewError
-from ..evidence import format_citation, has_verbs, is_signposting, quotable
+from ..evidence import format_citation, has_verbs, is_signposting, quotable, shown_label
 
 MODES = ("hybrid", "lexical", "semantic")
 #: A hit must be at least this similar to the question (cosine of MiniLM embeddings): unrelated
@@ -247,7 +247,7 @@ def _details(con: sqlite3.Connection, span_ids: list[str]) -> dict[str, dict]:
             "categories": [], "themes": [], "theme_ids": []}
     for r in con.execute(f"SELECT span_id, category FROM effective_tags WHERE span_id IN ({marks})", span_ids):
         out[r[0]]["categories"].append(r[1])
-    for r in con.execute("SELECT m.span_id, t.theme_id, t.label FROM theme_members m JOIN themes t USING (theme_id)"
+    for r in con.execute(f"SELECT m.span_id, t.theme_id, {shown_label('t')} FROM theme_members m JOIN themes t USING (theme_id)"
                          f" WHERE m.span_id IN ({marks}) ORDER BY t.category", span_ids):
         out[r[0]]["themes"].append(r[2])
         out[r[0]]["theme_ids"].append(r[1])

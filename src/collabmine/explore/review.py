@@ -20,7 +20,7 @@ import pandas as pd
 from .. import store
 from ..categories import CATEGORIES
 from ..errors import Errors, NotFoundError, ReviewError
-from ..evidence import format_citation
+from ..evidence import format_citation, shown_label
 from ..store import backups
 
 ACTIONS = ("accept", "reject", "move", "comment")
@@ -295,7 +295,7 @@ WITH pairs AS (
 SELECT p.span_id, p.category, p.score, p.method, p.explanation, s.text, s.doc_id, s.section_path,
        s.page_start, s.page_end, doc.path AS file, doc.citation, doc.file_name,
        d.action AS decision, d.reviewer, d.created AS reviewed_at,
-       m.theme_id, th.label AS theme_label
+       m.theme_id, """ + shown_label("th") + """ AS theme_label
 FROM pairs p
 JOIN spans s ON s.span_id = p.span_id
 JOIN documents doc ON doc.doc_id = s.doc_id AND doc.status = 'ok'

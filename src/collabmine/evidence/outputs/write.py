@@ -103,7 +103,7 @@ def evidence_markdown(claim_rows: pd.DataFrame, rows: pd.DataFrame) -> str:
     parts = ["# Evidence table\n"]
     named = claim_rows[claim_rows["kind"].isin(("frame", "emergent"))] if len(claim_rows) else claim_rows
     if any(not reviewed(list(r)) for r in named.get("confidence_reasons", [])):
-        parts.append(f"\n{NOT_REVIEWED}\n")
+        parts.append(f"\nNot yet reviewed: {NOT_REVIEWED[0].lower()}{NOT_REVIEWED[1:]}\n")
     key = rows[rows["key_quote"] == 1]
     for category in CATEGORIES:
         mine = claim_rows[claim_rows["category"] == category]
