@@ -163,8 +163,8 @@ def taggable_chunks(con: sqlite3.Connection, *, doc_id: str, size: int,
     """One report's taggable spans, ``size`` at a time in document order, so that a report of
     any length is never all in memory (a 50 MB report has ~400,000 sentences, ~2 KB each as
     ``Spans``); from the span after ``after`` ((start, span_id)) where given. The previous
-    sentence carries over a chunk's edge; citations are left empty (only training's explanations
-    use them)."""
+    sentence carries over a chunk's edge; citations are the report's label only (training's
+    explanations cite sections and pages)."""
     docs = {r["doc_id"]: r for r in store.documents(con) if r["status"] == "ok"}
     previous = store.span_text(con, after[1]) if after else ""
     while True:
@@ -186,8 +186,10 @@ def _spans(rows: list[sqlite3.Row], docs: dict[str, sqlite3.Row], *, previous: s
             previous = rows[i - 1]["text"] if rows[i - 1]["doc_id"] == row["doc_id"] else ""
         contexts.append(Context(path[-1] if path else "", previous))
         doc = docs[row["doc_id"]]
-        cited.append(format_citation(doc["citation"] or doc["file_name"], path, row["page_start"], row["page_end"])
-                     if citations else "")
+        label = doc["citation"] or doc["file_name"]
+        # Without full citations, the report's label alone: an explanation prefers examples from
+        # other reports than the sentence's own.
+        cited.append(format_citation(label, path, row["page_start"], row["page_end"]) if citations else label)
     return Spans([r["span_id"] for r in rows], [r["doc_id"] for r in rows],
                  [docs[r["doc_id"]]["file_name"] for r in rows], [r["start"] for r in rows],
                  [r["end"] for r in rows], [r["text"] for r in rows], contexts, cited)

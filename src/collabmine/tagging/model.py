@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -107,25 +108,37 @@ class Neighbours:
     citations: list[str]
 
     def nearest(self, vector: np.ndarray, k: int, *, count: int = NEIGHBOURS_SHOWN,
-                exclude: str = "") -> list[tuple[str, str, float]]:
+                exclude: str = "", report: str = "") -> list[tuple[str, str, float]]:
         """The ``count`` training sentences coded with category ``k`` nearest to ``vector`` —
         never ``exclude`` (the sentence being explained: a coded sentence's nearest is itself)
-        nor the same wording twice."""
+        nor the same wording twice; another report's than ``report`` (the explained sentence's
+        citation) where there are enough, so an example is evidence from elsewhere, best first."""
         members = np.flatnonzero(self.labels[:, k] == 1)
         if not len(members):
             return []
         sims = self.vectors[members] @ (vector / (np.linalg.norm(vector) or 1.0))
         seen = {_wording(exclude)} if exclude else set()
-        out = []
+        own = report_of(report) if report else None
+        elsewhere, same = [], []
         for j in np.argsort(-sims, kind="stable"):
             wording = _wording(self.texts[members[j]])
             if wording in seen:
                 continue
             seen.add(wording)
-            out.append((self.texts[members[j]], self.citations[members[j]], float(sims[j])))
-            if len(out) == count:
+            found = (self.texts[members[j]], self.citations[members[j]], float(sims[j]))
+            (same if own is not None and report_of(found[1]) == own else elsewhere).append(found)
+            if len(elsewhere) == count:
                 break
-        return out
+        return sorted(elsewhere + same[:count - len(elsewhere)], key=lambda n: -n[2])
+
+
+_REPORT = re.compile(r"^(.*?\((?:\d{4}[a-z]?|n\.d\.(?:-[a-z])?)\))")
+
+
+def report_of(citation: str) -> str:
+    """The report part of a sentence's citation ("Rudd et al. (2004), §7.1 …" → "Rudd et al. (2004)")."""
+    m = _REPORT.match(citation)
+    return m.group(1) if m else citation
 
 
 def _wording(text: str) -> str:

@@ -84,18 +84,19 @@ def tag_spans(spans: Spans, tagger: TaggerModel) -> ReportTags:
             for k in np.flatnonzero(decided[i]):
                 out.tags.append((span_id, CATEGORIES[k], round(float(p[k]), 4), "classifier",
                                  explain(tagger, float(p[k]), prediction.vectors[i], int(k),
-                                         text=spans.texts[first + i])))
+                                         text=spans.texts[first + i], citation=spans.citations[first + i])))
     return out
 
 
-def explain(tagger: TaggerModel, probability: float, vector: np.ndarray, k: int, *, text: str = "") -> str:
+def explain(tagger: TaggerModel, probability: float, vector: np.ndarray, k: int, *, text: str = "",
+            citation: str = "") -> str:
     """'p=0.93 | like: "…" — Rudd et al. (2004), §7.1 (cosine 0.81); …': the coded training
-    sentences of the category nearest to this one (``text``, never cited as its own neighbour)
-    in the model's representation."""
+    sentences of the category nearest to this one (``text``, never cited as its own neighbour;
+    another report's than ``citation``'s where there are enough) in the model's representation."""
     parts = [f"p={probability:.2f}"]
     if tagger.neighbours is not None:
-        similar = "; ".join(f'"{similar_text}" — {citation} (cosine {cosine:.2f})'
-                            for similar_text, citation, cosine in tagger.neighbours.nearest(vector, k, exclude=text))
+        nearest = tagger.neighbours.nearest(vector, k, exclude=text, report=citation)
+        similar = "; ".join(f'"{similar_text}" — {cited} (cosine {cosine:.2f})' for similar_text, cited, cosine in nearest)
         if similar:
             parts.append(f"like: {similar}")
     return " | ".join(parts)
