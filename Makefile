@@ -11,7 +11,7 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export PREFECT_HOME := $(CURDIR)/.work/prefect
 export ORT_DISABLE_TELEMETRY := 1
 
-.PHONY: install run test bench bench-scale clean browser
+.PHONY: install run test bench bench-scale clean browser docs
 
 # Debian's chromium renders the HTML report in the tests (never a downloaded browser).
 browser:
@@ -33,7 +33,8 @@ run: $(STAMP)
 	$(BIN)/collabmine run --corpus corpus --out out
 
 test: $(STAMP) browser
-	COLLABMINE_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
+	# Two workers (pytest-xdist), dealt groups of tests slowest first: tests/conftest.py.
+	COLLABMINE_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 # Benchmarks (not tests): per-stage throughput vs bare libraries, then cold / no-op / one-new-report.
 bench: $(STAMP)
@@ -43,6 +44,10 @@ bench: $(STAMP)
 # Scaled corpora (×10, ×100 shuffled copies of the bundled reports): ×100 takes ~12 min here.
 bench-scale: $(STAMP)
 	$(BIN)/python bench/scenarios.py --only-scale --scale 10 --scale 100
+
+# The README's screenshots, from the run in out/ (make run first): docs/*.png.
+docs: $(STAMP) browser
+	$(BIN)/python docs/make_screenshots.py --out out
 
 clean:
 	rm -rf out .work

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from collabmine.cli import app
 from collabmine.errors import StoreError
 from collabmine.store.lock import run_lock
-from conftest import CORPUS, R001, R004
+from conftest import CORPUS, R001, R004, excerpt
 
 CLI = [sys.executable, "-m", "collabmine.cli"]
 
@@ -47,17 +47,23 @@ def _outputs(out) -> dict[str, bytes]:
             and p.suffix in (".csv", ".parquet", ".xlsx", ".md", ".bib", ".html")}
 
 
-def test_a_run_killed_at_any_point_loses_nothing(tmp_path):
+def test_a_run_killed_at_any_point_loses_nothing(tmp_path, prefect_api):
     """kill -9 at each stage in turn (each killed run resuming the last): the previous outputs
     stay byte for byte and verify, reviews stay, the next run completes, and `changes` shows
-    what the killed runs did; their orphaned Prefect servers are ended."""
+    what the killed runs did; an orphaned temporary Prefect server is ended.
+
+    The runs use one Prefect server (``prefect_api``) but the last killed run, which starts its
+    own temporary server as a plain run does and so leaves it orphaned for the next run to end.
+    The added report is a 20,000-character excerpt: where a run is killed does not depend on
+    the size of what it was doing."""
     from collabmine import store
     from collabmine.explore import review
     from collabmine.runtime import orphaned_servers
 
     corpus, out = _corpus(tmp_path, R001), tmp_path / "out"
+    shared = os.environ | {"PREFECT_API_URL": prefect_api}
     first = subprocess.run([*CLI, "run", "--corpus", str(corpus), "--out", str(out), "--no-progress"],
-                           capture_output=True, text=True, timeout=600)
+                           capture_output=True, text=True, timeout=600, env=shared)
     assert first.returncode == 0, first.stderr[-3000:]
     con = store.connect(out / "collabmine.sqlite")
     span_id, category = con.execute("SELECT span_id, category FROM tags ORDER BY span_id LIMIT 1").fetchone()
@@ -65,39 +71,42 @@ def test_a_run_killed_at_any_point_loses_nothing(tmp_path):
     con.close()
     before = _outputs(out)
 
-    shutil.copy(CORPUS / R004, corpus / R004)
+    added = corpus / "excerpt_of_004.txt"
+    added.write_text(excerpt(R004, 20_000), encoding="utf-8")
     orphans = set()
     for point in FAULT_POINTS:
         # Output to a file, not a pipe: the orphaned Prefect server inherits it and would keep a
         # pipe open (capture_output would wait for it forever).
         log = tmp_path / f"killed-at-{point}.log"
+        own_server = point == FAULT_POINTS[-1]
         with open(log, "w") as sink:
             victim = subprocess.run([*CLI, "run", "--corpus", str(corpus), "--out", str(out), "--no-progress"],
                                     stdout=sink, stderr=subprocess.STDOUT, timeout=600,
-                                    env=os.environ | {"COLLABMINE_FAULT_AT": point})
+                                    env=(os.environ if own_server else shared) | {"COLLABMINE_FAULT_AT": point})
         assert victim.returncode == -signal.SIGKILL, (point, log.read_text()[-2000:])
         assert _stage(out / "collabmine.sqlite") == ("running", "outputs" if point == "outputs-staged" else point)
         assert _outputs(out) == before, point                      # every output file as it was
         verified = CliRunner().invoke(app, ["verify", "--out", str(out), "--corpus", str(corpus)])
         assert verified.exit_code == 0, (point, verified.output)
         orphans |= set(orphaned_servers())
-    assert orphans  # killed runs could not stop their temporary Prefect servers …
+        if own_server:
+            assert orphans  # the killed run could not stop its temporary Prefect server …
 
     after = subprocess.run([*CLI, "run", "--corpus", str(corpus), "--out", str(out), "--no-progress"],
-                           capture_output=True, text=True, timeout=600)
+                           capture_output=True, text=True, timeout=600, env=shared)
     assert after.returncode == 0, after.stderr[-3000:]
-    assert not (set(orphaned_servers()) & orphans)                  # … the next run ended them
+    assert not (set(orphaned_servers()) & orphans)                  # … the next run ended it
     con = sqlite3.connect(out / "collabmine.sqlite")
     statuses = [r[0] for r in con.execute("SELECT status FROM runs ORDER BY started, rowid")]
     cited = {r[0] for r in con.execute("SELECT DISTINCT file FROM evidence")}
     reviews = con.execute("SELECT reviewer, action FROM reviews").fetchall()
     con.close()
-    assert statuses == ["ok", *["abandoned"] * len(FAULT_POINTS), "ok"] and cited == {R001, R004}
+    assert statuses == ["ok", *["abandoned"] * len(FAULT_POINTS), "ok"] and cited == {R001, added.name}
     assert reviews == [("Ana", "reject")] and not (out / ".outputs-partial").exists()
     assert _outputs(out) != before
-    # The killed run that ingested R004 recorded it; `changes` shows it with the run that completed.
+    # The killed run that ingested the added report recorded it; `changes` shows it with the run that completed.
     shown = CliRunner().invoke(app, ["changes", "--out", str(out)], env={"COLUMNS": "250"})
-    assert "report_added" in shown.output and R004 in shown.output and "stopped before it finished" in shown.output
+    assert "report_added" in shown.output and added.name in shown.output and "stopped before it finished" in shown.output
 
 
 def test_a_second_run_on_the_same_store_exits_with_a_clear_message(tmp_path):

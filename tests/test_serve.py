@@ -3,7 +3,6 @@
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,12 +16,6 @@ from conftest import CORPUS, R001
 PREFECT = os.path.join(os.path.dirname(sys.executable), "prefect")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait(predicate, timeout: float, what: str, procs=()):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -32,13 +25,6 @@ def _wait(predicate, timeout: float, what: str, procs=()):
             assert p.poll() is None, f"{what}: a process exited early ({p.args[:3]})"
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return urllib.request.urlopen(url + "/health", timeout=2).status == 200
-    except OSError:
-        return False
 
 
 def _runs_ok(store) -> int:
@@ -51,31 +37,35 @@ def _runs_ok(store) -> int:
         return 0
 
 
-def test_served_deployment_runs_when_triggered(tmp_path):
+def test_served_deployment_runs_when_triggered(tmp_path, prefect_api):
+    """On the session's Prefect server (``prefect_api``: `prefect server start` on 127.0.0.1 with
+    a database of its own), as an analyst's would be."""
     corpus, out = tmp_path / "corpus", tmp_path / "out"
     corpus.mkdir()
     shutil.copy(CORPUS / R001, corpus / R001)
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_API_URL=api,
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_API_URL=prefect_api,
                PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
     started = []
     try:
-        server = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        started.append(server)
-        _wait(lambda: _healthy(api), 120, "the Prefect server", [server])
         served = subprocess.Popen([sys.executable, "-m", "collabmine.cli", "serve", "--corpus", str(corpus),
                                    "--out", str(out)], env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
         started.append(served)
+
+        def registered() -> bool:  # asked of the API: each `prefect` command costs seconds of start-up
+            try:
+                url = prefect_api + "/deployments/name/collabmine/collabmine-scheduled"
+                return urllib.request.urlopen(url, timeout=5).status == 200
+            except OSError:
+                return False
 
         def trigger() -> bool:
             done = subprocess.run([PREFECT, "deployment", "run", "collabmine/collabmine-scheduled"], env=env,
                                   capture_output=True, text=True, timeout=60)
             return done.returncode == 0
 
-        _wait(trigger, 120, "the deployment to be served", started)
+        _wait(registered, 120, "the deployment to be served", started)
+        _wait(trigger, 60, "the deployment to be triggered", started)
         _wait(lambda: _runs_ok(out / "collabmine.sqlite") >= 1, 300, "the triggered run to finish", started)
         assert (out / "report.html").exists()
     finally:

@@ -5,8 +5,12 @@ error, no page or poll fails, and every review posted is kept and applied by the
 review of a sentence its report's new version no longer has is kept, not applied).
 
 (Polling `runs` during a cold run once failed it 3 of 3 times with "disk I/O error".)
-bench/soak.py runs the same for longer (``soak`` with whole reports and more cycles)."""
+bench/soak.py runs the same for longer (``soak`` with whole reports and more cycles).
 
+In the test suite the runs use one Prefect server started for the session (``prefect_api``), not
+a temporary server each: the readers' window is the runs' stages, not Prefect's start-up."""
+
+import os
 import random
 import shutil
 import subprocess
@@ -21,17 +25,11 @@ from collabmine import store
 from collabmine.cli import app as cli
 from collabmine.explore.web import create_app
 from collabmine.settings import load_settings
-from conftest import CORPUS, R000, R001, R004
+from conftest import CORPUS, R000, R001, R004, excerpt
 
 CLI = [sys.executable, "-m", "collabmine.cli"]
 BASE = "http://127.0.0.1"
 PAGES = ("/", "/reports", "/review", "/search?q=trust+between+headteachers", "/api/progress", "/api/themes")
-
-
-def _excerpt(name: str, chars: int) -> str:
-    """The start of a bundled report, cut at a paragraph boundary (a small report of its own)."""
-    text = (CORPUS / name).read_text(encoding="utf-8")
-    return text[:text.rfind("\n\n", 0, chars)] + "\n"
 
 
 class Readers:
@@ -114,11 +112,12 @@ class Readers:
             time.sleep(0.5)
 
 
-def _run(corpus, out, log) -> float:
+def _run(corpus, out, log, api_url: str | None = None) -> float:
     started = time.perf_counter()
+    env = (os.environ | {"PREFECT_API_URL": api_url}) if api_url else None
     with open(log, "w") as sink:
         done = subprocess.run([*CLI, "run", "--corpus", str(corpus), "--out", str(out), "--no-progress"],
-                              stdout=sink, stderr=subprocess.STDOUT, timeout=3600)
+                              stdout=sink, stderr=subprocess.STDOUT, timeout=3600, env=env)
     text = log.read_text()
     assert done.returncode == 0, text[-3000:]
     assert "Traceback" not in text and "| ERROR" not in text and "disk I/O" not in text, text[-3000:]
@@ -126,20 +125,21 @@ def _run(corpus, out, log) -> float:
     return time.perf_counter() - started
 
 
-def soak(root, *, excerpt_chars: int, cycles: int) -> dict:
+def soak(root, *, excerpt_chars: int, cycles: int, api_url: str | None = None) -> dict:
     """A cold run, then ``cycles`` × (a report added and another changed; the added one removed)
-    with the readers going; asserts everything the module docstring promises, returns figures."""
+    with the readers going; asserts everything the module docstring promises, returns figures.
+    ``api_url``: a Prefect server for the runs (else each starts its own temporary server)."""
     corpus, out = root / "corpus", root / "out"
     corpus.mkdir()
     shutil.copy(CORPUS / R001, corpus / R001)                 # reviewed throughout: it never changes
     changed, added = corpus / "excerpt_of_004.txt", corpus / "excerpt_of_000.txt"
-    changed.write_text(_excerpt(R004, excerpt_chars), encoding="utf-8")
-    seconds = [_run(corpus, out, root / "run-0.log")]
+    changed.write_text(excerpt(R004, excerpt_chars), encoding="utf-8")
+    seconds = [_run(corpus, out, root / "run-0.log", api_url)]
     settings = load_settings(corpus_dir=corpus, out_dir=out)
 
     def add_one_change_another(k: int):
-        added.write_text(_excerpt(R000, excerpt_chars), encoding="utf-8")
-        changed.write_text(_excerpt(R004, excerpt_chars) + f"\nHeads said trust grew over year {k}.\n",
+        added.write_text(excerpt(R000, excerpt_chars), encoding="utf-8")
+        changed.write_text(excerpt(R004, excerpt_chars) + f"\nHeads said trust grew over year {k}.\n",
                            encoding="utf-8")
 
     updates = [step for k in range(cycles) for step in
@@ -148,7 +148,7 @@ def soak(root, *, excerpt_chars: int, cycles: int) -> dict:
         for k, (what, update) in enumerate(updates, start=1):
             update()
             readers.run = k
-            seconds.append(_run(corpus, out, root / f"run-{k}-{what}.log"))
+            seconds.append(_run(corpus, out, root / f"run-{k}-{what}.log", api_url))
         time.sleep(0.5)
     assert not readers.failures, readers.failures[:5]
     assert readers.reads > 20 and readers.polls > 5 and readers.stale < len(readers.posted)
@@ -173,5 +173,5 @@ def soak(root, *, excerpt_chars: int, cycles: int) -> dict:
             "stale_sentences": readers.stale, "rejections_applied": applied, "failures": len(readers.failures)}
 
 
-def test_readers_and_reviewers_while_runs_write(tmp_path):
-    soak(tmp_path, excerpt_chars=20_000, cycles=1)
+def test_readers_and_reviewers_while_runs_write(tmp_path, prefect_api):
+    soak(tmp_path, excerpt_chars=20_000, cycles=1, api_url=prefect_api)

@@ -29,7 +29,9 @@ def test_train_tagger_refuses_bad_label_files_with_file_and_line(tagged_store, t
     assert missing.exit_code == 1 and "E045" in missing.output
     bad = tmp_path / "coded.csv"
     bad.write_text(f"source,start,end,labels\n{R001},0,40,structure;obstacle\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["train-tagger", "--labels", str(bad), "--out", str(tagged_store.out_dir)])
+    # Wide enough that the message's long temporary path is never wrapped inside itself.
+    result = CliRunner().invoke(app, ["train-tagger", "--labels", str(bad), "--out", str(tagged_store.out_dir)],
+                                env={"COLUMNS": "250"})
     assert result.exit_code == 1 and "E047" in result.output and f"{bad}:2" in " ".join(result.output.split())
 
 

@@ -94,11 +94,12 @@ def test_small_category_becomes_one_theme_without_clustering():
     assert "time" in result.themes[0].label
 
 
-def test_large_category_is_fitted_on_a_sample_and_the_rest_assigned(tagged_store):
+def test_large_category_is_fitted_on_a_sample_and_the_rest_assigned(themed):
     from collabmine.embed import embed_cached
     from collabmine.themes import ThemeParams, fit_sample
 
-    con = store.connect(tagged_store.store_path, create=False)
+    # The themed store: the tagged corpus's tags, with every tagged sentence's vector cached.
+    con = store.connect(themed.store_path, create=False)
     largest = max(CATEGORIES, key=lambda c: sum(r["category"] == c for r in store.tagged_spans(con)))
     rows = [r for r in store.tagged_spans(con) if r["category"] == largest]
     texts = [r["text"] for r in rows]
@@ -206,12 +207,13 @@ def test_many_new_sentences_refit_only_their_category(themed, tmp_path):
     assert not any(c == "condition" and s in rejected for s, c in _members(settings))
 
 
-def test_repeated_sentences_are_clustered_once_and_follow_their_text(tagged_store):
+def test_repeated_sentences_are_clustered_once_and_follow_their_text(themed):
     """A corpus of copies (the same sentences in many reports) gives the themes of the distinct
     sentences, every copy in its text's theme — not a category of outliers."""
     from collabmine.embed import embed_cached
 
-    con = store.connect(tagged_store.store_path, create=False)
+    # The themed store: the tagged corpus's tags, with every tagged sentence's vector cached.
+    con = store.connect(themed.store_path, create=False)
     rows = [r for r in store.tagged_spans(con) if r["category"] == "barrier"]
     texts = list(dict.fromkeys(r["text"] for r in rows))
     vectors = embed_cached(texts, con=con)
