@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..categories import CATEGORIES
 from ..errors import Errors, NotFoundError, ReviewError
-from ..evidence.confidence import reviewed
+from ..evidence.confidence import GRADES, reviewed
 from ..evidence.outputs import bar_chart
 from ..evidence.table import CLAIMING_KINDS, kind_order, shown_label
 from ..ingest import visible_controls
@@ -21,8 +21,8 @@ SPANS_PER_PAGE = 300
 
 #: How the overview's theme tables can be ordered: the SQL after the category.
 SORTS = {"size": kind_order() + ", n_sentences DESC, theme_id",
-         "grade": "confidence IS NULL, CASE confidence WHEN 'high' THEN 0 WHEN 'moderate' THEN 1 WHEN 'low' THEN 2"
-                  " ELSE 3 END, n_reports DESC, n_sentences DESC, theme_id",
+         "grade": "confidence IS NULL, CASE confidence " + " ".join(f"WHEN '{g}' THEN {i}" for i, g in enumerate(GRADES))
+                  + " END, n_reports DESC, n_sentences DESC, theme_id",
          "reports": "n_reports IS NULL, n_reports DESC, n_sentences DESC, theme_id"}
 
 
@@ -32,15 +32,14 @@ def overview(con: sqlite3.Connection, *, sort: str = "size") -> list[dict]:
     were reviewed enough to judge precision."""
     if sort not in SORTS:
         raise ReviewError(Errors.E104.format(sort=sort, sorts=", ".join(SORTS)))
-    themes = con.execute("SELECT theme_id, category, kind, label, n_sentences, n_reports, confidence, single_report,"
+    themes = con.execute(f"SELECT theme_id, category, kind, {shown_label('t')} AS label, n_sentences, n_reports,"
+                         " confidence, single_report,"
                          " confidence_reasons FROM themes t ORDER BY category, " + SORTS[sort]).fetchall()
     out = []
     for category in CATEGORIES:
         rows = [dict(t) for t in themes if t["category"] == category]
         for t in rows:
             t["reviewed"] = reviewed(json.loads(t.pop("confidence_reasons") or "[]"))
-            if t["kind"] not in CLAIMING_KINDS:   # a cluster's keyword label is not a name
-                t["label"] = f"(unnamed cluster {t['theme_id']})"
         by_size = sorted(rows, key=lambda t: (t["kind"] not in CLAIMING_KINDS, -t["n_sentences"], t["theme_id"]))
         chart = bar_chart([(t["label"], t["n_sentences"]) for t in by_size], label_width=LABEL_WIDTH)
         for bar, t in zip(chart["bars"], by_size):

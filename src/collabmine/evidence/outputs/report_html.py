@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from ...categories import CATEGORIES
 from ..confidence import NOT_REVIEWED, reviewed
 from ..gapmap import GapMap, support_chart
+from ..table import CLAIMING_KINDS
 
 QUOTES_SHOWN = 5
 #: Quotes per theme in the report's "more quotes" list. A ×100 corpus put 261,416 quotes (76 MB)
@@ -72,7 +73,7 @@ def render_report(*, themes: pd.DataFrame, claims: pd.DataFrame, rows: pd.DataFr
             shown.append(q)
     return _environment().get_template("report.html.j2").render(
         gap=gap_map, chart=support_chart(gap_map) if gap_map else None, cell_quotes=cell_quotes,
-        not_reviewed=_not_reviewed(claims), not_reviewed_note=NOT_REVIEWED, to_check=to_check or {},
+        not_reviewed=not_reviewed(claims), not_reviewed_note=NOT_REVIEWED, to_check=to_check or {},
         theme_href=lambda theme_id: f"#{theme_id}",
         categories=categories, reports=_records(reports), themes=themes.to_dict("records"), cells=cells,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -80,9 +81,9 @@ def render_report(*, themes: pd.DataFrame, claims: pd.DataFrame, rows: pd.DataFr
                 "quotes": int(counts["n"].sum())})
 
 
-def _not_reviewed(claims: pd.DataFrame) -> int:
+def not_reviewed(claims: pd.DataFrame) -> int:
     """Claims whose quotes analysts have not yet checked enough to judge precision."""
-    named = claims[claims["kind"].isin(("frame", "emergent"))] if len(claims) else claims
+    named = claims[claims["kind"].isin(CLAIMING_KINDS)] if len(claims) else claims
     return sum(1 for reasons in named.get("confidence_reasons", []) if not reviewed(list(reasons)))
 
 

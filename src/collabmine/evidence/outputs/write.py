@@ -21,7 +21,8 @@ from ...categories import CATEGORIES
 from ...ingest.metadata import entries_to_check, entry_type, series_number, surname
 from ...runtime import fault_point
 from ..confidence import NOT_REVIEWED, reviewed
-from ..table import EVIDENCE_ROW_INTEGERS, claims, evidence_counts, evidence_row_chunks, evidence_rows, kind_order
+from ..table import CLAIMING_KINDS, EVIDENCE_ROW_INTEGERS, claims, evidence_counts, evidence_row_chunks, evidence_rows, kind_order
+from .report_html import not_reviewed
 from .spreadsheets import write_csv, write_workbook
 
 
@@ -101,8 +102,7 @@ def evidence_markdown(claim_rows: pd.DataFrame, rows: pd.DataFrame) -> str:
         return " ".join(str(value).split())
 
     parts = ["# Evidence table\n"]
-    named = claim_rows[claim_rows["kind"].isin(("frame", "emergent"))] if len(claim_rows) else claim_rows
-    if any(not reviewed(list(r)) for r in named.get("confidence_reasons", [])):
+    if not_reviewed(claim_rows):
         parts.append(f"\nNot yet reviewed: {NOT_REVIEWED[0].lower()}{NOT_REVIEWED[1:]}\n")
     key = rows[rows["key_quote"] == 1]
     for category in CATEGORIES:
@@ -111,7 +111,7 @@ def evidence_markdown(claim_rows: pd.DataFrame, rows: pd.DataFrame) -> str:
             continue
         parts.append(f"\n## {category.capitalize()}\n")
         for _, c in mine.iterrows():
-            if c["kind"] in ("frame", "emergent"):
+            if c["kind"] in CLAIMING_KINDS:
                 parts.append(f"\n### {line(c['label'])} ({c['kind']}, `{c['theme_id']}`)\n\n{line(c['claim'])}\n\n"
                              f"**Confidence: {c['confidence']}**"
                              + ("" if reviewed(list(c["confidence_reasons"])) else " (not yet reviewed)") + " — "

@@ -197,7 +197,7 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
         with connection() as con:
             items = review_lib.queue(con, category=category or None, status=status, theme_id=theme or None,
                                      span_id=span or None, limit=QUEUE_PAGE, offset=offset)
-            recorded = review_lib.describe(con, [int(i) for i in done.split(",") if i.isdigit()][:50])
+            recorded = review_lib.describe(con, _review_ids(done)[:50])
             return page(request, "review.html.j2", items=items, progress=review_lib.progress(con),
                         recorded=recorded, done=done, undone=undone, here=_without(request, "done", "undone"),
                         comments=browse.comments(con, [it.span_id for it in items]),
@@ -248,7 +248,7 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
         if not secrets.compare_digest(csrf.encode(), app.state.csrf.encode()):
             return page(request, "error.html.j2", status_code=403,
                         message="403: the form is stale or came from another site; reload the page and try again.")
-        ids = [int(i) for i in review_ids.split(",") if i.strip().isdigit()]
+        ids = _review_ids(review_ids)
         with connection(read=False) as con:
             written = review_lib.undo(con, review_ids=ids, reviewer=request.cookies.get(REVIEWER_COOKIE, ""))
         target = safe_next(next, "/review")
@@ -347,6 +347,11 @@ def _apply(con: sqlite3.Connection, body: ReviewIn) -> list[int]:
 def _remember(response: Response, reviewer: str) -> None:
     response.set_cookie(REVIEWER_COOKIE, " ".join(reviewer.split())[:review_lib.MAX_REVIEWER],
                         httponly=True, samesite="strict")
+
+
+def _review_ids(text: str) -> list[int]:
+    """Review ids as a form or link carries them ("12,13"); anything else in it is ignored."""
+    return [int(i) for i in text.split(",") if i.strip().isdigit()]
 
 
 def _with_done(target: str, ids: list[int]) -> str:
