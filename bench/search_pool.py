@@ -27,7 +27,14 @@ from collabmine.settings import load_settings  # noqa: E402
 
 def variants(con, question: str) -> dict[str, list[str]]:
     """Each variant's top ``K_NDCG`` span ids for ``question``."""
+    matcher = query.match_theme
+    query.match_theme = lambda *a, **k: None       # the same search without theme matching
+    try:
+        unthemed = query.search(con, question, top=K_NDCG)["span_id"].tolist()
+    finally:
+        query.match_theme = matcher
     return {"now": query.search(con, question, top=K_NDCG)["span_id"].tolist(),
+            "no theme": unthemed,
             "before": baseline(con, question),
             "semantic": query.search(con, question, top=K_NDCG, mode="semantic")["span_id"].tolist(),
             "lexical": query.search(con, question, top=K_NDCG, mode="lexical")["span_id"].tolist()}

@@ -667,6 +667,10 @@ def query(question: str = typer.Argument(..., help="A question or keywords."),
         console.print("No good match: no sentence in the corpus is close enough to this question. "
                       "Try other words, or a broader question.")
         return
+    theme = hits.attrs.get("theme")
+    if theme:
+        console.print(f"Answering from the theme [magenta]{theme['name']}[/] ({theme['category']}, {theme['theme_id']})"
+                      " first, then the rest of the corpus.", highlight=False)
     for h in hits.itertuples():
         labels = ", ".join(h.categories) or "untagged"
         themes_ = "; ".join(h.themes)

@@ -151,3 +151,34 @@ def test_search_names_only_named_themes(cm):
                 assert label == (named[theme_id] if theme_id in named else f"(unnamed cluster {theme_id})")
                 shown += 1
     assert shown and clusters   # (the corpus has unnamed clusters for this to mean something)
+
+
+def test_a_question_naming_a_theme_is_answered_from_it_first(cm):
+    """'Rural distance' names the barrier theme Distance and transport: its members come first,
+    marked, and the matched theme travels with the hits; a question naming no theme matches none."""
+    hits = cm.query("rural schools distance travel barrier collaboration", top=10)
+    theme = hits.attrs["theme"]
+    assert theme["theme_id"] == "barrier-distance" and theme["name"] == "Distance and transport"
+    first = hits[hits["from_theme"]]
+    assert 1 <= len(first) <= query.FROM_THEME and first["rank"].tolist() == list(range(1, len(first) + 1))
+    assert all("barrier-distance" in ids for ids in first["theme_ids"])
+    assert not hits["from_theme"].iloc[len(first):].any()
+    assert hits.equals(cm.query("rural schools distance travel barrier collaboration", top=10))  # deterministic
+    vague = cm.query("what did the evaluation find", top=10)
+    assert vague.attrs["theme"] is None and not vague["from_theme"].any()
+    # Only in hybrid mode: lexical and semantic rankings stay what they say they are.
+    assert cm.query("rural schools distance travel barrier collaboration", mode="semantic").attrs["theme"] is None
+
+
+def test_cli_and_web_say_which_theme_answers(themed, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from collabmine.explore.web import create_app
+
+    settings = copy_store(themed, tmp_path / "out")
+    asked = CliRunner().invoke(app, ["query", "rural schools distance travel barrier collaboration", "--out",
+                                     str(settings.out_dir), "-n", "3"])
+    assert asked.exit_code == 0 and "Answering from the theme Distance and transport" in asked.output
+    page = TestClient(create_app(settings), base_url="http://127.0.0.1").get("/search", params={"q": "rural schools distance travel barrier collaboration"})
+    assert page.status_code == 200 and 'data-test="matched-theme"' in page.text
+    assert 'href="/themes/barrier-distance"' in page.text and "from the theme</span>" in page.text

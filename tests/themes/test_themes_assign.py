@@ -75,3 +75,18 @@ def test_the_decision_rule_sends_what_fits_no_frame_theme_to_the_pool():
     assert assign.decide(np.array([0.6, 0.3, 0.1]), ["a", "other", "b"], params) == ("a", 0.6)
     strict = assign.AssignParams(min_probability=0.7)
     assert assign.decide(np.array([0.6, 0.3, 0.1]), ["a", "other", "b"], strict)[0] is None
+
+
+def test_a_theme_no_coded_sentence_teaches_is_learned_from_the_frames_examples(coded, embedder):
+    """A report may discuss a theme the coded reports never did: the frame's example sentences
+    (written from its definition) teach it. Without them the theme is no class of the model."""
+    _, train = coded
+    frame = default_frame()
+    without = [e for e in train if e.category == "barrier" and e.key != "distance" and "distance" not in e.also]
+    sentence = "Because the villages are some twenty miles apart, teachers could rarely get to each other's schools."
+    inputs = assign.read_inputs([sentence], [""], [""], embedder.encode)
+    taught = assign.train(without, frame, encode=embedder.encode)
+    assert taught.assign("barrier", inputs).keys == ["distance"]
+    bare = assign.train(without, frame, encode=embedder.encode,
+                        params=assign.AssignParams(frame_examples=0, example_queries=False, description_examples=0))
+    assert "distance" not in bare.models["barrier"].classes

@@ -39,7 +39,20 @@ def test_a_frame_file_loads_with_its_version(tmp_path):
     path.write_text(GOOD)
     frame = load_frame(path)
     assert frame.version == "7" and [t.theme_id for t in frame.themes] == ["condition-trust"]
-    assert frame.themes[0].query == "Trust: Schools trust each other"
+    assert frame.themes[0].query == "Trust: Schools trust each other" and frame.themes[0].examples == ()
+    path.write_text(GOOD + 'examples = [" Heads trusted one another to share data. "]\n')
+    assert load_frame(path).themes[0].examples == ("Heads trusted one another to share data.",)
+
+
+def test_every_bundled_frame_theme_has_example_sentences_of_its_own():
+    """Written from each theme's definition: eight full sentences each, none shared between themes."""
+    frame = default_frame()
+    seen = set()
+    for theme in frame.themes:
+        assert len(theme.examples) == 8, theme.theme_id
+        for sentence in theme.examples:
+            assert sentence not in seen and 8 <= len(sentence.split()) <= 45 and sentence.endswith("."), sentence
+            seen.add(sentence)
 
 
 @pytest.mark.parametrize("text, problem", [
@@ -50,6 +63,8 @@ def test_a_frame_file_loads_with_its_version(tmp_path):
     (GOOD.replace('key = "trust"', 'key = "Trust Me"'), "lower-case words"),
     (GOOD.replace('description = "Schools trust each other"', ""), "needs key, name and description"),
     (GOOD + '\n[[condition]]\nkey = "trust"\nname = "Other"\ndescription = "y"\n', "repeats a key or name"),
+    (GOOD + 'examples = "Schools trusted each other."\n', "examples must be a list of sentences"),
+    (GOOD + 'examples = ["Schools trusted each other.", ""]\n', "examples must be a list of sentences"),
 ])
 def test_a_bad_frame_file_gets_a_coded_error_naming_it(tmp_path, text, problem):
     path = tmp_path / "frame.toml"

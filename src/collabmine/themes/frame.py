@@ -25,6 +25,10 @@ class FrameTheme:
     name: str
     description: str
     since: str = "1"     # the frame version that added it (a later key is `other` in earlier terms)
+    #: Sentences of the kind reports write that are evidence of the theme, written from its
+    #: definition (never from the coded or measured data): the assignment model learns from them
+    #: as from coded sentences, so a report it has never seen is met with more than one line.
+    examples: tuple[str, ...] = ()
 
     @property
     def theme_id(self) -> str:
@@ -81,7 +85,11 @@ def load_frame(path: Path = FRAME_FILE) -> Frame:
             since = str(entry.get("since", "1"))
             if not since.isdigit():
                 raise DataError(Errors.E053.format(path=path, problem=f"{where}: since = {since!r} must be a version number"))
-            theme = FrameTheme(category, entry["key"], entry["name"].strip(), entry["description"].strip(), since)
+            examples = entry.get("examples", [])
+            if not isinstance(examples, list) or not all(isinstance(x, str) and x.strip() for x in examples):
+                raise DataError(Errors.E053.format(path=path, problem=f"{where}: examples must be a list of sentences"))
+            theme = FrameTheme(category, entry["key"], entry["name"].strip(), entry["description"].strip(), since,
+                               tuple(x.strip() for x in examples))
             if theme.theme_id in seen or any(t.category == category and t.name.lower() == theme.name.lower()
                                              for t in themes):
                 raise DataError(Errors.E053.format(path=path, problem=f"{where} repeats a key or name of {category}"))

@@ -9,6 +9,7 @@ reviews too)."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from .. import store
 from ..categories import CATEGORIES
-from ..embed import DIM, MODEL_NAME, Embedder, default_embedder, embed_cached
+from ..embed import DIM, MODEL_NAME, Embedder, default_embedder, embed_cached, embed_missing
 from ..settings import Settings
 from ..versions import digest, stage_code
 from . import assigners, curation, gate
@@ -291,10 +292,25 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
         events += frame_events(frame_before, {t["theme_id"]: t["n_sentences"] for t in theme_rows if t["kind"] == "frame"})
         store.write_themes(con, theme_rows, member_rows, input_hash=input_hash,
                            fit_keys={c: key for c in refitted})
+        # Search matches a question to a theme by these texts: cached now, a query never encodes them.
+        embed_missing([t for _, _, texts in named_theme_texts(con).values() for t in texts], con=con, embedder=embedder)
         counts = {c: sum(t["category"] == c for t in theme_rows) for c in CATEGORIES}
         return ThemesOutcome(results, events, False, counts, refitted, placed_new)
     finally:
         con.close()
+
+
+def named_theme_texts(con: sqlite3.Connection) -> dict[str, tuple[str, str, list[str]]]:
+    """What a researcher would recognise a named theme by: theme id -> (category, name, [name and
+    description, the frame's example sentences...]). Unnamed clusters have no name to match."""
+    examples = {t.theme_id: list(t.examples) for t in default_frame().themes}
+    out = {}
+    for theme_id, category, label, description in con.execute(
+            "SELECT theme_id, category, label, description FROM themes WHERE kind IN ('frame', 'emergent')"
+            " ORDER BY theme_id"):
+        out[theme_id] = (category, label, [f"{label}: {description}" if description else label,
+                                           *examples.get(theme_id, [])])
+    return out
 
 
 def _heading(row) -> str:

@@ -163,13 +163,13 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
     @app.get("/search", response_class=HTMLResponse)
     def search(request: Request, q: str = Query("", max_length=500), category: str = "", report: str = "",
                top: int = Query(20, ge=1, le=search_lib.MAX_TOP), mode: str = "hybrid") -> HTMLResponse:
-        hits = None
+        hits, theme = None, None
         if q.strip():
             with connection() as con:
-                hits = search_lib.search(con, q, category=category or None, report=report or None, top=top,
-                                         mode=mode).to_dict("records")
+                found = search_lib.search(con, q, category=category or None, report=report or None, top=top, mode=mode)
+            hits, theme = found.to_dict("records"), found.attrs.get("theme")
         return page(request, "search.html.j2", q=q, category=category, report=report, top=top, mode=mode,
-                    hits=hits, modes=search_lib.MODES)
+                    hits=hits, theme=theme, modes=search_lib.MODES)
 
     @app.get("/reports", response_class=HTMLResponse)
     def reports(request: Request) -> HTMLResponse:

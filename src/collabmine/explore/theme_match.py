@@ -1,0 +1,100 @@
+"""Which theme a search question names, if one: "rural schools and the distance between them"
+asks about *Distance and transport*. A question that names a theme is answered first from that
+theme's members.
+
+A theme is described two ways a researcher would recognise: its name and description, and (for a
+frame theme) the example sentences the frame gives it (``frame.toml``). The question's closeness
+by name is its cosine to the name and description; by examples, its mean cosine to the theme's two
+closest example sentences (a theme without examples: its closeness by name). A theme is matched
+only when both ways pick it, its closeness by examples reaches ``MATCH_SIMILARITY`` and leads the
+next theme's by ``MATCH_MARGIN``. A broad question ("what makes collaboration last") sits close to
+many themes and the two ways disagree; a name alone ("Building on earlier collaboration") would
+claim it. Chosen on the half of the judged questions that is not held out and on broad questions
+(``bench/search_fresh.py``). Only named themes (frame and named emergent) match: an unnamed cluster
+has no name a question could use.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..embed import DIM, Embedder, question_vector, text_hash
+from ..themes import named_theme_texts as theme_texts
+
+#: A question at least this close to a theme names it (cosine; see the module docstring).
+MATCH_SIMILARITY = 0.5
+#: ... and at least this much closer to it than to any other theme.
+MATCH_MARGIN = 0.03
+#: Example sentences averaged for a theme's closeness (the closest ones).
+CLOSEST_EXAMPLES = 2
+
+
+@dataclass(frozen=True)
+class ThemeMatch:
+    theme_id: str
+    name: str
+    category: str
+    similarity: float
+
+
+_VECTORS: dict[tuple[str, str], np.ndarray] = {}
+_VECTORS_LOCK = threading.Lock()
+
+
+def _vectors(texts: list[str], con: sqlite3.Connection, embedder: Embedder) -> np.ndarray:
+    """Unit vectors of ``texts``: from the store's embedding cache where the run put them (the
+    themes stage embeds every named theme's texts), else encoded once per process."""
+    hashes = [text_hash(t) for t in texts]
+    out = np.zeros((len(texts), DIM), dtype=np.float32)
+    with _VECTORS_LOCK:
+        missing = [i for i, h in enumerate(hashes) if (embedder.name, h) not in _VECTORS]
+    if missing:
+        found = {}
+        want = sorted({hashes[i] for i in missing})
+        for k in range(0, len(want), 500):
+            chunk = want[k:k + 500]
+            found |= {h: np.frombuffer(v, dtype=np.float32) for h, v in con.execute(
+                f"SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN ({','.join('?' * len(chunk))})",
+                [embedder.name, *chunk])}
+        rest = list(dict.fromkeys(texts[i] for i in missing if hashes[i] not in found))
+        if rest:
+            found |= dict(zip((text_hash(t) for t in rest), embedder.encode(rest)))
+        with _VECTORS_LOCK:
+            for h, v in found.items():
+                _VECTORS[(embedder.name, h)] = v / (np.linalg.norm(v) or 1.0)
+    with _VECTORS_LOCK:
+        for i, h in enumerate(hashes):
+            out[i] = _VECTORS[(embedder.name, h)]
+    return out
+
+
+def closeness(con: sqlite3.Connection, question: str, *, embedder: Embedder,
+              category: str | None = None) -> list[tuple[str, str, str, float, float]]:
+    """Every named theme (of ``category``) with the question's closeness to it:
+    (theme id, name, category, by name, by examples), in theme id order."""
+    themes = {k: v for k, v in theme_texts(con).items() if category is None or v[0] == category}
+    q = question_vector(embedder, question)
+    out = []
+    for theme_id, (cat, name, texts) in themes.items():
+        sims = _vectors(texts, con, embedder) @ q
+        closest = np.sort(sims[1:])[::-1][:CLOSEST_EXAMPLES]
+        out.append((theme_id, name, cat, float(sims[0]), float(closest.mean()) if len(closest) else float(sims[0])))
+    return out
+
+
+def match_theme(con: sqlite3.Connection, question: str, *, embedder: Embedder,
+                category: str | None = None) -> ThemeMatch | None:
+    """The theme the question names, or None when none stands out (see the module docstring)."""
+    scored = closeness(con, question, embedder=embedder, category=category)
+    if not scored:
+        return None
+    by_name = max(scored, key=lambda s: (s[3], s[0]))
+    ranked = sorted(scored, key=lambda s: (-s[4], s[0]))
+    best, runner_up = ranked[0], (ranked[1][4] if len(ranked) > 1 else -1.0)
+    if best[0] != by_name[0] or best[4] < MATCH_SIMILARITY or best[4] - runner_up < MATCH_MARGIN:
+        return None
+    return ThemeMatch(best[0], best[1], best[2], round(best[4], 4))
