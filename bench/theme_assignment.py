@@ -40,7 +40,7 @@ from collabmine.themes import assign, examples, measure  # noqa: E402
 from collabmine.themes.frame import default_frame  # noqa: E402
 
 BASELINE = assign.AssignParams(C=1.0, previous_weight=1.0, heading_weight=0.0, zeroshot_weight=0.0, tfidf_weight=0.0,
-                               description_examples=0, second_keys=False)
+                               description_examples=0, second_keys=False, frame_examples=0, example_queries=False)
 
 
 def main() -> None:

@@ -204,6 +204,18 @@ def embed_missing(texts: list[str], *, con: sqlite3.Connection, embedder: Embedd
     return len(missing)
 
 
+def seed_cache(con: sqlite3.Connection, vectors: dict[str, np.ndarray], *, model: str) -> int:
+    """Put vectors computed elsewhere by the same model (text hash -> vector; shipped with a
+    model artefact) into the cache where it lacks them; returns how many were added. The canonical
+    encoding makes a text's vector the same wherever it was computed."""
+    missing = sorted(set(vectors) - _present(con, list(vectors), model))
+    if missing:
+        with con:
+            con.executemany("INSERT OR IGNORE INTO embeddings VALUES (?,?,?)",
+                            [(h, model, np.asarray(vectors[h], dtype=np.float32).tobytes()) for h in missing])
+    return len(missing)
+
+
 def embed_cached(texts: list[str], *, embedder: Embedder | None = None,
                  con: sqlite3.Connection | None = None) -> np.ndarray:
     """Embed ``texts``; vectors already in the cache (the store's ``embeddings`` table) are read,

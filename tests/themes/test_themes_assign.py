@@ -90,3 +90,19 @@ def test_a_theme_no_coded_sentence_teaches_is_learned_from_the_frames_examples(c
     bare = assign.train(without, frame, encode=embedder.encode,
                         params=assign.AssignParams(frame_examples=0, example_queries=False, description_examples=0))
     assert "distance" not in bare.models["barrier"].classes
+
+
+def test_the_shipped_frame_vectors_are_the_frames_texts_as_the_embedder_encodes_them(embedder):
+    """A run copies them into the store's cache instead of encoding ~1,300 texts: they must be
+    exactly what the embedder gives, for every text of the current frame."""
+    from collabmine.embed import text_hash
+    from collabmine.settings import load_settings
+    from collabmine.themes import assigners
+
+    settings = load_settings()
+    shipped = assigners.shipped_frame_vectors(settings, model=embedder.name)
+    texts = assigners.frame_texts(default_frame())
+    assert {text_hash(t) for t in texts} <= set(shipped)
+    sample = texts[::97]
+    assert np.array_equal(np.stack([shipped[text_hash(t)] for t in sample]), embedder.encode(sample))
+    assert assigners.shipped_frame_vectors(settings, model="another-model") == {}

@@ -74,11 +74,12 @@ class AssignParams:
     second_keys: bool = True
     #: Each frame theme's example sentences (``examples`` in frame.toml, written from its
     #: definition) join its training examples this many times. Leave-one-report-out frame-v1
-    #: macro-F1 0.459 with 1 against 0.356 with none (session 18, bench/theme_assignment.py).
+    #: macro-F1 with 8 examples a theme: 0.459 with 1 against 0.356 with none; with 16 examples
+    #: (and ``example_queries``) 0.505 (session 18, bench/theme_assignment.py).
     frame_examples: int = 1
     #: A frame theme's similarity feature compares a sentence with its name and description plus
-    #: the mean of its example sentences (True) or with the name and description alone. With
-    #: ``frame_examples=1``: 0.472 against 0.459; with 2 examples each, 0.473 (v2: 0.419 vs 0.414).
+    #: the mean of its example sentences (True) or with the name and description alone. With 8
+    #: examples and ``frame_examples=1``: 0.472 against 0.459; counted twice, 0.473.
     example_queries: bool = True
 
     def key(self) -> str:

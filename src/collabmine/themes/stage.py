@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import store
 from ..categories import CATEGORIES
-from ..embed import DIM, MODEL_NAME, Embedder, default_embedder, embed_cached, embed_missing
+from ..embed import DIM, MODEL_NAME, Embedder, default_embedder, embed_cached, embed_missing, seed_cache
 from ..settings import Settings
 from ..versions import digest, stage_code
 from . import assigners, curation, gate
@@ -292,7 +292,9 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
         events += frame_events(frame_before, {t["theme_id"]: t["n_sentences"] for t in theme_rows if t["kind"] == "frame"})
         store.write_themes(con, theme_rows, member_rows, input_hash=input_hash,
                            fit_keys={c: key for c in refitted})
-        # Search matches a question to a theme by these texts: cached now, a query never encodes them.
+        # Search matches a question to a theme by these texts: cached now (the frame's from the
+        # vectors shipped with the model), a query never encodes them.
+        seed_cache(con, assigners.shipped_frame_vectors(settings, model=embedder.name), model=embedder.name)
         embed_missing([t for _, _, texts in named_theme_texts(con).values() for t in texts], con=con, embedder=embedder)
         counts = {c: sum(t["category"] == c for t in theme_rows) for c in CATEGORIES}
         return ThemesOutcome(results, events, False, counts, refitted, placed_new)
