@@ -77,7 +77,8 @@ def quotable(text: str, kind: str, *, has_verb: bool) -> bool:
 
 #: A report describing itself ("The next chapter describes the methods used.").
 _SIGNPOST = re.compile(
-    r"^(?:this|the next|the following|the previous|the remainder of this|the rest of this|that|each)\s+"
+    r"^(?:this|the next|the following|the previous|the remainder of this|the rest of this|that|each)"
+    r"(?:\s+and\s+the\s+(?:next|following|previous))?\s+"
     r"(?:section|chapter|part|report|paper|study|review|appendix|guide|document|publication)s?\b.{0,80}?\b"
     r"(?:describes?|sets? out|presents?|summari[sz]es?|outlines?|discuss(?:es)?|considers?|looks? at|explores?|"
     r"examines?|reports? on|focus(?:es)? on|provides?|begins?|concludes?|turns? to)\b", re.I)

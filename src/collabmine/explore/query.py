@@ -238,7 +238,10 @@ def rerank(candidates: list[str], details: dict[str, dict], semantic: SemanticRa
     texts = [details[s]["text"] for s in kept]
     readable = {s: quotable(t, details[s]["kind"], has_verb=v) and not t.rstrip().endswith("?")
                 for s, t, v in zip(kept, texts, has_verbs(texts))}
-    ordered = [s for s in kept if readable[s]] + [s for s in kept if not readable[s]]
+    # A sentence the tagger found evidence in states something about collaboration; an untagged
+    # one (context, method, description) rarely answers a question: it follows the tagged ones.
+    rank = {s: (0 if readable[s] and details[s]["categories"] else 1 if readable[s] else 2) for s in kept}
+    ordered = sorted(kept, key=lambda s: rank[s])   # stable: fused order within each group
     chosen: list[str] = []
     seen_text: set[str] = set()
     for s in ordered:

@@ -7,10 +7,11 @@ frame theme) the example sentences the frame gives it (``frame.toml``). The ques
 by name is its cosine to the name and description; by examples, its mean cosine to the theme's two
 closest example sentences (a theme without examples: its closeness by name). A theme is matched
 only when both ways pick it, its closeness by examples reaches ``MATCH_SIMILARITY`` and leads the
-next theme's by ``MATCH_MARGIN``. A broad question ("what makes collaboration last") sits close to
-many themes and the two ways disagree; a name alone ("Building on earlier collaboration") would
-claim it. Chosen on the half of the judged questions that is not held out and on broad questions
-(``bench/search_fresh.py``). Only named themes (frame and named emergent) match: an unnamed cluster
+next theme's by ``MATCH_MARGIN``. A broad question ("what makes collaboration last", "what gets
+in the way of partnership work") sits close to many themes: the two ways disagree, or the lead is
+small; a name alone ("Building on earlier collaboration") would claim it. Chosen on the half of
+the judged questions that is not held out and on broad questions that must match nothing
+(``bench/search_fresh.py``; 6 of those 22 questions match, each the theme it asks about). Only named themes (frame and named emergent) match: an unnamed cluster
 has no name a question could use.
 """
 
@@ -26,9 +27,9 @@ from ..embed import DIM, Embedder, question_vector, text_hash
 from ..themes import named_theme_texts as theme_texts
 
 #: A question at least this close to a theme names it (cosine; see the module docstring).
-MATCH_SIMILARITY = 0.5
+MATCH_SIMILARITY = 0.6
 #: ... and at least this much closer to it than to any other theme.
-MATCH_MARGIN = 0.03
+MATCH_MARGIN = 0.05
 #: Example sentences averaged for a theme's closeness (the closest ones).
 CLOSEST_EXAMPLES = 2
 
