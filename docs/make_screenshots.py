@@ -24,7 +24,7 @@ from collabmine.settings import load_settings  # noqa: E402
 
 #: page -> (file, full page?): what a reader sees first on each.
 PAGES = {"/gaps": ("gaps.png", False), "/": ("overview.png", False),
-         "/search?q=what+makes+collaboration+last": ("search.png", False),
+         "/search?q=what+happens+when+the+headteacher+who+set+up+the+partnership+leaves": ("search.png", False),
          "/review?category=barrier": ("review.png", False)}
 
 

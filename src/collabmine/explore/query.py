@@ -194,7 +194,8 @@ def _search(con: sqlite3.Connection, question: str, *, category: str | None, rep
     # A question that names a theme is answered first from that theme's members (hybrid mode).
     matched = (match_theme(con, question, embedder=embedder, category=category or asked)
                if mode == "hybrid" else None)
-    members = theme_ranking(con, matched, semantic, filters) if matched else []
+    theme_scores = theme_ranking(con, matched, semantic, filters) if matched else {}
+    members = sorted(theme_scores, key=lambda s: (-theme_scores[s], s))
     details = _details(con, list(dict.fromkeys(members + candidates)))
     first = rerank(members, details, semantic, top=min(top, FROM_THEME))
     best = rerank(first + [s for s in candidates if s not in first], details, semantic, top=top)
@@ -203,7 +204,9 @@ def _search(con: sqlite3.Connection, question: str, *, category: str | None, rep
     rows = []
     for rank, span_id in enumerate(best, start=1):
         d = details[span_id]
-        rows.append({"rank": rank, "score": round(scores.get(span_id, 0.0), 6), "span_id": span_id, "text": d["text"],
+        # A hit from the matched theme carries its score in the theme's own ranking.
+        score = theme_scores[span_id] if span_id in first else scores[span_id]
+        rows.append({"rank": rank, "score": round(score, 6), "span_id": span_id, "text": d["text"],
                      "categories": d["categories"], "themes": d["themes"], "theme_ids": d["theme_ids"], "citation": d["citation"],
                      "file": d["file"], "start": d["start"], "end": d["end"],
                      "lexical_rank": lexical_rank.get(span_id), "similarity": similarity.get(span_id),
@@ -214,17 +217,17 @@ def _search(con: sqlite3.Connection, question: str, *, category: str | None, rep
     return hits
 
 
-def theme_ranking(con: sqlite3.Connection, matched: ThemeMatch, semantic: SemanticRanking, filters: Filters) -> list[str]:
-    """The matched theme's members (within the filters), fused by how sure the theme model is
-    that each belongs and by how close each is to the question."""
+def theme_ranking(con: sqlite3.Connection, matched: ThemeMatch, semantic: SemanticRanking,
+                  filters: Filters) -> dict[str, float]:
+    """The matched theme's members (within the filters) with their reciprocal-rank fusion of how
+    sure the theme model is that each belongs and how close each is to the question."""
     where, args = _filter_sql(filters)
     rows = con.execute(f"SELECT m.span_id, COALESCE(m.probability, m.similarity, 0) FROM theme_members m"
                        f" JOIN spans s ON s.span_id = m.span_id WHERE m.theme_id = ? AND {where}",
                        [matched.theme_id, *args]).fetchall()
     sure = [r[0] for r in sorted(rows, key=lambda r: (-r[1], r[0]))]
     close = sorted(sure, key=lambda s: (-semantic.similarity.get(s, 0.0), s))
-    scores = fuse([sure, close])
-    return sorted(scores, key=lambda s: (-scores[s], s))
+    return fuse([sure, close])
 
 
 def rerank(candidates: list[str], details: dict[str, dict], semantic: SemanticRanking, *, top: int) -> list[str]:
