@@ -674,7 +674,8 @@ def query(question: str = typer.Argument(..., help="A question or keywords."),
     for h in hits.itertuples():
         labels = ", ".join(h.categories) or "untagged"
         themes_ = "; ".join(h.themes)
-        console.print(f"[bold]{h.rank}.[/] [dim]{h.score:.4f}[/] [cyan]{labels}[/]"
+        console.print(f"[bold]{h.rank}.[/] " + ("[magenta]from the theme[/] " if h.from_theme else f"[dim]{h.score:.4f}[/] ")
+                      + f"[cyan]{labels}[/]"
                       + (f" [magenta]{themes_}[/]" if themes_ else ""), highlight=False)
         console.print(f"   {h.text}", highlight=False)
         console.print(f"   [dim]{h.citation} — {h.file} [{h.start}:{h.end}] span {h.span_id}[/]", highlight=False)

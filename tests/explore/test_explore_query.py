@@ -167,6 +167,10 @@ def test_a_question_naming_a_theme_is_answered_from_it_first(cm):
     assert hits.equals(cm.query("rural schools distance travel barrier collaboration", top=10))  # deterministic
     vague = cm.query("what did the evaluation find", top=10)
     assert vague.attrs["theme"] is None and not vague["from_theme"].any()
+    # A short question that is a theme's name matches it; broad questions name no theme.
+    assert cm.query("paperwork and bureaucracy", top=5).attrs["theme"]["theme_id"] == "barrier-bureaucracy"
+    for broad in ("what makes collaboration last", "what gets in the way of partnership work", "impact on pupils"):
+        assert cm.query(broad, top=5).attrs["theme"] is None, broad
     # Only in hybrid mode: lexical and semantic rankings stay what they say they are.
     assert cm.query("rural schools distance travel barrier collaboration", mode="semantic").attrs["theme"] is None
 

@@ -52,6 +52,10 @@ RRF_K = 60
 MAX_TOP = 200
 #: Hits taken from a matched theme's members before the general ranking.
 FROM_THEME = 5
+#: The similarity floor for those members ("The two prime-moving heads have now moved on." is a
+#: member of *Turnover of headteachers* at 0.26 from "what happens when the headteacher who set up the
+#: partnership leaves").
+THEME_SIMILARITY_FLOOR = 0.15
 
 # Words that carry no topic; left in, they would make BM25 match most of the corpus.
 _STOP = {"a", "about", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has",
@@ -197,7 +201,8 @@ def _search(con: sqlite3.Connection, question: str, *, category: str | None, rep
     theme_scores = theme_ranking(con, matched, semantic, filters) if matched else {}
     members = sorted(theme_scores, key=lambda s: (-theme_scores[s], s))
     details = _details(con, list(dict.fromkeys(members + candidates)))
-    first = rerank(members, details, semantic, top=min(top, FROM_THEME))
+    # A member of the theme the question names is on topic by the theme model's word: a lower floor.
+    first = rerank(members, details, semantic, top=min(top, FROM_THEME), floor=THEME_SIMILARITY_FLOOR)
     best = rerank(first + [s for s in candidates if s not in first], details, semantic, top=top)
     lexical_rank = {s: i for i, s in enumerate(lexical, start=1)}
     similarity = semantic.similarity
@@ -230,13 +235,14 @@ def theme_ranking(con: sqlite3.Connection, matched: ThemeMatch, semantic: Semant
     return fuse([sure, close])
 
 
-def rerank(candidates: list[str], details: dict[str, dict], semantic: SemanticRanking, *, top: int) -> list[str]:
+def rerank(candidates: list[str], details: dict[str, dict], semantic: SemanticRanking, *, top: int,
+           floor: float = SIMILARITY_FLOOR) -> list[str]:
     """The fused candidates as answers: below the similarity floor, signposting and lead-ins left
     out; full sentences
     before fragments, headings and the reports' own questions (kept in fused order within each);
     a near-duplicate of a better hit left out."""
     # Signposting and lead-ins ("A number of other issues were identified.") are not answers.
-    kept = [s for s in candidates if s in details and semantic.similarity.get(s, 0.0) >= SIMILARITY_FLOOR
+    kept = [s for s in candidates if s in details and semantic.similarity.get(s, 0.0) >= floor
             and not is_signposting(details[s]["text"])]
     texts = [details[s]["text"] for s in kept]
     readable = {s: quotable(t, details[s]["kind"], has_verb=v) and not t.rstrip().endswith("?")

@@ -6,7 +6,8 @@ A theme is described two ways a researcher would recognise: its name and descrip
 frame theme) the example sentences the frame gives it (``frame.toml``). The question's closeness
 by name is its cosine to the name and description; by examples, its mean cosine to the theme's two
 closest example sentences (a theme without examples: its closeness by name). A theme is matched
-only when both ways pick it, its closeness by examples reaches ``MATCH_SIMILARITY`` and leads the
+when the question is very close to its name and description (``NAME_SIMILARITY``, clearly ahead of
+the next theme's), or when both ways pick it, its closeness by examples reaches ``MATCH_SIMILARITY`` and leads the
 next theme's by ``MATCH_MARGIN``. A broad question ("what makes collaboration last", "what gets
 in the way of partnership work") sits close to many themes: the two ways disagree, or the lead is
 small; a name alone ("Building on earlier collaboration") would claim it. Chosen on the half of
@@ -30,6 +31,10 @@ from ..themes import named_theme_texts as theme_texts
 MATCH_SIMILARITY = 0.6
 #: ... and at least this much closer to it than to any other theme.
 MATCH_MARGIN = 0.05
+#: A question this close to a theme's name and description names it outright ("paperwork and
+#: bureaucracy", "headteacher turnover"): short questions sit far from long example sentences.
+#: Broad questions stay below it (the closest, "what makes collaboration last", at 0.70).
+NAME_SIMILARITY = 0.75
 #: Example sentences averaged for a theme's closeness (the closest ones).
 CLOSEST_EXAMPLES = 2
 
@@ -93,9 +98,11 @@ def match_theme(con: sqlite3.Connection, question: str, *, embedder: Embedder,
     scored = closeness(con, question, embedder=embedder, category=category)
     if not scored:
         return None
-    by_name = max(scored, key=lambda s: (s[3], s[0]))
+    names = sorted(scored, key=lambda s: (-s[3], s[0]))
+    if names[0][3] >= NAME_SIMILARITY and names[0][3] - (names[1][3] if len(names) > 1 else -1.0) >= MATCH_MARGIN:
+        return ThemeMatch(names[0][0], names[0][1], names[0][2], round(names[0][3], 4))
     ranked = sorted(scored, key=lambda s: (-s[4], s[0]))
     best, runner_up = ranked[0], (ranked[1][4] if len(ranked) > 1 else -1.0)
-    if best[0] != by_name[0] or best[4] < MATCH_SIMILARITY or best[4] - runner_up < MATCH_MARGIN:
+    if best[0] != names[0][0] or best[4] < MATCH_SIMILARITY or best[4] - runner_up < MATCH_MARGIN:
         return None
     return ThemeMatch(best[0], best[1], best[2], round(best[4], 4))
