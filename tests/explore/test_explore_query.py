@@ -167,6 +167,11 @@ def test_a_question_naming_a_theme_is_answered_from_it_first(cm):
     assert hits.equals(cm.query("rural schools distance travel barrier collaboration", top=10))  # deterministic
     vague = cm.query("what did the evaluation find", top=10)
     assert vague.attrs["theme"] is None and not vague["from_theme"].any()
+    # The theme's members answer even below the general similarity floor, and never crowd out `top`.
+    heads = cm.query("what happens when the headteacher who set up the partnership leaves", top=3)
+    assert heads.attrs["theme"]["theme_id"] == "barrier-head-turnover" and len(heads) == 3 and heads["from_theme"].all()
+    assert "The two prime-moving heads have now moved on." in cm.query(
+        "what happens when the headteacher who set up the partnership leaves", top=10)["text"].tolist()
     # A short question that is a theme's name matches it; broad questions name no theme.
     assert cm.query("paperwork and bureaucracy", top=5).attrs["theme"]["theme_id"] == "barrier-bureaucracy"
     for broad in ("what makes collaboration last", "what gets in the way of partnership work", "impact on pupils"):

@@ -12,6 +12,7 @@ import json
 import re
 import sqlite3
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -203,7 +204,7 @@ def _search(con: sqlite3.Connection, question: str, *, category: str | None, rep
     details = _details(con, list(dict.fromkeys(members + candidates)))
     # A member of the theme the question names is on topic by the theme model's word: a lower floor.
     first = rerank(members, details, semantic, top=min(top, FROM_THEME), floor=THEME_SIMILARITY_FLOOR)
-    best = rerank(first + [s for s in candidates if s not in first], details, semantic, top=top)
+    best = rerank([s for s in candidates if s not in first], details, semantic, top=top, after=first)
     lexical_rank = {s: i for i, s in enumerate(lexical, start=1)}
     similarity = semantic.similarity
     rows = []
@@ -236,11 +237,11 @@ def theme_ranking(con: sqlite3.Connection, matched: ThemeMatch, semantic: Semant
 
 
 def rerank(candidates: list[str], details: dict[str, dict], semantic: SemanticRanking, *, top: int,
-           floor: float = SIMILARITY_FLOOR) -> list[str]:
+           floor: float = SIMILARITY_FLOOR, after: Sequence[str] = ()) -> list[str]:
     """The fused candidates as answers: below the similarity floor, signposting and lead-ins left
-    out; full sentences
-    before fragments, headings and the reports' own questions (kept in fused order within each);
-    a near-duplicate of a better hit left out."""
+    out; full sentences before fragments, headings and the reports' own questions (kept in fused
+    order within each); a near-duplicate of a better hit left out. ``after``: hits already chosen,
+    kept first as they are (the matched theme's)."""
     # Signposting and lead-ins ("A number of other issues were identified.") are not answers.
     kept = [s for s in candidates if s in details and semantic.similarity.get(s, 0.0) >= floor
             and not is_signposting(details[s]["text"])]
@@ -251,8 +252,10 @@ def rerank(candidates: list[str], details: dict[str, dict], semantic: SemanticRa
     # one (context, method, description) rarely answers a question: it follows the tagged ones.
     rank = {s: (0 if readable[s] and details[s]["categories"] else 1 if readable[s] else 2) for s in kept}
     ordered = sorted(kept, key=lambda s: rank[s])   # stable: fused order within each group
-    chosen: list[str] = []
-    seen_text: set[str] = set()
+    chosen: list[str] = list(after)
+    seen_text = {re.sub(r"\W+", " ", details[s]["text"].lower()).strip() for s in after}
+    if len(chosen) >= top:
+        return chosen[:top]
     for s in ordered:
         key = re.sub(r"\W+", " ", details[s]["text"].lower()).strip()
         vector = semantic.vectors.get(s)
