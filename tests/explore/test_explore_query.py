@@ -192,6 +192,8 @@ def test_cli_and_web_say_which_theme_answers(themed, tmp_path):
     page = TestClient(create_app(settings), base_url="http://127.0.0.1").get("/search", params={"q": "rural schools distance travel barrier collaboration"})
     assert page.status_code == 200 and 'data-test="matched-theme"' in page.text
     assert 'href="/themes/barrier-distance"' in page.text and "from the theme</span>" in page.text
+    # Each category chip is followed by its own themes.
+    assert '<span class="tag barrier">barrier</span><a href="/themes/barrier-distance">' in page.text
 
 
 def test_sentences_the_tagger_found_evidence_in_come_before_untagged_ones():
