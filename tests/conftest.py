@@ -156,7 +156,6 @@ def prefect_api(tmp_path_factory):
     as PREFECT_API_URL. Each such process would otherwise start a temporary server of its own
     (~10 s apiece; one on a fresh database migrates it for ~20 s more). The test of a killed
     run's orphaned temporary server still lets one run start its own."""
-    import signal
     import socket
     import subprocess
     import sys
@@ -189,12 +188,21 @@ def prefect_api(tmp_path_factory):
             time.sleep(0.25)
         yield api
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_process_group(server)
+
+
+def stop_process_group(proc) -> None:
+    """Stop a process started with ``start_new_session=True`` and everything it started: SIGTERM,
+    then SIGKILL after 20 s."""
+    import signal
+    import subprocess
+
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 #: Under pytest-xdist (`make test`: ``-n 2 --dist loadgroup``) the tests are dealt to the workers a

@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import CORPUS, R001
+from conftest import CORPUS, R001, stop_process_group
 
 PREFECT = os.path.join(os.path.dirname(sys.executable), "prefect")
 
@@ -71,12 +70,7 @@ def test_served_deployment_runs_when_triggered(tmp_path, prefect_api):
     finally:
         for proc in reversed(started):
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+                stop_process_group(proc)
 
 
 def test_serve_checks_the_server_before_saying_it_serves(monkeypatch):

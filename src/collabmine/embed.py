@@ -148,6 +148,12 @@ def _present(con: sqlite3.Connection, hashes: list[str], model: str) -> set[str]
     return {h for (h,) in _cache_rows(con, "text_hash", hashes, model)}
 
 
+def cached_vectors(con: sqlite3.Connection, hashes: list[str], model: str) -> dict[str, np.ndarray]:
+    """The cache's vectors for those of ``hashes`` it holds (read only: nothing is encoded)."""
+    return {h: np.frombuffer(v, dtype=np.float32)
+            for h, v in _cache_rows(con, "text_hash, vector", list(dict.fromkeys(hashes)), model)}
+
+
 def _read_vectors(con: sqlite3.Connection, hashes: list[str], model: str) -> np.ndarray:
     """The cached vectors of ``hashes``, in order, read straight into one array (no per-text
     copies: memory holds the result once)."""

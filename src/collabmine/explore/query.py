@@ -252,12 +252,16 @@ def rerank(candidates: list[str], details: dict[str, dict], semantic: SemanticRa
     # one (context, method, description) rarely answers a question: it follows the tagged ones.
     rank = {s: (0 if readable[s] and details[s]["categories"] else 1 if readable[s] else 2) for s in kept}
     ordered = sorted(kept, key=lambda s: rank[s])   # stable: fused order within each group
+
+    def wording(s: str) -> str:   # the same words, case and punctuation aside
+        return re.sub(r"\W+", " ", details[s]["text"].lower()).strip()
+
     chosen: list[str] = list(after)
-    seen_text = {re.sub(r"\W+", " ", details[s]["text"].lower()).strip() for s in after}
+    seen_text = {wording(s) for s in after}
     if len(chosen) >= top:
         return chosen[:top]
     for s in ordered:
-        key = re.sub(r"\W+", " ", details[s]["text"].lower()).strip()
+        key = wording(s)
         vector = semantic.vectors.get(s)
         if key in seen_text or (vector is not None and any(
                 c in semantic.vectors and float(vector @ semantic.vectors[c]) >= DUPLICATE_SIMILARITY for c in chosen)):

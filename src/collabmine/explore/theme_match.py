@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..embed import DIM, Embedder, question_vector, text_hash
+from ..embed import DIM, Embedder, cached_vectors, question_vector, text_hash
 from ..themes import named_theme_texts as theme_texts
 
 #: A question at least this close to a theme names it (cosine; see the module docstring).
@@ -55,27 +55,18 @@ def _vectors(texts: list[str], con: sqlite3.Connection, embedder: Embedder) -> n
     """Unit vectors of ``texts``: from the store's embedding cache where the run put them (the
     themes stage embeds every named theme's texts), else encoded once per process."""
     hashes = [text_hash(t) for t in texts]
-    out = np.zeros((len(texts), DIM), dtype=np.float32)
     with _VECTORS_LOCK:
-        missing = [i for i, h in enumerate(hashes) if (embedder.name, h) not in _VECTORS]
+        missing = {h for h in hashes if (embedder.name, h) not in _VECTORS}
     if missing:
-        found = {}
-        want = sorted({hashes[i] for i in missing})
-        for k in range(0, len(want), 500):
-            chunk = want[k:k + 500]
-            found |= {h: np.frombuffer(v, dtype=np.float32) for h, v in con.execute(
-                f"SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN ({','.join('?' * len(chunk))})",
-                [embedder.name, *chunk])}
-        rest = list(dict.fromkeys(texts[i] for i in missing if hashes[i] not in found))
+        found = cached_vectors(con, sorted(missing), embedder.name)
+        rest = list(dict.fromkeys(t for t, h in zip(texts, hashes) if h in missing and h not in found))
         if rest:
             found |= dict(zip((text_hash(t) for t in rest), embedder.encode(rest)))
         with _VECTORS_LOCK:
             for h, v in found.items():
                 _VECTORS[(embedder.name, h)] = v / (np.linalg.norm(v) or 1.0)
     with _VECTORS_LOCK:
-        for i, h in enumerate(hashes):
-            out[i] = _VECTORS[(embedder.name, h)]
-    return out
+        return np.stack([_VECTORS[(embedder.name, h)] for h in hashes]) if hashes else np.zeros((0, DIM), np.float32)
 
 
 def closeness(con: sqlite3.Connection, question: str, *, embedder: Embedder,
@@ -83,12 +74,13 @@ def closeness(con: sqlite3.Connection, question: str, *, embedder: Embedder,
     """Every named theme (of ``category``) with the question's closeness to it:
     (theme id, name, category, by name, by examples), in theme id order."""
     themes = {k: v for k, v in theme_texts(con).items() if category is None or v[0] == category}
-    q = question_vector(embedder, question)
-    out = []
+    # Every theme's texts in one matrix: one cache read and one product per question.
+    sims = _vectors([t for _, _, texts in themes.values() for t in texts], con, embedder) @ question_vector(embedder, question)
+    out, at = [], 0
     for theme_id, (cat, name, texts) in themes.items():
-        sims = _vectors(texts, con, embedder) @ q
-        closest = np.sort(sims[1:])[::-1][:CLOSEST_EXAMPLES]
-        out.append((theme_id, name, cat, float(sims[0]), float(closest.mean()) if len(closest) else float(sims[0])))
+        own, at = sims[at:at + len(texts)], at + len(texts)
+        closest = np.sort(own[1:])[::-1][:CLOSEST_EXAMPLES]
+        out.append((theme_id, name, cat, float(own[0]), float(closest.mean()) if len(closest) else float(own[0])))
     return out
 
 

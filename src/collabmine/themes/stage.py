@@ -24,7 +24,7 @@ from . import assigners, curation, gate
 from .assign import Assignment, Inputs
 from .fit import (CategoryThemes, Theme, ThemeParams, _theme, _top_words, citation_names, fit_category, place_nearest,
                   save_model, stop_words)
-from .frame import Frame, default_frame
+from .frame import Frame, default_frame, query_text
 from .identity import NewTheme, PreviousTheme, kept_event, match_themes
 from .naming import GENERIC_NAME_WORDS, name_themes
 
@@ -310,7 +310,7 @@ def named_theme_texts(con: sqlite3.Connection) -> dict[str, tuple[str, str, list
     for theme_id, category, label, description in con.execute(
             "SELECT theme_id, category, label, description FROM themes WHERE kind IN ('frame', 'emergent')"
             " ORDER BY theme_id"):
-        out[theme_id] = (category, label, [f"{label}: {description}" if description else label,
+        out[theme_id] = (category, label, [query_text(label, description) if description else label,
                                            *examples.get(theme_id, [])])
     return out
 
