@@ -112,11 +112,19 @@ def ingested_store(tmp_path_factory, request):
 
 @pytest.fixture(scope="session")
 def tagged_store(tmp_path_factory, request):
-    """The bundled corpus ingested and tagged by the committed model, in a temporary store."""
+    """The bundled corpus ingested, embedded and tagged by the committed model, in a temporary
+    store: its sentences' vectors cached as a run's embed stage leaves them, so that a test
+    building themes from a copy does not encode the corpus again."""
     def build(out: Path) -> None:
-        from collabmine import tagging
+        from collabmine import store, tagging
 
-        tagging.tag_store(copy_store(request.getfixturevalue("ingested_store"), out))
+        settings = copy_store(request.getfixturevalue("ingested_store"), out)
+        con = store.connect(settings.store_path, create=False)
+        doc_ids = sorted(r["doc_id"] for r in store.documents(con) if r["status"] == "ok")
+        con.close()
+        for doc_id in doc_ids:
+            tagging.embed_report(settings, doc_id)
+        tagging.tag_store(settings)
 
     return _settings(_built_once(tmp_path_factory, "tagged", build))
 

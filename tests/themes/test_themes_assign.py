@@ -17,6 +17,21 @@ def coded():
     return records, examples.examples_of(records, default_frame())
 
 
+@pytest.fixture(scope="module")
+def encode(embedder, tmp_path_factory):
+    """The embedder's vectors through a store's cache, as the themes stage reads them: each text
+    is encoded once for the module (its vector does not depend on what it is encoded with), and
+    the frame's texts come with the shipped model (a test below checks they are the embedder's)."""
+    from collabmine import embed, store
+    from collabmine.settings import load_settings
+    from collabmine.themes import assigners
+
+    con = store.connect(tmp_path_factory.mktemp("assign-cache") / "cache.sqlite")
+    embed.seed_cache(con, assigners.shipped_frame_vectors(load_settings(), model=embedder.name), model=embedder.name)
+    yield lambda texts: embed.embed_cached(list(texts), embedder=embedder, con=con)
+    con.close()
+
+
 def test_the_coded_pairs_use_frame_keys_and_carry_their_context(coded):
     records, train = coded
     frame = default_frame()
@@ -32,14 +47,14 @@ def test_the_coded_pairs_use_frame_keys_and_carry_their_context(coded):
     assert sum(bool(r["previous"]) for r in records) > 1900
 
 
-def test_training_is_deterministic_and_a_saved_model_assigns_the_same(coded, embedder, tmp_path):
+def test_training_is_deterministic_and_a_saved_model_assigns_the_same(coded, encode, tmp_path):
     _, train = coded
     frame = default_frame()
     subset = [e for e in train if e.category == "barrier"]
-    first = assign.train(subset, frame, encode=embedder.encode)
-    second = assign.train(subset, frame, encode=embedder.encode)
+    first = assign.train(subset, frame, encode=encode)
+    second = assign.train(subset, frame, encode=encode)
     inputs = assign.read_inputs([e.text for e in subset[:40]], [e.previous for e in subset[:40]],
-                                [e.heading for e in subset[:40]], embedder.encode)
+                                [e.heading for e in subset[:40]], encode)
     a, b = first.assign("barrier", inputs), second.assign("barrier", inputs)
     assert a.keys == b.keys and np.array_equal(a.distribution, b.distribution)
     assign.save(first, tmp_path)
@@ -77,17 +92,17 @@ def test_the_decision_rule_sends_what_fits_no_frame_theme_to_the_pool():
     assert assign.decide(np.array([0.6, 0.3, 0.1]), ["a", "other", "b"], strict)[0] is None
 
 
-def test_a_theme_no_coded_sentence_teaches_is_learned_from_the_frames_examples(coded, embedder):
+def test_a_theme_no_coded_sentence_teaches_is_learned_from_the_frames_examples(coded, encode):
     """A report may discuss a theme the coded reports never did: the frame's example sentences
     (written from its definition) teach it. Without them the theme is no class of the model."""
     _, train = coded
     frame = default_frame()
     without = [e for e in train if e.category == "barrier" and e.key != "distance" and "distance" not in e.also]
     sentence = "Because the villages are some twenty miles apart, teachers could rarely get to each other's schools."
-    inputs = assign.read_inputs([sentence], [""], [""], embedder.encode)
-    taught = assign.train(without, frame, encode=embedder.encode)
+    inputs = assign.read_inputs([sentence], [""], [""], encode)
+    taught = assign.train(without, frame, encode=encode)
     assert taught.assign("barrier", inputs).keys == ["distance"]
-    bare = assign.train(without, frame, encode=embedder.encode,
+    bare = assign.train(without, frame, encode=encode,
                         params=assign.AssignParams(frame_examples=0, example_queries=False, description_examples=0))
     assert "distance" not in bare.models["barrier"].classes
 
@@ -106,3 +121,31 @@ def test_the_shipped_frame_vectors_are_the_frames_texts_as_the_embedder_encodes_
     sample = texts[::97]
     assert np.array_equal(np.stack([shipped[text_hash(t)] for t in sample]), embedder.encode(sample))
     assert assigners.shipped_frame_vectors(settings, model="another-model") == {}
+
+
+def test_a_set_of_analyst_examples_seen_recently_is_not_trained_again(tmp_path, monkeypatch):
+    """The model trained on the coded pairs plus the analysts' examples is kept per set of examples
+    (the last few): a report removed and added back, or an edit undone, loads the earlier one."""
+    from collabmine.settings import load_settings
+    from collabmine.themes import assigners
+
+    trained = []
+
+    def fake_train(examples, frame, **options):   # the real one takes ~25-50 s
+        trained.append(examples[-1].text)
+        return assign.ThemeAssigner({}, options["params"], frame.version)
+
+    monkeypatch.setattr(assign, "train", fake_train)
+    monkeypatch.setattr(assigners, "_LOADED", {})
+    settings, frame = load_settings(out_dir=tmp_path), default_frame()
+
+    def use(name: str) -> None:
+        assigners._LOADED.clear()   # as a new run's process
+        assigners.assigner_for(settings, frame, [assign.Example("barrier", "time", name, origin="move")], encode=None)
+
+    for name in ("a", "b", "a", "c", "d", "e", "a", "b"):
+        use(name)
+    # "a" was used again before "b" and stays among the last four; "b" was pruned and is trained again.
+    assert trained == ["a", "b", "c", "d", "e", "b"]
+    kept = [d for d in assigners.local_dir(settings).iterdir() if d.is_dir()]
+    assert len(kept) == assigners.LOCAL_MODELS_KEPT

@@ -2,11 +2,13 @@
 pairs by ``collabmine train-themes``), or — once analysts have moved sentences to frame themes
 or promoted a theme — one trained on the coded pairs plus their examples, with the shipped
 model's calibration. That one is trained once per set of analyst examples and kept beside the
-store (``OUT/themes/assigner/``)."""
+store (``OUT/themes/assigner/<key>/``, the last few): a report removed and then added back, or an
+edit undone, brings back a set of examples already trained on (training takes ~25-50 s)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from dataclasses import astuple
 from pathlib import Path
@@ -63,6 +65,14 @@ def local_dir(settings: Settings) -> Path:
     return settings.out_dir / "themes" / "assigner"
 
 
+#: Locally trained models kept (the most recently used); older ones are deleted.
+LOCAL_MODELS_KEPT = 4
+
+
+def _local_model_dir(settings: Settings, key: str) -> Path:
+    return local_dir(settings) / key[:16]
+
+
 def key_for(settings: Settings, frame: Frame, analyst: Sequence[Example]) -> str:
     """What the run's assignments depend on: the shipped model (or the coded pairs), the frame
     and the analysts' examples."""
@@ -96,11 +106,24 @@ def _same_keys(model: ThemeAssigner, frame: Frame) -> bool:
 
 
 def _local(settings: Settings, key: str) -> ThemeAssigner | None:
-    directory = local_dir(settings)
+    directory = _local_model_dir(settings, key)
     card = directory / assign.CARD_FILE
     if not card.exists() or json.loads(card.read_text(encoding="utf-8")).get("key") != key:
         return None
+    card.touch()   # recently used: kept when older models are pruned
     return assign.load(directory)
+
+
+def _prune_local(settings: Settings) -> None:
+    """Delete all but the ``LOCAL_MODELS_KEPT`` most recently used local models (and the single
+    unkeyed model earlier versions kept in ``local_dir`` itself)."""
+    root = local_dir(settings)
+    for name in (assign.CARD_FILE, assign.ARRAYS_FILE):
+        (root / name).unlink(missing_ok=True)
+    models = sorted((d for d in root.iterdir() if (d / assign.CARD_FILE).exists()),
+                    key=lambda d: ((d / assign.CARD_FILE).stat().st_mtime_ns, d.name), reverse=True)
+    for stale in models[LOCAL_MODELS_KEPT:]:
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _train(settings: Settings, frame: Frame, analyst: Sequence[Example], shipped: ThemeAssigner, key: str,
@@ -110,5 +133,7 @@ def _train(settings: Settings, frame: Frame, analyst: Sequence[Example], shipped
     model = assign.train(coded + list(analyst), frame, encode=encode, params=shipped.params, temperatures=temperatures)
     model.card = {"key": key, "trained_on": {"coded": len(coded), "analyst": len(analyst)},
                   "calibration": "the shipped model's temperatures"}
-    assign.save(model, local_dir(settings))
-    return assign.load(local_dir(settings))
+    directory = _local_model_dir(settings, key)
+    assign.save(model, directory)
+    _prune_local(settings)
+    return assign.load(directory)
