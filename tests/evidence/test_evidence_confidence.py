@@ -29,6 +29,16 @@ def test_one_report_is_low_or_worse():
     assert "cosine" not in " ".join(c.reasons)      # plain words, the measure after them
 
 
+def test_adequacy_says_which_sentences_it_counts():
+    """A theme page shows all its sentences; adequacy counts those confidently in the theme, and
+    says so when the two differ."""
+    some = grade(Evidence(sentences=27, reports=4, total_reports=4, report_coherence=0.86, members=32))
+    assert some.reasons[0].startswith("adequacy: 27 of its 32 sentences confidently in the theme, from 4 reports")
+    every = grade(Evidence(sentences=27, reports=4, total_reports=4, report_coherence=0.86, members=27))
+    assert every.reasons[0].startswith("adequacy: 27 sentences, from 4 reports")
+    assert some.grade == every.grade
+
+
 def test_analysts_rejecting_quotes_lowers_confidence():
     base = dict(sentences=30, reports=3, total_reports=4, report_coherence=0.85)
     accepted = grade(Evidence(**base, reviewed=10, accepted=10)).grade

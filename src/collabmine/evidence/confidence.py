@@ -46,6 +46,9 @@ class Evidence:
     report_coherence: float | None       # lowest cosine of a report's centroid to the theme's (None: one report)
     reviewed: int = 0                    # random-queue decisions on the theme's quotes
     accepted: int = 0
+    #: All the theme's sentences, when ``sentences`` counts only those confidently in it (a frame
+    #: theme's members the assignment model is unsure of do not add to its support).
+    members: int | None = None
 
 
 @dataclass
@@ -58,8 +61,12 @@ def _adequacy(e: Evidence) -> tuple[str, str]:
     level = (NONE if e.reports >= ADEQUATE_REPORTS and e.sentences >= ADEQUATE_SENTENCES
              else SERIOUS if e.reports == 1 or e.sentences < THIN_SENTENCES else MINOR)
     said = {NONE: "enough to go on", MINOR: "some, but thin", SERIOUS: "too little to be sure"}[level]
-    return level, (f"adequacy: {e.sentences} sentence{'s' if e.sentences != 1 else ''} from {e.reports} "
-                   f"report{'s' if e.reports != 1 else ''} — {said} ({level})")
+    # The theme's page shows all its sentences; say which ones the claim counts, or the two
+    # numbers read as a contradiction ("32 sentences" above, "27 sentences" here).
+    counted = (f"{e.sentences} of its {e.members} sentences confidently in the theme"
+               if e.members is not None and e.members != e.sentences
+               else f"{e.sentences} sentence{'s' if e.sentences != 1 else ''}")
+    return level, (f"adequacy: {counted}, from {e.reports} report{'s' if e.reports != 1 else ''} — {said} ({level})")
 
 
 def _coherence(e: Evidence) -> tuple[str, str]:

@@ -177,7 +177,7 @@ def supported_themes(con, docs: dict[str, dict]) -> Iterator[ThemeSupport]:
         rejected = rejected_in.get(t["theme_id"], 0)
         coherence = _report_coherence(confident, vectors, centroids[t["theme_id"]])
         confidence = grade(Evidence(len(confident), len(reports), total, coherence, reviewed=accepted + rejected,
-                                    accepted=accepted))
+                                    accepted=accepted, members=len(rows)))
         key = [c for c in ordered[:KEY_QUOTES] if c.quotable]
         claiming = t["kind"] in CLAIMING_KINDS
         yield ThemeSupport(
