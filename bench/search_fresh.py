@@ -28,6 +28,7 @@ from search_pool import variants  # noqa: E402  (also sets up the offline enviro
 from collabmine import store  # noqa: E402
 from collabmine.evidence import is_signposting  # noqa: E402
 from collabmine.explore import query  # noqa: E402
+from collabmine.explore.reranker import load_reranker  # noqa: E402
 from collabmine.settings import load_settings  # noqa: E402
 
 JUDGMENTS = ROOT / "bench" / "search_judgments_fresh.json"
@@ -61,23 +62,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "out")
     parser.add_argument("--judgments", type=Path, default=JUDGMENTS)
+    parser.add_argument("--reranker", type=Path, default=None,
+                        help="A reranker folder to measure instead of the shipped models/reranker.")
+    parser.add_argument("--depth", type=int, default=None, help="Candidates the reranker reorders.")
+    parser.add_argument("--held-out", action="store_true",
+                        help="Also print the held-out half (only for the figure reported, never while choosing).")
     args = parser.parse_args()
+    reranker = load_reranker(args.reranker) if args.reranker else "default"
+    if args.depth:
+        query.RERANK_DEPTH = args.depth
+
     data = json.loads(args.judgments.read_text(encoding="utf-8"))
     judged = data["questions"]
     con = store.connect(load_settings(out_dir=args.out).store_path, create=False)
     texts = {h["span_id"]: h["text"] for q in judged.values() for h in q["hits"]}
     runs: dict[str, dict[str, list[str]]] = {}
     for qid, q in judged.items():
-        for name, hits in variants(con, q["question"]).items():
+        for name, hits in variants(con, q["question"], reranker=reranker).items():
             runs.setdefault(name, {})[qid] = hits
-    timings = []
+    timings: dict[str, list[float]] = {"today's search": [], "without the reranker": []}
     for q in judged.values():                 # warm: every question has been asked once above
-        started = time.perf_counter()
-        query.search(con, q["question"], top=K_NDCG)
-        timings.append(time.perf_counter() - started)
+        for name, chosen in (("today's search", reranker), ("without the reranker", None)):
+            started = time.perf_counter()
+            query.search(con, q["question"], top=K_NDCG, reranker=chosen)
+            timings[name].append(time.perf_counter() - started)
     con.close()
     parts = {"held out": [k for k, q in judged.items() if q["held_out"]],
              "the rest": [k for k, q in judged.items() if not q["held_out"]]}
+    if not args.held_out:
+        del parts["held out"]
     for part, ids in parts.items():
         print(f"\n{part} ({len(ids)} questions)")
         for name, run in runs.items():
@@ -85,8 +98,9 @@ def main() -> None:
             print(f"  {name:9} P@5 strict {m['P@5 strict']:.3f}  lenient {m['P@5 lenient']:.3f}  "
                   f"nDCG@10 {m['nDCG@10']:.3f}  no answer in top 5: {m['no answer in top 5']}  "
                   f"lead-ins in top 5: {m['lead-ins in top 5']}  unjudged: {m['unjudged hits']}")
-    print(f"\nwarm latency of today's search: median {statistics.median(timings) * 1000:.0f} ms, "
-          f"max {max(timings) * 1000:.0f} ms over {len(timings)} questions")
+    for name, times in timings.items():
+        print(f"warm latency, {name}: median {statistics.median(times) * 1000:.0f} ms, "
+              f"max {max(times) * 1000:.0f} ms over {len(times)} questions")
 
 
 if __name__ == "__main__":

@@ -25,15 +25,17 @@ from collabmine.explore import query  # noqa: E402
 from collabmine.settings import load_settings  # noqa: E402
 
 
-def variants(con, question: str) -> dict[str, list[str]]:
-    """Each variant's top ``K_NDCG`` span ids for ``question``."""
+def variants(con, question: str, *, reranker="default") -> dict[str, list[str]]:
+    """Each variant's top ``K_NDCG`` span ids for ``question`` (``reranker``: the cross-encoder of
+    today's search; "default" is the shipped one)."""
     matcher = query.match_theme
     query.match_theme = lambda *a, **k: None       # the same search without theme matching
     try:
-        unthemed = query.search(con, question, top=K_NDCG)["span_id"].tolist()
+        unthemed = query.search(con, question, top=K_NDCG, reranker=None)["span_id"].tolist()
     finally:
         query.match_theme = matcher
-    return {"now": query.search(con, question, top=K_NDCG)["span_id"].tolist(),
+    return {"now": query.search(con, question, top=K_NDCG, reranker=reranker)["span_id"].tolist(),
+            "no rerank": query.search(con, question, top=K_NDCG, reranker=None)["span_id"].tolist(),
             "no theme": unthemed,
             "before": baseline(con, question),
             "semantic": query.search(con, question, top=K_NDCG, mode="semantic")["span_id"].tolist(),

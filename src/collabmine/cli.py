@@ -450,6 +450,24 @@ def train_themes_cmd(out: Path = typer.Option(None, "--out", help="Output folder
                   + ", ".join(card["measured"]["single_report_themes"]))
 
 
+@app.command("train-reranker")
+def train_reranker_cmd(judgments: list[Path] = typer.Option([], "--judgments", help="Judged search results (as "
+                                                             "bench/search_judgments_fresh.json): the graded hits of "
+                                                             "questions not marked held_out join the training pairs.")) -> None:
+    """Fine-tune search's cross-encoder reranker on pairs made from the coded theme data (and judged
+    hits); write models/reranker/ with its card."""
+    from .explore.reranker_train import reranker_dir, train_reranker
+
+    settings = load_settings()
+    try:
+        card = train_reranker(settings, judgments=judgments, progress=_progress)
+    except CollabmineError as exc:
+        _fail(str(exc))
+    trained = card["trained_on"]
+    console.print(f"Wrote {reranker_dir(settings)} in {card['seconds'] / 60:.1f} min: {trained['pairs']} pairs "
+                  f"({trained['from_coded']} from coded sentences, {trained['from_judged']} from judged hits).")
+
+
 @app.command("theme-edit")
 def theme_edit(action: str = typer.Argument(..., help="rename, merge, promote or dismiss."),
                theme_id: str = typer.Argument(..., help="The theme, from `collabmine themes`."),
@@ -842,9 +860,10 @@ def web(out: Path = typer.Option(None, "--out", help=OUT_HELP),
     import uvicorn
 
     from .embed import default_embedder
+    from .explore.reranker import default_reranker
 
-    # Load the embedding model while the server starts, so the first search does not wait ~5 s.
-    threading.Thread(target=default_embedder, daemon=True).start()
+    # Load the models search uses while the server starts, so the first search does not wait ~5 s.
+    threading.Thread(target=lambda: (default_embedder(), default_reranker()), daemon=True).start()
     console.print(f"collabmine web on http://{url_host(host)}:{port}/" + (" (token required)" if token else ""))
     uvicorn.run(application, host=host, port=port, log_level="warning")
 

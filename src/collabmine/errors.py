@@ -50,6 +50,9 @@ class Errors:
             "sentence-transformers` (or `make install`).")
     E042 = ("E042 the tagger in {directory} is stale (version {found}, code expects {expected}). "
             "Rebuild it with `collabmine train-tagger --labels CODED.jsonl`.")
+    E043 = ("E043 the search reranker in {directory} cannot be used ({found}; code expects version {expected}). "
+            "Rebuild it with `collabmine train-reranker`, restore models/reranker/ from git, or delete the folder "
+            "(search then keeps its hybrid order).")
     E044 = ("E044 a held-out evaluation needs coded sentences from at least two reports in the store; "
             "the labels cover {found}. Add coded sentences from another report.")
     E045 = ("E045 coded-sentence file {path} not found. Pass a JSONL (as ../shared/gold/train.jsonl) or a CSV "

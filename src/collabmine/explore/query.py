@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ from ..categories import CATEGORIES
 from ..embed import Embedder, default_embedder, question_vector
 from ..errors import Errors, ReviewError
 from ..evidence import format_citation, has_verbs, is_signposting, quotable, shown_label
+from .reranker import RERANK_DEPTH, Reranker, default_reranker
 from .theme_match import ThemeMatch, match_theme
 
 MODES = ("hybrid", "lexical", "semantic")
@@ -166,8 +167,11 @@ COLUMNS = ["rank", "score", "span_id", "text", "categories", "themes", "theme_id
 
 
 def search(con: sqlite3.Connection, question: str, *, category: str | None = None, report: str | None = None,
-           top: int = 10, mode: str = "hybrid", embedder: Embedder | None = None) -> pd.DataFrame:
-    """The ``top`` sentences answering ``question``, best first, as a DataFrame (``COLUMNS``)."""
+           top: int = 10, mode: str = "hybrid", embedder: Embedder | None = None,
+           reranker: Reranker | None | Literal["default"] = "default") -> pd.DataFrame:
+    """The ``top`` sentences answering ``question``, best first, as a DataFrame (``COLUMNS``).
+    In hybrid mode the top of the ranking is reordered by ``reranker`` (the shipped cross-encoder
+    by default; None: the hybrid order as it is)."""
     if not question or not question.strip():
         raise ReviewError(Errors.E090)
     if category is not None and category not in CATEGORIES:
@@ -178,11 +182,12 @@ def search(con: sqlite3.Connection, question: str, *, category: str | None = Non
     # One state of the store for every read below: a run committing between them once left a
     # candidate without its details (KeyError in the web app while a run wrote).
     with store.snapshot(con):
-        return _search(con, question, category=category, report=report, top=top, mode=mode, embedder=embedder)
+        return _search(con, question, category=category, report=report, top=top, mode=mode, embedder=embedder,
+                       reranker=(default_reranker() if reranker == "default" else reranker) if mode == "hybrid" else None)
 
 
 def _search(con: sqlite3.Connection, question: str, *, category: str | None, report: str | None, top: int, mode: str,
-            embedder: Embedder | None) -> pd.DataFrame:
+            embedder: Embedder | None, reranker: Reranker | None) -> pd.DataFrame:
     filters = Filters(category, resolve_report(con, report) if report else None)
     lexical = lexical_ranking(con, question, filters) if mode != "semantic" else []
     embedder = embedder or default_embedder()
@@ -203,8 +208,12 @@ def _search(con: sqlite3.Connection, question: str, *, category: str | None, rep
     members = sorted(theme_scores, key=lambda s: (-theme_scores[s], s))
     details = _details(con, list(dict.fromkeys(members + candidates)))
     # A member of the theme the question names is on topic by the theme model's word: a lower floor.
+    # The cross-encoder reorders the general ranking only: a matched theme's members are already
+    # ranked by how sure the theme model is, and reranking them too doubled a query's cost for one
+    # lenient hit in 110 on the judged questions not held out.
     first = rerank(members, details, semantic, top=min(top, FROM_THEME), floor=THEME_SIMILARITY_FLOOR)
-    best = rerank([s for s in candidates if s not in first], details, semantic, top=top, after=first)
+    best = rerank([s for s in candidates if s not in first], details, semantic, top=top, after=first,
+                  answers=Answers(question, reranker))
     lexical_rank = {s: i for i, s in enumerate(lexical, start=1)}
     similarity = semantic.similarity
     rows = []
@@ -236,12 +245,38 @@ def theme_ranking(con: sqlite3.Connection, matched: ThemeMatch, semantic: Semant
     return fuse([sure, close])
 
 
+@dataclass
+class Answers:
+    """How surely a sentence answers the question, by the cross-encoder (``reranker``), computed
+    once per sentence however many rankings ask."""
+    question: str
+    reranker: Reranker | None
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def order(self, ranked: list[str], details: dict[str, dict]) -> list[str]:
+        """The first ``RERANK_DEPTH`` of ``ranked`` by reciprocal-rank fusion of their order and
+        the cross-encoder's (ties: their order), the rest as they are; ``ranked`` unchanged without
+        a reranker. Fused rather than replaced: on the judged questions not held out, the
+        cross-encoder's order alone lost answers the hybrid order had (``BENCHMARKS.md``)."""
+        if self.reranker is None or not ranked:
+            return ranked
+        head = ranked[:RERANK_DEPTH]
+        todo = [s for s in head if s not in self.scores]
+        if todo:
+            found = self.reranker.score(self.question, [details[s]["text"] for s in todo])
+            self.scores.update({s: float(x) for s, x in zip(todo, found)})
+        position = {s: i for i, s in enumerate(head)}
+        fused = fuse([head, sorted(head, key=lambda s: (-self.scores[s], position[s]))])
+        return sorted(head, key=lambda s: (-fused[s], position[s])) + ranked[RERANK_DEPTH:]
+
+
 def rerank(candidates: list[str], details: dict[str, dict], semantic: SemanticRanking, *, top: int,
-           floor: float = SIMILARITY_FLOOR, after: Sequence[str] = ()) -> list[str]:
+           floor: float = SIMILARITY_FLOOR, after: Sequence[str] = (), answers: Answers | None = None) -> list[str]:
     """The fused candidates as answers: below the similarity floor, signposting and lead-ins left
     out; full sentences before fragments, headings and the reports' own questions (kept in fused
-    order within each); a near-duplicate of a better hit left out. ``after``: hits already chosen,
-    kept first as they are (the matched theme's)."""
+    order within each); the top of that reordered by how surely each answers the question
+    (``answers``: the cross-encoder); a near-duplicate of a better hit left out. ``after``: hits
+    already chosen, kept first as they are (the matched theme's)."""
     # Signposting and lead-ins ("A number of other issues were identified.") are not answers.
     kept = [s for s in candidates if s in details and semantic.similarity.get(s, 0.0) >= floor
             and not is_signposting(details[s]["text"])]
@@ -252,6 +287,8 @@ def rerank(candidates: list[str], details: dict[str, dict], semantic: SemanticRa
     # one (context, method, description) rarely answers a question: it follows the tagged ones.
     rank = {s: (0 if readable[s] and details[s]["categories"] else 1 if readable[s] else 2) for s in kept}
     ordered = sorted(kept, key=lambda s: rank[s])   # stable: fused order within each group
+    if answers is not None:
+        ordered = answers.order(ordered, details)
 
     def wording(s: str) -> str:   # the same words, case and punctuation aside
         return re.sub(r"\W+", " ", details[s]["text"].lower()).strip()

@@ -67,10 +67,11 @@ def _torch():
     return torch
 
 
-def build_network(*, pretrained: bool):
-    """MiniLM with mean pooling and a linear layer giving one logit per category; ``pretrained``
-    starts from the package's weights (training), otherwise from its configuration only (loading
-    a trained artefact)."""
+def build_network(*, pretrained: bool, outputs: int = len(CATEGORIES)):
+    """MiniLM with mean pooling and a linear layer giving ``outputs`` logits (one per category for
+    the tagger; one relevance logit for search's reranker); ``pretrained`` starts from the
+    package's weights (training), otherwise from its configuration only (loading a trained
+    artefact)."""
     torch = _torch()
     from transformers import AutoConfig, AutoModel
 
@@ -81,7 +82,7 @@ def build_network(*, pretrained: bool):
             self.encoder = AutoModel.from_pretrained(path) if pretrained else AutoModel.from_config(
                 AutoConfig.from_pretrained(path))
             self.dropout = torch.nn.Dropout(0.1)
-            self.head = torch.nn.Linear(self.encoder.config.hidden_size, len(CATEGORIES))
+            self.head = torch.nn.Linear(self.encoder.config.hidden_size, outputs)
 
         def forward(self, batch: dict) -> tuple:
             hidden = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],

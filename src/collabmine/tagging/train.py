@@ -45,6 +45,47 @@ def _batches(lengths: list[int], size: int, rng: np.random.RandomState) -> list[
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def seeded(config: TrainConfig) -> None:
+    """Torch's threads and seed as ``config`` says, before a network is built (its head's initial
+    weights) and trained: the same seed and threads give the same weights."""
+    import torch
+
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+
+
+def fine_tune(network, lengths: list[int], loss_of_batch: Callable, *, config: TrainConfig,
+              progress: Progress | None = None):
+    """AdamW with linear warm-up and decay over ``config.epochs`` of shuffled batches of similar
+    length; ``loss_of_batch(network, rows)`` gives the loss of the rows ``rows`` (an index array
+    into the ``lengths`` rows). Shared by the tagger and search's reranker. The caller seeds torch
+    (``seeded``) before building ``network``: dropout then draws on from the head's initialisation."""
+    import torch
+
+    rng = np.random.RandomState(config.seed)
+    optimiser = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps = max(1, config.epochs * -(-len(lengths) // config.batch_size))
+    warm = max(1, int(config.warmup * steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
+    started = time.monotonic()
+    for epoch in range(config.epochs):
+        network.train()
+        total = 0.0
+        for batch in _batches(lengths, config.batch_size, rng):
+            loss = loss_of_batch(network, batch)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += loss.item() * len(batch)
+        if progress:
+            progress(f"epoch {epoch + 1}/{config.epochs}: loss {total / max(1, len(lengths)):.4f} "
+                     f"({time.monotonic() - started:.0f} s)")
+    network.eval()
+    return network
+
+
 def fit_network(texts: list[str], contexts: list[Context], labels: np.ndarray, *, config: TrainConfig = TrainConfig(),
                 progress: Progress | None = None):
     """MiniLM fine-tuned end to end on (context, sentence) pairs; ``labels`` (n, 4) may hold
@@ -52,38 +93,19 @@ def fit_network(texts: list[str], contexts: list[Context], labels: np.ndarray, *
     says nothing about the others)."""
     import torch
 
-    torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    rng = np.random.RandomState(config.seed)
+    seeded(config)
     network = build_network(pretrained=True)
-    optimiser = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    lengths = [len(c.as_text()) + len(t) for c, t in zip(contexts, texts)]
-    per_epoch = -(-len(texts) // config.batch_size)
-    steps = max(1, config.epochs * per_epoch)
-    warm = max(1, int(config.warmup * steps))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
     target = torch.from_numpy(np.clip(labels, 0, 1).astype(np.float32))
     known = torch.from_numpy((labels != UNKNOWN).astype(np.float32))
     loss_of = torch.nn.BCEWithLogitsLoss(reduction="none")
-    started = time.monotonic()
-    for epoch in range(config.epochs):
-        network.train()
-        total = 0.0
-        for batch in _batches(lengths, config.batch_size, rng):
-            logits, _ = network(encode_pairs([contexts[i].as_text() for i in batch], [texts[i] for i in batch]))
-            weight = known[batch]
-            loss = (loss_of(logits, target[batch]) * weight).sum() / weight.sum().clamp(min=1.0)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total += loss.item() * len(batch)
-        if progress:
-            progress(f"epoch {epoch + 1}/{config.epochs}: loss {total / max(1, len(texts)):.4f} "
-                     f"({time.monotonic() - started:.0f} s)")
-    network.eval()
-    return network
+
+    def loss_of_batch(net, batch: np.ndarray):
+        logits, _ = net(encode_pairs([contexts[i].as_text() for i in batch], [texts[i] for i in batch]))
+        weight = known[batch]
+        return (loss_of(logits, target[batch]) * weight).sum() / weight.sum().clamp(min=1.0)
+
+    return fine_tune(network, [len(c.as_text()) + len(t) for c, t in zip(contexts, texts)], loss_of_batch,
+                     config=config, progress=progress)
 
 
 @dataclass
