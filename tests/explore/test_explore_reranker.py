@@ -143,3 +143,21 @@ def test_the_shipped_reranker_prefers_an_answer_to_a_mention(question, answer, m
     assert model is not None, "models/reranker is missing: run `collabmine train-reranker`"
     good, bad = model.score(question, [answer, mention])
     assert good > bad, (question, good, bad)
+
+
+def test_the_cli_and_the_notebook_api_can_skip_the_reranker(themed, tmp_path):
+    import collabmine
+    from typer.testing import CliRunner
+
+    from collabmine.cli import app
+    from conftest import copy_store
+
+    settings = copy_store(themed, tmp_path / "out")
+    question = "what are the benefits of collaboration for pupils"
+    with collabmine.open(settings.out_dir) as cm:
+        plain = cm.query(question, top=3, rerank=False)
+        assert plain.equals(query.search(cm._con, question, top=3, reranker=None))
+    shown = CliRunner().invoke(app, ["query", question, "--out", str(settings.out_dir), "-n", "3", "--no-rerank"])
+    assert shown.exit_code == 0, shown.output
+    at = [shown.output.find(text[:40]) for text in plain["text"]]   # (a long sentence wraps after ~77 characters)
+    assert -1 not in at and at == sorted(at), shown.output

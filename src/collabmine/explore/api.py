@@ -77,10 +77,11 @@ class Collabmine:
 
     # -- questions --
     def query(self, question: str, *, category: str | None = None, report: str | None = None, top: int = 10,
-              mode: str = "hybrid") -> pd.DataFrame:
-        """Sentences answering ``question`` (hybrid BM25 + embedding retrieval), with categories,
-        themes, score and citation."""
-        return _query.search(self._con, question, category=category, report=report, top=top, mode=mode)
+              mode: str = "hybrid", rerank: bool = True) -> pd.DataFrame:
+        """Sentences answering ``question`` (hybrid BM25 + embedding retrieval, its top reordered by
+        the cross-encoder unless ``rerank`` is False), with categories, themes, score and citation."""
+        return _query.search(self._con, question, category=category, report=report, top=top, mode=mode,
+                             reranker="default" if rerank else None)
 
     def theme(self, theme_id: str) -> tuple[pd.Series, pd.DataFrame]:
         """A theme's row and its evidence (verbatim quotes with citations), best first."""
