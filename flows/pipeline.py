@@ -161,8 +161,10 @@ def task_runner(settings: Settings):
         raise ConfigError(Errors.E070) from exc
     if settings.dask_address:
         return DaskTaskRunner(address=settings.dask_address)
+    # Each worker loads the models on a thread from its start (``collabmine.dask_worker``).
     return DaskTaskRunner(cluster_kwargs={"n_workers": settings.dask_workers, "threads_per_worker": 1,
-                                          "processes": True, "dashboard_address": None})
+                                          "processes": True, "dashboard_address": None,
+                                          "preload": ["collabmine.dask_worker"]})
 
 
 def run_pipeline(settings: Settings, *, show_progress: bool = False) -> dict:

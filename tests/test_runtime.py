@@ -24,3 +24,32 @@ def test_a_run_that_is_ending_stops_only_its_own_work():
         worker.start()
         worker.join()
     assert seen == [None]
+
+
+def test_a_dask_worker_loads_the_models_without_holding_up_its_start(monkeypatch):
+    """Dask runs ``dask_setup`` as a worker starts: it must return at once (the worker takes tasks
+    meanwhile) and load the embedding model and the tagger on a thread."""
+    import threading
+
+    from collabmine import dask_worker, embed, tagging
+    from flows.pipeline import task_runner
+    from collabmine.settings import load_settings
+
+    release, loaded = threading.Event(), []
+
+    def slow_embedder():
+        release.wait(30)
+        loaded.append("embedder")
+
+    monkeypatch.setattr(embed, "default_embedder", slow_embedder)
+    monkeypatch.setattr(tagging, "load_tagger", lambda settings: loaded.append("tagger"))
+    dask_worker.dask_setup(None)
+    assert loaded == []                      # returned while the first model is still loading
+    release.set()
+    for _ in range(300):
+        if len(loaded) == 2:
+            break
+        threading.Event().wait(0.01)
+    assert loaded == ["embedder", "tagger"]
+    runner = task_runner(load_settings(task_runner="dask"))
+    assert runner.cluster_kwargs["preload"] == ["collabmine.dask_worker"]
