@@ -76,9 +76,10 @@ def test_search_reorders_its_top_by_the_reranker_it_is_given(cm_store):
     # The reranker's favourite (third by the hybrid order) moves up one place: fused with that order.
     assert reranked["text"].tolist()[:3] == [plain["text"].iloc[0], plain["text"].iloc[2], plain["text"].iloc[1]]
     assert sorted(reranked["text"]) == sorted(plain["text"]) and len(fake.scored) == query.RERANK_DEPTH
+    assert reranked.attrs["reranked"] and not plain.attrs["reranked"]
     # Lexical and semantic modes are what they say: never reranked.
     fake.scored.clear()
-    query.search(cm_store, question, mode="semantic", reranker=fake)
+    assert not query.search(cm_store, question, mode="semantic", reranker=fake).attrs["reranked"]
     assert not fake.scored
 
 
@@ -161,3 +162,11 @@ def test_the_cli_and_the_notebook_api_can_skip_the_reranker(themed, tmp_path):
     assert shown.exit_code == 0, shown.output
     at = [shown.output.find(text[:40]) for text in plain["text"]]   # (a long sentence wraps after ~77 characters)
     assert -1 not in at and at == sorted(at), shown.output
+    # The web page says how its order was made.
+    from fastapi.testclient import TestClient
+
+    from collabmine.explore.web import create_app
+
+    client = TestClient(create_app(settings), base_url="http://127.0.0.1")
+    assert "reordered by a model that reads your question" in client.get("/search", params={"q": question}).text
+    assert "reordered by a model" not in client.get("/search", params={"q": question, "mode": "lexical"}).text

@@ -229,6 +229,7 @@ def _search(con: sqlite3.Connection, question: str, *, category: str | None, rep
     hits = pd.DataFrame(rows, columns=COLUMNS)
     hits["from_theme"] = hits["span_id"].isin(first)
     hits.attrs["theme"] = matched.__dict__ if matched is not None and first else None
+    hits.attrs["reranked"] = reranker is not None      # the page says how its order was made
     return hits
 
 

@@ -167,9 +167,10 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
         if q.strip():
             with connection() as con:
                 found = search_lib.search(con, q, category=category or None, report=report or None, top=top, mode=mode)
-            hits, theme = found.to_dict("records"), found.attrs.get("theme")
+            hits, theme, reranked = found.to_dict("records"), found.attrs.get("theme"), found.attrs.get("reranked")
         return page(request, "search.html.j2", q=q, category=category, report=report, top=top, mode=mode,
-                    hits=hits, theme=theme, modes=search_lib.MODES)
+                    hits=hits, theme=theme, reranked=reranked, rerank_depth=search_lib.RERANK_DEPTH,
+                    modes=search_lib.MODES)
 
     @app.get("/reports", response_class=HTMLResponse)
     def reports(request: Request) -> HTMLResponse:
