@@ -69,6 +69,8 @@ def main() -> None:
                         help="Also print the held-out half (only for the figure reported, never while choosing).")
     args = parser.parse_args()
     reranker = load_reranker(args.reranker) if args.reranker else "default"
+    if reranker is None:
+        parser.error(f"no reranker in {args.reranker}")
     if args.depth:
         query.RERANK_DEPTH = args.depth
 

@@ -451,7 +451,7 @@ def train_themes_cmd(out: Path = typer.Option(None, "--out", help="Output folder
 
 
 @app.command("train-reranker")
-def train_reranker_cmd(judgments: list[Path] = typer.Option([], "--judgments", help="Judged search results (as "
+def train_reranker_cmd(judgments: list[Path] = typer.Option([], "--judgments", exists=True, dir_okay=False, help="Judged search results (as "
                                                              "bench/search_judgments_fresh.json): the graded hits of "
                                                              "questions not marked held_out join the training pairs.")) -> None:
     """Fine-tune search's cross-encoder reranker on pairs made from the coded theme data (and judged
@@ -857,15 +857,15 @@ def web(out: Path = typer.Option(None, "--out", help=OUT_HELP),
         application = create_app(settings, token=token)
     except CollabmineError as exc:
         _fail(str(exc))
-    import threading
-
     import uvicorn
 
     from .embed import default_embedder
     from .explore.reranker import default_reranker
+    from .runtime import preload_in_background
 
-    # Load the models search uses while the server starts, so the first search does not wait ~5 s.
-    threading.Thread(target=lambda: (default_embedder(), default_reranker()), daemon=True).start()
+    # Load the models search uses while the server starts, so the first search does not wait ~5 s
+    # (a model that cannot load says so, with its code, on the first search that needs it).
+    preload_in_background(default_embedder, default_reranker)
     console.print(f"collabmine web on http://{url_host(host)}:{port}/" + (" (token required)" if token else ""))
     uvicorn.run(application, host=host, port=port, log_level="warning")
 

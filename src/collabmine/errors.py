@@ -50,9 +50,10 @@ class Errors:
             "sentence-transformers` (or `make install`).")
     E042 = ("E042 the tagger in {directory} is stale (version {found}, code expects {expected}). "
             "Rebuild it with `collabmine train-tagger --labels CODED.jsonl`.")
-    E043 = ("E043 the search reranker in {directory} cannot be used ({found}; code expects version {expected}). "
-            "Rebuild it with `collabmine train-reranker`, restore models/reranker/ from git, or delete the folder "
-            "(search then keeps its hybrid order).")
+    E043 = ("E043 the search reranker in {directory} cannot be used ({found}; this collabmine expects version "
+            "{expected}). Rebuild it with `collabmine train-reranker`, restore models/reranker/ from git, or delete "
+            "the folder (search then keeps its hybrid order); meanwhile search with `collabmine query --no-rerank` "
+            "or `cm.query(..., rerank=False)`.")
     E044 = ("E044 a held-out evaluation needs coded sentences from at least two reports in the store; "
             "the labels cover {found}. Add coded sentences from another report.")
     E045 = ("E045 coded-sentence file {path} not found. Pass a JSONL (as ../shared/gold/train.jsonl) or a CSV "
@@ -72,6 +73,9 @@ class Errors:
     E050 = ("E050 evidence check failed for {where}: {problem}. Re-run `collabmine run` to rebuild the "
             "evidence from the current reports; if it still fails, the store was edited by hand or a report "
             "was replaced under the same name.")
+    E057 = ("E057 {path}: not a judged search set that can train the reranker ({problem}). It needs "
+            '{{"questions": {{ID: {{"question": ..., "held_out": true|false, "hits": [{{"text": ..., "grade": 0|1|2}}]}}}}}} '
+            "as in bench/search_judgments_fresh.json; fix the file or leave it out.")
     E056 = ("E056 the store {store} was built from the reports in {recorded}, which is not there any more. "
             "Pass the folder where the reports are now: collabmine verify --corpus FOLDER.")
     E051 = ("E051 no evidence table in the store yet. Run `collabmine run` first (it builds themes and evidence).")

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from collabmine.errors import ModelError
+from collabmine.errors import DataError, ModelError
 from collabmine.explore import query, reranker, reranker_train
 from collabmine.themes.frame import Frame, FrameTheme
 
@@ -36,24 +36,27 @@ def _details(texts: dict[str, str]) -> dict[str, dict]:
     return {s: {"text": t, "kind": "paragraph", "categories": ["impact"]} for s, t in texts.items()}
 
 
-def test_the_reranker_moves_an_answer_up_the_top_of_the_ranking_and_scores_each_sentence_once(monkeypatch):
+def test_the_reranker_moves_an_answer_up_the_top_of_the_ranking_never_above_a_full_sentence(monkeypatch):
     texts = {"a": "Heads said the partnership was a topic of discussion in every meeting.",
              "b": "Staff described the partnership's meetings and who attended them each term.",
-             "c": "The partnership's meetings were held in each school in turn.",
              "d": "The answer, answer and answer: joint training had changed how teachers planned lessons.",
-             "e": "Another answer answer answer answer came from the pupils themselves in the survey."}
+             "e": "Another answer answer answer answer came from the pupils themselves in the survey.",
+             "q": "What answer answer answer answer answer did the partnership find?"}
     details, semantic = _details(texts), query.SemanticRanking(list(texts), {s: 0.6 for s in texts}, {})
     fake = CountingReranker()
-    answers = query.Answers("what changed?", fake)
     monkeypatch.setattr(query, "RERANK_DEPTH", 4)
-    # The reranker's favourite of the first four moves up, fused with the hybrid order (the hybrid
-    # first keeps its place: reciprocal-rank fusion of the two orders); e, below the depth, stays last.
-    expected = ["a", "d", "b", "c", "e"]
-    assert query.rerank(list("abcde"), details, semantic, top=5, answers=answers) == expected
-    assert query.rerank(list("abcde"), details, semantic, top=5, answers=answers) == expected
-    assert sorted(fake.scored) == sorted(texts[s] for s in "abcd")      # once each, across both calls
-    # No reranker: the fused order, as before.
-    assert query.rerank(list("abcde"), details, semantic, top=5, answers=query.Answers("q", None)) == list("abcde")
+    # Hybrid order a, b, d, then the reports' own question q (after full sentences). The reranker
+    # likes q best and d next: d moves above b (its order fused with the hybrid one, the hybrid
+    # first keeps its place); q stays below every full sentence.
+    got = query.rerank(list("qabd"), details, semantic, top=4, answers=query.Answers("what changed?", fake))
+    assert got == ["a", "d", "b", "q"], got
+    # No reranker: the fused order, as before (the question after full sentences).
+    assert query.rerank(list("qabd"), details, semantic, top=4, answers=query.Answers("q", None)) == list("abdq")
+    # Below the depth nothing moves, however well the reranker would score it.
+    fake.scored.clear()
+    monkeypatch.setattr(query, "RERANK_DEPTH", 3)
+    assert query.rerank(list("abde"), details, semantic, top=4, answers=query.Answers("what changed?", fake))[3] == "e"
+    assert texts["e"] not in fake.scored
 
 
 class Favouring:
@@ -115,16 +118,31 @@ def test_judged_pairs_never_read_held_out_questions(tmp_path):
     pairs = reranker_train.judged_pairs(path)
     assert set(pairs) == {("open?", "A", 1.0), ("open?", "B", 0.25)}
     assert not any(q == "held?" for q, _, _ in pairs)
+    # A question not marked either way is not read as "not held out": the file is refused, named.
+    path.write_text(json.dumps({"questions": {"q3": {"question": "unmarked?", "hits": [{"text": "E", "grade": 2}]}}}),
+                    encoding="utf-8")
+    with pytest.raises(DataError, match="E057.*judged.json.*q3 has no held_out"):
+        reranker_train.judged_pairs(path)
+    path.write_text(json.dumps({"q1": {"question": "old format", "hits": []}}), encoding="utf-8")
+    with pytest.raises(DataError, match="E057.*KeyError"):
+        reranker_train.judged_pairs(path)
 
 
-def test_a_missing_reranker_leaves_search_as_it_was_and_a_stale_one_is_a_coded_error(tmp_path):
+def test_a_missing_reranker_leaves_search_as_it_was_and_a_stale_or_damaged_one_is_a_coded_error(tmp_path):
     assert reranker.load_reranker(tmp_path / "none") is None
     stale = tmp_path / "stale"
     stale.mkdir()
     (stale / reranker.MANIFEST_FILE).write_text(json.dumps({"reranker_version": "0"}), encoding="utf-8")
     (stale / reranker.MODEL_FILE).write_bytes(b"")
-    with pytest.raises(ModelError, match="E043.*train-reranker"):
+    with pytest.raises(ModelError, match="E043.*version 0.*train-reranker.*--no-rerank"):
         reranker.load_reranker(stale)
+    damaged = tmp_path / "damaged"      # e.g. a Git LFS pointer instead of the weights
+    damaged.mkdir()
+    (damaged / reranker.MANIFEST_FILE).write_text(json.dumps({"reranker_version": reranker.RERANKER_VERSION}),
+                                                  encoding="utf-8")
+    (damaged / reranker.MODEL_FILE).write_text("version https://git-lfs.github.com/spec/v1\n", encoding="utf-8")
+    with pytest.raises(ModelError, match="E043.*damaged weights"):
+        reranker.load_reranker(damaged)
 
 
 @pytest.mark.parametrize("question, answer, mention", [
@@ -134,8 +152,9 @@ def test_a_missing_reranker_leaves_search_as_it_was_and_a_stale_one_is_a_coded_e
     pytest.param("did collaboration improve pupils' attainment?",
                  "Results at the end of Key Stage 2 rose in all four federated schools over the three years.",
                  "Attainment is measured in different ways in primary and secondary schools.",
-                 marks=pytest.mark.xfail(strict=True, reason="known gap: the shipped reranker scores this mention "
-                                                             "(-1.43) above the answer (-3.04); BENCHMARKS.md")),
+                 # Not strict: a retrained model (not bit-reproducible) may get this one right.
+                 marks=pytest.mark.xfail(strict=False, reason="known gap: the shipped reranker scores this mention "
+                                                              "(-1.43) above the answer (-3.04); BENCHMARKS.md")),
 ])
 def test_the_shipped_reranker_prefers_an_answer_to_a_mention(question, answer, mention):
     """The shipped model, on sentences written here (not from the corpus or any judged set): a

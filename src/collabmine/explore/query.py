@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Sequence
 
 import numpy as np
@@ -179,11 +179,13 @@ def search(con: sqlite3.Connection, question: str, *, category: str | None = Non
     if mode not in MODES:
         raise ReviewError(Errors.E092.format(mode=mode, modes=", ".join(MODES)))
     top = max(1, min(int(top), MAX_TOP))
+    # Loaded before the snapshot: a first load takes seconds, which a read transaction need not span.
+    reranker = (default_reranker() if reranker == "default" else reranker) if mode == "hybrid" else None
     # One state of the store for every read below: a run committing between them once left a
     # candidate without its details (KeyError in the web app while a run wrote).
     with store.snapshot(con):
         return _search(con, question, category=category, report=report, top=top, mode=mode, embedder=embedder,
-                       reranker=(default_reranker() if reranker == "default" else reranker) if mode == "hybrid" else None)
+                       reranker=reranker)
 
 
 def _search(con: sqlite3.Connection, question: str, *, category: str | None, report: str | None, top: int, mode: str,
@@ -246,29 +248,25 @@ def theme_ranking(con: sqlite3.Connection, matched: ThemeMatch, semantic: Semant
     return fuse([sure, close])
 
 
-@dataclass
+@dataclass(frozen=True)
 class Answers:
-    """How surely a sentence answers the question, by the cross-encoder (``reranker``), computed
-    once per sentence however many rankings ask."""
+    """How surely a sentence answers the question, by the cross-encoder (``reranker``)."""
     question: str
     reranker: Reranker | None
-    scores: dict[str, float] = field(default_factory=dict)
 
-    def order(self, ranked: list[str], details: dict[str, dict]) -> list[str]:
+    def order(self, ranked: list[str], details: dict[str, dict], groups: dict[str, int]) -> list[str]:
         """The first ``RERANK_DEPTH`` of ``ranked`` by reciprocal-rank fusion of their order and
-        the cross-encoder's (ties: their order), the rest as they are; ``ranked`` unchanged without
-        a reranker. Fused rather than replaced: on the judged questions not held out, the
-        cross-encoder's order alone lost answers the hybrid order had (``BENCHMARKS.md``)."""
+        the cross-encoder's (ties: their order), within their readability ``groups`` (a fragment
+        or a question never rises above a full sentence), the rest as they are; ``ranked``
+        unchanged without a reranker. Fused rather than replaced: on the judged questions not held
+        out, the cross-encoder's order alone lost answers the hybrid order had (``BENCHMARKS.md``)."""
         if self.reranker is None or not ranked:
             return ranked
         head = ranked[:RERANK_DEPTH]
-        todo = [s for s in head if s not in self.scores]
-        if todo:
-            found = self.reranker.score(self.question, [details[s]["text"] for s in todo])
-            self.scores.update({s: float(x) for s, x in zip(todo, found)})
+        score = dict(zip(head, self.reranker.score(self.question, [details[s]["text"] for s in head])))
         position = {s: i for i, s in enumerate(head)}
-        fused = fuse([head, sorted(head, key=lambda s: (-self.scores[s], position[s]))])
-        return sorted(head, key=lambda s: (-fused[s], position[s])) + ranked[RERANK_DEPTH:]
+        fused = fuse([head, sorted(head, key=lambda s: (-score[s], position[s]))])
+        return sorted(head, key=lambda s: (groups[s], -fused[s], position[s])) + ranked[RERANK_DEPTH:]
 
 
 def rerank(candidates: list[str], details: dict[str, dict], semantic: SemanticRanking, *, top: int,
@@ -289,7 +287,7 @@ def rerank(candidates: list[str], details: dict[str, dict], semantic: SemanticRa
     rank = {s: (0 if readable[s] and details[s]["categories"] else 1 if readable[s] else 2) for s in kept}
     ordered = sorted(kept, key=lambda s: rank[s])   # stable: fused order within each group
     if answers is not None:
-        ordered = answers.order(ordered, details)
+        ordered = answers.order(ordered, details, rank)
 
     def wording(s: str) -> str:   # the same words, case and punctuation aside
         return re.sub(r"\W+", " ", details[s]["text"].lower()).strip()

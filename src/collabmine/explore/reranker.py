@@ -12,7 +12,6 @@ it; ``reranker_train`` says from what). Without it, search keeps its hybrid orde
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -26,26 +25,20 @@ from ..errors import Errors, ModelError
 RERANKER_VERSION = "1"   # bump when inputs or scoring change; a stale artefact is then refused
 MODEL_FILE = "reranker.safetensors"
 MANIFEST_FILE = "manifest.json"
-#: Tokens of (question, sentence) together; a sentence is rarely longer than ~60 tokens.
-MAX_LENGTH = 128
 #: Candidates of the hybrid ranking the cross-encoder reorders (one forward pass each: ~15–25 ms
 #: apiece on this machine's two cores). Chosen on the judged questions not held out: 10, 20 and 40
 #: gave the same precision within a hit or two; 10 keeps a query near the 300 ms budget.
 RERANK_DEPTH = 10
-_FORWARD_LOCK = threading.Lock()
-
-
-def _encode(questions: list[str], texts: list[str]) -> dict:
-    from ..tagging.model import tokenizer
-
-    return tokenizer()(list(questions), list(texts), truncation="longest_first", max_length=MAX_LENGTH,
-                       padding=True, return_tensors="pt")
 
 
 def relevance_logits(network, questions: list[str], texts: list[str], *, batch: int = 32) -> np.ndarray:
     """One relevance logit per (question, sentence) pair, in evaluation mode, batches of similar
-    length (padding changes nothing but time: the mask keeps it out of the pooled vector)."""
+    length (padding changes nothing but time: the mask keeps it out of the pooled vector). The
+    pairs are tokenised as the tagger's (context, sentence) pairs are, under the tagger's lock:
+    one forward pass at a time in a process, whichever model."""
     import torch
+
+    from ..tagging.model import _FORWARD_LOCK, encode_pairs
 
     out = np.zeros(len(texts), np.float32)
     order = sorted(range(len(texts)), key=lambda i: (len(questions[i]) + len(texts[i]), i))
@@ -53,7 +46,7 @@ def relevance_logits(network, questions: list[str], texts: list[str], *, batch: 
     with _FORWARD_LOCK, torch.inference_mode():
         for k in range(0, len(order), batch):
             part = order[k:k + batch]
-            logits, _ = network(_encode([questions[i] for i in part], [texts[i] for i in part]))
+            logits, _ = network(encode_pairs([questions[i] for i in part], [texts[i] for i in part]))
             out[part] = logits[:, 0].numpy()
     return out
 
@@ -71,15 +64,24 @@ class Reranker:
 
 
 def save(network, manifest: dict, directory: Path) -> None:
-    """Weights as float16 (half the size in git) and the model card."""
+    """Weights as float16 (half the size in git) and the model card, written to a temporary folder
+    beside ``directory`` and moved in: a search loading the model meanwhile reads the old files or
+    the new ones, never half of one."""
+    import tempfile
+
     from safetensors.numpy import save_file
 
     directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().numpy().astype(np.float16) for k, v in network.state_dict().items()
-             if v.dtype.is_floating_point}
-    save_file(state, str(directory / MODEL_FILE))
-    (directory / MANIFEST_FILE).write_text(
-        json.dumps(dict(manifest, reranker_version=RERANKER_VERSION), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    with tempfile.TemporaryDirectory(dir=directory.parent, prefix=f".{directory.name}-") as tmp:
+        written = Path(tmp)
+        state = {k: v.detach().numpy().astype(np.float16) for k, v in network.state_dict().items()
+                 if v.dtype.is_floating_point}
+        save_file(state, str(written / MODEL_FILE))
+        (written / MANIFEST_FILE).write_text(
+            json.dumps(dict(manifest, reranker_version=RERANKER_VERSION), indent=2, sort_keys=True) + "\n",
+            encoding="utf-8")
+        for name in (MODEL_FILE, MANIFEST_FILE):   # weights first: the manifest's stamp is read last
+            (written / name).replace(directory / name)
 
 
 def load_reranker(directory: Path) -> Reranker | None:
@@ -103,15 +105,24 @@ def _load(directory: Path, _stamp: tuple) -> Reranker:
 
     from ..tagging.model import build_network
 
-    manifest = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
-    if manifest.get("reranker_version") != RERANKER_VERSION:
-        raise ModelError(Errors.E043.format(directory=directory, found=manifest.get("reranker_version"),
-                                            expected=RERANKER_VERSION))
+    try:
+        manifest = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(Errors.E043.format(directory=directory, found=f"an unreadable card: {exc}"[:300],
+                                            expected=RERANKER_VERSION)) from None
+    found = manifest.get("reranker_version") if isinstance(manifest, dict) else None
+    if found != RERANKER_VERSION:
+        raise ModelError(Errors.E043.format(directory=directory, found=f"version {found}", expected=RERANKER_VERSION))
     network = build_network(pretrained=False, outputs=1)
-    state = {k: torch.from_numpy(v.astype(np.float32)) for k, v in load_file(str(directory / MODEL_FILE)).items()}
-    missing, unexpected = network.load_state_dict(state, strict=False)
+    try:
+        state = {k: torch.from_numpy(v.astype(np.float32)) for k, v in load_file(str(directory / MODEL_FILE)).items()}
+        missing, unexpected = network.load_state_dict(state, strict=False)
+    except Exception as exc:  # noqa: BLE001 - truncated file, a Git LFS pointer, wrong shapes: all "damaged"
+        raise ModelError(Errors.E043.format(directory=directory, found=f"damaged weights: {exc}"[:300],
+                                            expected=RERANKER_VERSION)) from None
     if unexpected or any(not k.endswith("position_ids") for k in missing):
-        raise ModelError(Errors.E043.format(directory=directory, found="damaged weights", expected=RERANKER_VERSION))
+        raise ModelError(Errors.E043.format(directory=directory, found="weights that do not fit the model",
+                                            expected=RERANKER_VERSION))
     network.eval()
     return Reranker(network, manifest)
 
@@ -121,12 +132,3 @@ def default_reranker() -> Reranker | None:
     from ..settings import load_settings
 
     return load_reranker(load_settings().models_dir / "reranker")
-
-
-def fingerprint(directory: Path) -> str:
-    """A short hash of the artefact (shown in benchmarks beside the figures it produced)."""
-    h = hashlib.sha256()
-    for name in (MANIFEST_FILE, MODEL_FILE):
-        path = directory / name
-        h.update(path.read_bytes() if path.exists() else b"missing")
-    return h.hexdigest()[:12]

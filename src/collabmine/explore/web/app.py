@@ -163,7 +163,7 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
     @app.get("/search", response_class=HTMLResponse)
     def search(request: Request, q: str = Query("", max_length=500), category: str = "", report: str = "",
                top: int = Query(20, ge=1, le=search_lib.MAX_TOP), mode: str = "hybrid") -> HTMLResponse:
-        hits, theme = None, None
+        hits, theme, reranked = None, None, False
         if q.strip():
             with connection() as con:
                 found = search_lib.search(con, q, category=category or None, report=report or None, top=top, mode=mode)
