@@ -189,3 +189,4 @@ def test_the_cli_and_the_notebook_api_can_skip_the_reranker(themed, tmp_path):
     client = TestClient(create_app(settings), base_url="http://127.0.0.1")
     assert "reordered by a model that reads your question" in client.get("/search", params={"q": question}).text
     assert "reordered by a model" not in client.get("/search", params={"q": question, "mode": "lexical"}).text
+    assert client.get("/search").status_code == 200          # the empty form, before any question
