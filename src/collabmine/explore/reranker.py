@@ -38,12 +38,12 @@ def relevance_logits(network, questions: list[str], texts: list[str], *, batch: 
     one forward pass at a time in a process, whichever model."""
     import torch
 
-    from ..tagging.model import _FORWARD_LOCK, encode_pairs
+    from ..tagging.model import FORWARD_LOCK, encode_pairs
 
     out = np.zeros(len(texts), np.float32)
     order = sorted(range(len(texts)), key=lambda i: (len(questions[i]) + len(texts[i]), i))
     network.eval()
-    with _FORWARD_LOCK, torch.inference_mode():
+    with FORWARD_LOCK, torch.inference_mode():
         for k in range(0, len(order), batch):
             part = order[k:k + batch]
             logits, _ = network(encode_pairs([questions[i] for i in part], [texts[i] for i in part]))

@@ -43,7 +43,9 @@ NEIGHBOURS_SHOWN = 2
 #: CV, same reports, unseen sentences): macro-F1 0.697 at 0.5 against 0.692 at the report-level
 #: thresholds, 73% of sentences tagged against 87% (the coded data: 76%).
 SEEN_REPORT_THRESHOLD = 0.5
-_FORWARD_LOCK = threading.Lock()
+#: One forward pass at a time in a process, for the tagger and search's reranker alike: per-report
+#: tasks run on threads, the web app serves searches on threads, and torch already uses every core.
+FORWARD_LOCK = threading.Lock()
 
 
 def base_model_path() -> str:
@@ -193,7 +195,7 @@ def forward(network, texts: list[str], contexts: list[Context], *, batch: int = 
     order = sorted(range(len(unique)), key=lambda i: (len(unique[i][0]) + len(unique[i][1]), i))
     network.eval()
     # One forward pass at a time: per-report tasks run on threads, and torch already uses every core.
-    with _FORWARD_LOCK, torch.inference_mode():
+    with FORWARD_LOCK, torch.inference_mode():
         for k in range(0, len(order), batch):
             part = order[k:k + batch]
             z, pooled = network(encode_pairs([unique[i][0] for i in part], [unique[i][1] for i in part]))
