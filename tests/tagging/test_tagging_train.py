@@ -129,3 +129,19 @@ def test_retraining_with_float_noise_rewrites_nothing(tmp_path):
         next(t for t in model.network.state_dict().values() if t.dtype.is_floating_point).add_(0.05)
     assert tagging.model.save(model, directory) is True
     assert (directory / tagging.model.MODEL_FILE).read_bytes() != before[tagging.model.MODEL_FILE]
+
+
+def test_damaged_tagger_weights_are_a_coded_error(tmp_path):
+    """A Git LFS pointer (or a truncated file) where the weights should be: E048, saying how to
+    rebuild or restore them — not a safetensors traceback."""
+    import shutil
+
+    from collabmine.errors import ModelError
+    from collabmine.settings import PROJECT_ROOT
+    from collabmine.tagging import model as tagger_model
+
+    directory = tmp_path / "tagger"
+    shutil.copytree(PROJECT_ROOT / "models" / "tagger", directory)
+    (directory / tagger_model.MODEL_FILE).write_text("version https://git-lfs.github.com/spec/v1\n", encoding="utf-8")
+    with pytest.raises(ModelError, match="E048.*unreadable.*train-tagger"):
+        tagger_model.load(directory)

@@ -69,14 +69,12 @@ def save(network, manifest: dict, directory: Path) -> None:
     the new ones, never half of one."""
     import tempfile
 
-    from safetensors.numpy import save_file
+    from ..tagging.model import write_weights
 
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=directory.parent, prefix=f".{directory.name}-") as tmp:
         written = Path(tmp)
-        state = {k: v.detach().numpy().astype(np.float16) for k, v in network.state_dict().items()
-                 if v.dtype.is_floating_point}
-        save_file(state, str(written / MODEL_FILE))
+        write_weights(network, written / MODEL_FILE)
         (written / MANIFEST_FILE).write_text(
             json.dumps(dict(manifest, reranker_version=RERANKER_VERSION), indent=2, sort_keys=True) + "\n",
             encoding="utf-8")
@@ -100,10 +98,7 @@ _LOADING = threading.Lock()
 
 @lru_cache(maxsize=2)
 def _load(directory: Path, _stamp: tuple) -> Reranker:
-    import torch
-    from safetensors.numpy import load_file
-
-    from ..tagging.model import build_network
+    from ..tagging.model import build_network, read_weights
 
     try:
         manifest = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
@@ -114,14 +109,9 @@ def _load(directory: Path, _stamp: tuple) -> Reranker:
     if found != RERANKER_VERSION:
         raise ModelError(Errors.E043.format(directory=directory, found=f"version {found}", expected=RERANKER_VERSION))
     network = build_network(pretrained=False, outputs=1)
-    try:
-        state = {k: torch.from_numpy(v.astype(np.float32)) for k, v in load_file(str(directory / MODEL_FILE)).items()}
-        missing, unexpected = network.load_state_dict(state, strict=False)
-    except Exception as exc:  # noqa: BLE001 - truncated file, a Git LFS pointer, wrong shapes: all "damaged"
-        raise ModelError(Errors.E043.format(directory=directory, found=f"damaged weights: {exc}"[:300],
-                                            expected=RERANKER_VERSION)) from None
-    if unexpected or any(not k.endswith("position_ids") for k in missing):
-        raise ModelError(Errors.E043.format(directory=directory, found="weights that do not fit the model",
+    problem = read_weights(network, directory / MODEL_FILE)
+    if problem:
+        raise ModelError(Errors.E043.format(directory=directory, found=f"damaged weights: {problem}",
                                             expected=RERANKER_VERSION))
     network.eval()
     return Reranker(network, manifest)

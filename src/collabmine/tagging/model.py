@@ -278,12 +278,35 @@ def save(model: TaggerModel, directory: Path) -> bool:
     return True
 
 
+def write_weights(network, path: Path) -> None:
+    """The network's floating-point weights as float16 safetensors (half the size in git; ``as_stored``
+    rounds a network in memory the same way). The tagger's and search's reranker's format."""
+    from safetensors.numpy import save_file
+
+    save_file({k: v.detach().numpy().astype(np.float16) for k, v in network.state_dict().items()
+               if v.dtype.is_floating_point}, str(path))
+
+
+def read_weights(network, path: Path) -> str | None:
+    """Load ``write_weights``' file at ``path`` into ``network``: None when every weight fits, else
+    what is wrong (a truncated file, a Git LFS pointer, weights of another model) for a coded error."""
+    from safetensors.numpy import load_file
+
+    torch = _torch()
+    try:
+        state = {k: torch.from_numpy(v.astype(np.float32)) for k, v in load_file(str(path)).items()}
+        missing, unexpected = network.load_state_dict(state, strict=False)
+    except Exception as exc:  # noqa: BLE001 - whatever the file is, it is not weights this model can use
+        return f"unreadable: {exc}"[:300]
+    if unexpected or any(not k.endswith("position_ids") for k in missing):
+        return f"missing {missing[:3]}, unexpected {unexpected[:3]}"
+    return None
+
+
 def _write(model: TaggerModel, directory: Path) -> None:
     from safetensors.numpy import save_file
 
-    state = {k: v.detach().numpy().astype(np.float16) for k, v in model.network.state_dict().items()
-             if v.dtype.is_floating_point}
-    save_file(state, str(directory / MODEL_FILE))
+    write_weights(model.network, directory / MODEL_FILE)
     n = model.neighbours
     save_file({"vectors": n.vectors.astype(np.float16), "labels": n.labels.astype(np.int8)},
               str(directory / NEIGHBOURS_FILE))
@@ -378,13 +401,11 @@ _LOADING = threading.Lock()
 def _load(directory: Path, _fingerprint: str) -> TaggerModel:
     from safetensors.numpy import load_file
 
-    torch = _torch()
     manifest = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
     network = build_network(pretrained=False)
-    state = {k: torch.from_numpy(v.astype(np.float32)) for k, v in load_file(str(directory / MODEL_FILE)).items()}
-    missing, unexpected = network.load_state_dict(state, strict=False)
-    if unexpected or any(not k.endswith("position_ids") for k in missing):
-        raise ModelError(Errors.E048.format(directory=directory, detail=f"missing {missing[:3]}, unexpected {unexpected[:3]}"))
+    problem = read_weights(network, directory / MODEL_FILE)
+    if problem:
+        raise ModelError(Errors.E048.format(directory=directory, detail=problem))
     network.eval()
     tensors = load_file(str(directory / NEIGHBOURS_FILE))
     rows = [json.loads(line) for line in (directory / NEIGHBOUR_TEXTS_FILE).read_text(encoding="utf-8").splitlines()]
