@@ -75,8 +75,9 @@ def main() -> None:
     rows.append(("embed, cold cache", t_cold, len(sentences), words, f"bare encode {t_bare:.2f}s → ×{t_cold / t_bare:.2f}"))
     rows.append(("embed, warm cache", t_warm, len(sentences), words, f"×{t_warm / t_bare:.3f} of bare encode"))
 
-    # The fine-tuned classifier reads (heading | previous sentence, sentence) pairs: its baseline is
-    # bare SentenceTransformer.encode of the sentences alone, measured above in this run.
+    # The fine-tuned classifier encodes every distinct sentence and heading once (ONNX Runtime unless
+    # COLLABMINE_ONNX=0): its baseline is bare SentenceTransformer.encode of the sentences alone,
+    # measured above in this run.
     tagger = tagging.load_tagger(settings)
     spans = tagging.data.taggable_spans(con)
     _, t_tag = timed(lambda: tagging.stage.tag_spans(spans, tagger))

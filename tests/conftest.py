@@ -19,6 +19,9 @@ if "PYTEST_XDIST_WORKER" in os.environ:
 from collabmine.runtime import configure_environment  # noqa: E402
 
 configure_environment()
+# ONNX graphs of the models the tests train stay out of the user's cache (every process a test
+# starts inherits this; the shipped models' graphs are exported once and kept for later runs).
+os.environ["COLLABMINE_ONNX_CACHE"] = str(Path(__file__).resolve().parents[1] / ".work" / "onnx-cache-tests")
 
 
 def pytest_configure(config):

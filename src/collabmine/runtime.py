@@ -147,3 +147,19 @@ def preload_in_background(*loaders: Callable[[], object]) -> threading.Thread:
     thread = threading.Thread(target=load, name="collabmine-preload", daemon=True)
     thread.start()
     return thread
+
+
+def warm_model_graphs() -> None:
+    """Export the shipped tagger's and search reranker's ONNX graphs into the cache once
+    (``make install``), so that no run waits for it; a missing or stale model is left for a run
+    to report with its own message."""
+    from .errors import ModelError
+    from .explore.reranker import default_reranker
+    from .settings import load_settings
+    from .tagging import load_tagger
+
+    for load in (lambda: load_tagger(load_settings()), default_reranker):
+        try:
+            load()
+        except ModelError:
+            pass

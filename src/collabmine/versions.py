@@ -112,5 +112,9 @@ def embed_key(*, sha256: str, embedder: str) -> str:
 
 
 def tag_key(*, sha256: str, models_dir: Path) -> str:
+    from .tagging.onnx_encoder import wanted
+
+    # The backend too: ONNX Runtime's scores equal PyTorch's to ~1e-6, which a stored 4-decimal
+    # score can still show; tags written by one are not taken for the other's.
     return "tag-" + digest({"sha": sha256, "code": stage_code("tag"), "segment": stage_code("segment"),
-                            "tagger": tagger_fingerprint(models_dir)})
+                            "tagger": tagger_fingerprint(models_dir), "onnx": wanted()})

@@ -23,7 +23,17 @@ def site(themed, tmp_path_factory):
     return settings, app, TestClient(app, base_url=BASE)
 
 
-def _first_quote(client, theme_id="barrier-01"):
+def _cluster(settings, category: str = "barrier") -> str:
+    """The first emergent theme or unnamed cluster of ``category`` (their ids depend on the clustering)."""
+    con = store.connect(settings.store_path, create=False)
+    try:
+        return con.execute("SELECT theme_id FROM themes WHERE category=? AND kind IN ('emergent', 'cluster')"
+                           " ORDER BY theme_id LIMIT 1", (category,)).fetchone()[0]
+    finally:
+        con.close()
+
+
+def _first_quote(client, theme_id="barrier-time-workload"):
     page = client.get(f"/themes/{theme_id}").text
     return re.search(r'data-span="([0-9a-f]{20})"', page).group(1)
 
@@ -87,7 +97,7 @@ def test_pages(site):
     assert client.get("/review", params={"category": "impact", "offset": 20}).status_code == 200
 
     assert client.get("/api/themes", params={"category": "condition"}).json()[0]["theme_id"].startswith("condition-")
-    detail = client.get("/api/themes/barrier-01").json()
+    detail = client.get(f"/api/themes/{_cluster(settings)}").json()
     assert detail["theme"]["category"] == "barrier" and detail["rows"][0]["quote"]
     found = client.get("/api/search", params={"q": "trust between headteachers", "top": 5}).json()
     assert len(found) == 5 and {"citation", "categories", "span_id", "score"} <= set(found[0])
@@ -112,13 +122,14 @@ def test_bad_requests_get_clear_errors(site, url, status):
 
 def test_review_forms_and_audit_log(site):
     settings, app, client = site
-    span = _first_quote(client, "barrier-02")
+    cluster = _cluster(settings)
+    span = _first_quote(client, cluster)
     form = {"csrf": app.state.csrf, "span_id": span, "category": "barrier", "reviewer": "Ana Analyst",
-            "next": "/themes/barrier-02"}
+            "next": f"/themes/{cluster}"}
     done = client.post("/review", data=form | {"action": "reject"}, follow_redirects=False)
-    assert done.status_code == 303 and done.headers["location"].startswith("/themes/barrier-02?done=")
+    assert done.status_code == 303 and done.headers["location"].startswith(f"/themes/{cluster}?done=")
     assert "collabmine_reviewer" in done.headers["set-cookie"]
-    page = client.get("/themes/barrier-02").text
+    page = client.get(f"/themes/{cluster}").text
     assert "rejected by Ana Analyst" in page and 'value="Ana Analyst"' in page  # name remembered
     assert span in client.get("/review", params={"status": "rejected"}).text
 
@@ -265,6 +276,7 @@ def test_hostile_report_renders_as_text(themed, tmp_path):
     path = corpus / HOSTILE_NAME
     path.write_text(HOSTILE * (5_000_000 // len(HOSTILE)), encoding="utf-8")  # 5 MB, one line
     settings = copy_store(themed, tmp_path / "out").with_(corpus_dir=corpus)
+    cluster = _cluster(settings)
     result = ingest.process_report(path, settings)
     assert result.status == "ok" and len(result.record["title"] or "") <= 300
     con = store.connect(settings.store_path)
@@ -277,19 +289,19 @@ def test_hostile_report_renders_as_text(themed, tmp_path):
     raw = path.read_text(encoding="utf-8")
     quote = raw[span["start"]:span["end"]]
     assert "<script>" in quote
-    con.execute("INSERT INTO evidence VALUES ('barrier-01', 0, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 1)",
-                (span["span_id"], result.doc_id, HOSTILE_NAME, span["start"], span["end"], quote, "Anonymous (n.d.)"))
+    con.execute("INSERT INTO evidence VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 1)",
+                (cluster, span["span_id"], result.doc_id, HOSTILE_NAME, span["start"], span["end"], quote, "Anonymous (n.d.)"))
     con.close()
 
     app = create_app(settings)
     client = TestClient(app, base_url=BASE)
     doc = result.doc_id
     pages = {url: client.get(url) for url in ("/", "/reports", f"/reports/{doc}", f"/reports/{doc}?page=100000",
-                                              "/themes/barrier-01", "/search?q=schools+shared+staff+trust")}
+                                              f"/themes/{cluster}", "/search?q=schools+shared+staff+trust")}
     for url, response in pages.items():
         assert response.status_code == 200, url
         assert "<script>" not in response.text and "<img src=x" not in response.text, url
-    assert "&lt;script&gt;document.title" in pages["/themes/barrier-01"].text  # shown, as text
+    assert "&lt;script&gt;document.title" in pages[f"/themes/{cluster}"].text  # shown, as text
     assert "passwd &lt;script&gt;alert(1)" in pages["/reports"].text
     assert len(pages[f"/reports/{doc}"].text) < 1_000_000  # paginated, not 5 MB in one page
 
@@ -297,11 +309,11 @@ def test_hostile_report_renders_as_text(themed, tmp_path):
         page = b.new_page()
         dialogs = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        for url in ("/themes/barrier-01", f"/reports/{doc}", "/reports", "/search?q=schools+shared+staff"):
+        for url in (f"/themes/{cluster}", f"/reports/{doc}", "/reports", "/search?q=schools+shared+staff"):
             page.goto(base + url)
             assert page.title() != "pwned" and "collabmine" in page.title(), url
             assert page.locator("script").count() == 0
-        page.goto(base + "/themes/barrier-01")
+        page.goto(base + f"/themes/{cluster}")
         # The reader sees the verbatim markup as text (under "source text").
         page.locator("details.raw summary").first.click()
         assert "<script>document.title" in page.inner_text("main")

@@ -55,7 +55,8 @@ def test_held_out_report_never_reaches_its_own_model(spans):
     assert not np.array_equal(first.logits[files == R001], second.logits[files == R001])
 
 
-def test_train_tagger_from_jsonl_and_csv_with_reviews(ingested_store, tmp_path):
+def test_train_tagger_from_jsonl_and_csv_with_reviews(ingested_store, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLLABMINE_ONNX", "0")   # a model trained for one test: no graph to export
     settings = copy_store(ingested_store, tmp_path / "out")
     coded = _coded(6)
     jsonl, csv = tmp_path / "coded.jsonl", tmp_path / "coded.csv"

@@ -129,10 +129,10 @@ def fit_reranker(pairs: list[tuple[str, str, float]], *, config: TrainConfig = T
     before: judged pairs after coded ones)."""
     import torch
 
-    from ..tagging.model import build_network, encode_pairs
+    from .reranker import build_cross_encoder, encode_pairs
 
     seeded(config)
-    network = start if start is not None else build_network(pretrained=True, outputs=1)
+    network = start if start is not None else build_cross_encoder(pretrained=True)
     target = torch.tensor([p[2] for p in pairs], dtype=torch.float32)
     loss_of = torch.nn.BCEWithLogitsLoss()
 

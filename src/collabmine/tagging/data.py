@@ -46,10 +46,6 @@ class Context:
     heading: str = ""
     previous: str = ""
 
-    def as_text(self) -> str:
-        """The first part of the classifier's input pair (the sentence is the second)."""
-        return f"{self.heading} | {self.previous}"
-
 
 @dataclass
 class Spans:

@@ -1,6 +1,8 @@
 """How a sentence gets its categories: all-MiniLM-L6-v2 fine-tuned end to end as a multi-label
-classifier over (context, sentence) pairs — the context being the section heading and the
-previous sentence, as the codebook tells coders to read a span.
+classifier that reads the sentence with its context — the section heading and the previous
+sentence, as the codebook tells coders to read a span. Each of the three is encoded alone and the
+classifier reads their vectors side by side, so a report's every sentence is encoded once (it is
+also the next sentence's context).
 
 A category's score is a calibrated probability: the classifier's logit divided by a per-category
 temperature fitted on predictions for reports the model had not seen (leave-one-report-out over
@@ -18,21 +20,23 @@ import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from ..categories import CATEGORIES
 from ..errors import Errors, ModelError
 from .data import Context
+from .onnx_encoder import mean_pooled, onnx_pooled_encoder
 
-TAGGER_VERSION = "6"  # bump when inputs or scoring change; a stale artefact is then refused
+TAGGER_VERSION = "7"  # bump when inputs or scoring change; a stale artefact is then refused
 MODEL_FILE = "tagger.safetensors"
 NEIGHBOURS_FILE = "neighbours.safetensors"
 NEIGHBOUR_TEXTS_FILE = "neighbours.jsonl"
 MANIFEST_FILE = "manifest.json"
-#: Tokens of (context, sentence) together; longer pairs lose the end of the longer part first.
+#: Tokens of a text the tagger reads (and of a pair search's reranker reads).
 MAX_LENGTH = 128
-#: Sentences per forward pass at tagging time (sorted by length first: little padding).
+#: Texts per forward pass at tagging time (sorted by length first: little padding).
 INFERENCE_BATCH = 32
 #: Training sentences named in a tag's explanation.
 NEIGHBOURS_SHOWN = 2
@@ -69,37 +73,68 @@ def _torch():
     return torch
 
 
-def build_network(*, pretrained: bool, outputs: int = len(CATEGORIES)):
-    """MiniLM with mean pooling and a linear layer giving ``outputs`` logits (one per category for
-    the tagger; one relevance logit for search's reranker); ``pretrained`` starts from the
-    package's weights (training), otherwise from its configuration only (loading a trained
-    artefact)."""
-    torch = _torch()
+def minilm(pretrained: bool):
+    """MiniLM: the package's weights (``pretrained``: training starts from them) or its
+    configuration only (a trained artefact's weights are loaded into it)."""
     from transformers import AutoConfig, AutoModel
 
-    class ContextClassifier(torch.nn.Module):
+    path = base_model_path()
+    return AutoModel.from_pretrained(path) if pretrained else AutoModel.from_config(AutoConfig.from_pretrained(path))
+
+
+def build_tagger_network(*, pretrained: bool):
+    """The tagger: MiniLM reads each text alone — the sentence, the sentence before it, the
+    section heading — and one linear layer reads the three mean-pooled vectors side by side and
+    gives a logit per category. Each distinct text of a report is encoded once (a sentence is
+    the next one's context): about half the tokens of reading (context, sentence) pairs."""
+    torch = _torch()
+
+    class SentenceInContext(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            path = base_model_path()
-            self.encoder = AutoModel.from_pretrained(path) if pretrained else AutoModel.from_config(
-                AutoConfig.from_pretrained(path))
+            self.encoder = minilm(pretrained)
             self.dropout = torch.nn.Dropout(0.1)
-            self.head = torch.nn.Linear(self.encoder.config.hidden_size, outputs)
+            self.head = torch.nn.Linear(self.encoder.config.hidden_size * len(CONTEXT_ROLES), len(CATEGORIES))
 
-        def forward(self, batch: dict) -> tuple:
-            hidden = self.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                  token_type_ids=batch.get("token_type_ids")).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1)
-            return self.head(self.dropout(pooled)), pooled
+        def encode(self, texts: list[str]):
+            return mean_pooled(self.encoder, encode_texts(texts))
 
-    return ContextClassifier()
+        def classify(self, fused):
+            return self.head(self.dropout(fused))
+
+    return SentenceInContext()
 
 
-def encode_pairs(contexts: list[str], texts: list[str]) -> dict:
-    """Token tensors for (context, sentence) pairs (``Context.as_text()`` first)."""
-    return tokenizer()(list(contexts), list(texts), truncation="longest_first", max_length=MAX_LENGTH,
-                       padding=True, return_tensors="pt")
+#: What the tagger reads of a span, in the order its head reads their vectors.
+CONTEXT_ROLES = ("sentence", "previous", "heading")
+
+
+def roles_of(texts: list[str], contexts: list[Context]) -> tuple[list[str], ...]:
+    """The texts of each of ``CONTEXT_ROLES`` for these spans, in that order."""
+    of = {"sentence": list(texts), "previous": [c.previous for c in contexts], "heading": [c.heading for c in contexts]}
+    return tuple(of[role] for role in CONTEXT_ROLES)
+
+
+def encode_texts(texts: list[str]) -> dict:
+    """Token tensors for texts read alone (truncated to ``MAX_LENGTH``)."""
+    return tokenizer()(list(texts), truncation=True, max_length=MAX_LENGTH, padding=True, return_tensors="pt")
+
+
+#: Texts a loaded tagger's ONNX graph must encode as PyTorch does before it is used (a long one,
+#: an empty one: an absent previous sentence is read as "").
+CHECK_TEXTS = ("Trust between the headteachers took time to build.", "", "Issues and challenges",
+               "Schools shared a business manager, which freed the heads' time for teaching and learning and, in "
+               "two of the federations, for joint planning across the primary and secondary phases.")
+
+
+def onnx_text_encoder(network, name: str, *, threads: int) -> Callable[[list[str]], np.ndarray] | None:
+    """The tagger network's ``encode`` run by ONNX Runtime (``onnx_encoder``; graph ``tagger-<name>``),
+    or None where it cannot stand in for PyTorch."""
+    pooled = onnx_pooled_encoder(network.encoder, f"tagger-{name}", threads=threads,
+                                 check=encode_texts(list(CHECK_TEXTS)))
+    if pooled is None:
+        return None
+    return lambda texts: pooled({k: v.numpy() for k, v in encode_texts(texts).items()})
 
 
 @dataclass
@@ -153,7 +188,7 @@ def _wording(text: str) -> str:
 class Prediction:
     logits: np.ndarray           # (n, 4)
     probabilities: np.ndarray    # (n, 4), calibrated
-    vectors: np.ndarray          # (n, dim): the pooled representation the head reads
+    vectors: np.ndarray          # (n, 384): each sentence's own encoding (explanations compare these)
 
 
 @dataclass
@@ -166,9 +201,11 @@ class TaggerModel:
     #: sha256 of the reports whose coded sentences trained the model (their other sentences get
     #: ``SEEN_REPORT_THRESHOLD``; every other report gets ``thresholds``).
     training_reports: frozenset[str] = frozenset()
+    #: The network's encoder run by ONNX Runtime (``onnx_encoder``), when it reproduces PyTorch's.
+    text_encoder: Callable[[list[str]], np.ndarray] | None = None
 
     def predict(self, texts: list[str], contexts: list[Context]) -> Prediction:
-        logits, vectors = forward(self.network, texts, contexts)
+        logits, vectors = forward(self.network, texts, contexts, encode=self.text_encoder)
         return Prediction(logits, calibrate(logits, self.temperatures), vectors)
 
     def thresholds_for(self, doc_id: str | None) -> np.ndarray:
@@ -184,25 +221,28 @@ class TaggerModel:
         return np.stack([self.thresholds_for(d) for d in doc_ids])
 
 
-def forward(network, texts: list[str], contexts: list[Context], *, batch: int = INFERENCE_BATCH) -> tuple[np.ndarray, np.ndarray]:
-    """Logits and pooled vectors, in evaluation mode, batches of similar length; a (context,
-    sentence) pair that repeats (boilerplate, a report pasted twice) is computed once."""
+def forward(network, texts: list[str], contexts: list[Context], *, batch: int = INFERENCE_BATCH,
+            encode: Callable[[list[str]], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Logits, and each sentence's own vector (what explanations compare with the coded
+    sentences'), in evaluation mode. Every distinct text among the sentences, previous sentences
+    and headings is encoded once, in batches of similar length (a sentence is also the next one's
+    context; headings repeat), by ``encode`` where given (the same computation under ONNX
+    Runtime), else by the network."""
     torch = _torch()
-    dim = network.head.in_features
-    pairs = [(c.as_text(), t) for c, t in zip(contexts, texts)]
-    unique = list(dict.fromkeys(pairs))
-    logits, vectors = np.zeros((len(unique), len(CATEGORIES)), np.float32), np.zeros((len(unique), dim), np.float32)
-    order = sorted(range(len(unique)), key=lambda i: (len(unique[i][0]) + len(unique[i][1]), i))
+    roles = roles_of(texts, contexts)
+    unique = list(dict.fromkeys(t for role in roles for t in role))
+    order = sorted(range(len(unique)), key=lambda i: (len(unique[i]), i))
+    encoded = np.zeros((len(unique), network.encoder.config.hidden_size), np.float32)
     network.eval()
     # One forward pass at a time: per-report tasks run on threads, and torch already uses every core.
     with FORWARD_LOCK, torch.inference_mode():
         for k in range(0, len(order), batch):
-            part = order[k:k + batch]
-            z, pooled = network(encode_pairs([unique[i][0] for i in part], [unique[i][1] for i in part]))
-            logits[part], vectors[part] = z.numpy(), pooled.numpy()
-    at = {pair: i for i, pair in enumerate(unique)}
-    rows = [at[pair] for pair in pairs]
-    return logits[rows], vectors[rows]
+            texts_in_batch = [unique[i] for i in order[k:k + batch]]
+            encoded[order[k:k + batch]] = encode(texts_in_batch) if encode else network.encode(texts_in_batch).numpy()
+        at = {text: i for i, text in enumerate(unique)}
+        rows = [[at[t] for t in role] for role in roles]
+        logits = network.classify(torch.from_numpy(np.hstack([encoded[r] for r in rows])))
+    return logits.numpy(), encoded[rows[0]]
 
 
 def calibrate(logits: np.ndarray, temperatures: np.ndarray) -> np.ndarray:
@@ -398,11 +438,11 @@ _LOADING = threading.Lock()
 
 
 @lru_cache(maxsize=2)
-def _load(directory: Path, _fingerprint: str) -> TaggerModel:
+def _load(directory: Path, artefact_hash: str) -> TaggerModel:
     from safetensors.numpy import load_file
 
     manifest = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
-    network = build_network(pretrained=False)
+    network = build_tagger_network(pretrained=False)
     problem = read_weights(network, directory / MODEL_FILE)
     if problem:
         raise ModelError(Errors.E048.format(directory=directory, detail=problem))
@@ -414,4 +454,5 @@ def _load(directory: Path, _fingerprint: str) -> TaggerModel:
                             tensors["labels"], [r["text"] for r in rows], [r["citation"] for r in rows])
     return TaggerModel(network, np.array([manifest["temperatures"][c] for c in CATEGORIES]),
                        {c: float(manifest["thresholds"][c]) for c in CATEGORIES}, neighbours, manifest,
-                       frozenset(manifest.get("training_reports", [])))
+                       frozenset(manifest.get("training_reports", [])),
+                       onnx_text_encoder(network, artefact_hash, threads=_torch().get_num_threads()))

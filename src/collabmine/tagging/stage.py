@@ -244,7 +244,8 @@ def train_tagger(settings: Settings, label_files: list[Path], *, gold_path: Path
     tagger = TaggerModel(network, temperatures, dict(zip(CATEGORIES, map(float, thresholds))), neighbours,
                          training_reports=frozenset(spans.doc_ids[i] for i in rows))
     tagger.manifest = {
-        "embedder": "all-MiniLM-L6-v2 fine-tuned as a multi-label classifier on (heading | previous sentence, sentence)",
+        "embedder": ("all-MiniLM-L6-v2 fine-tuned as a multi-label classifier reading the sentence, the previous "
+                     "sentence and the section heading, each encoded alone, their vectors side by side"),
         "training_data": {
             "files": [{"name": Path(p).name, "path": _project_path(Path(p)), "sha256": data.file_hash(Path(p))}
                       for p in label_files],

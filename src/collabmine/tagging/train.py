@@ -11,7 +11,7 @@ import numpy as np
 
 from ..categories import CATEGORIES
 from .data import UNKNOWN, Context, Spans, TrainingSet
-from .model import build_network, encode_pairs, forward
+from .model import build_tagger_network, forward, roles_of
 
 
 @dataclass(frozen=True)
@@ -88,24 +88,28 @@ def fine_tune(network, lengths: list[int], loss_of_batch: Callable, *, config: T
 
 def fit_network(texts: list[str], contexts: list[Context], labels: np.ndarray, *, config: TrainConfig = TrainConfig(),
                 progress: Progress | None = None):
-    """MiniLM fine-tuned end to end on (context, sentence) pairs; ``labels`` (n, 4) may hold
-    ``UNKNOWN``, which is left out of that category's loss (an analyst's decision on one category
-    says nothing about the others)."""
+    """MiniLM fine-tuned end to end on sentences read with their context (``build_tagger_network``);
+    ``labels`` (n, 4) may hold ``UNKNOWN``, which is left out of that category's loss (an
+    analyst's decision on one category says nothing about the others)."""
     import torch
 
     seeded(config)
-    network = build_network(pretrained=True)
+    network = build_tagger_network(pretrained=True)
     target = torch.from_numpy(np.clip(labels, 0, 1).astype(np.float32))
     known = torch.from_numpy((labels != UNKNOWN).astype(np.float32))
     loss_of = torch.nn.BCEWithLogitsLoss(reduction="none")
+    sentences, previous, headings = roles_of(texts, contexts)
 
     def loss_of_batch(net, batch: np.ndarray):
-        logits, _ = net(encode_pairs([contexts[i].as_text() for i in batch], [texts[i] for i in batch]))
+        # A batch's headings repeat: each is encoded once.
+        distinct = list(dict.fromkeys(headings[i] for i in batch))
+        at = {heading: j for j, heading in enumerate(distinct)}
+        fused = torch.cat([net.encode([sentences[i] for i in batch]), net.encode([previous[i] for i in batch]),
+                           net.encode(distinct)[[at[headings[i]] for i in batch]]], dim=1)
         weight = known[batch]
-        return (loss_of(logits, target[batch]) * weight).sum() / weight.sum().clamp(min=1.0)
+        return (loss_of(net.classify(fused), target[batch]) * weight).sum() / weight.sum().clamp(min=1.0)
 
-    return fine_tune(network, [len(c.as_text()) + len(t) for c, t in zip(contexts, texts)], loss_of_batch,
-                     config=config, progress=progress)
+    return fine_tune(network, [len(t) for t in texts], loss_of_batch, config=config, progress=progress)
 
 
 @dataclass
