@@ -81,7 +81,7 @@ def relevance_logits(network, questions: list[str], texts: list[str], *, batch: 
             part = order[k:k + batch]
             tokens = encode_pairs([questions[i] for i in part], [texts[i] for i in part])
             if pooled is not None:
-                logits = network.head(torch.from_numpy(pooled({k: v.numpy() for k, v in tokens.items()})))
+                logits = network.head(torch.from_numpy(pooled(tokens)))
             else:
                 logits, _ = network(tokens)
             out[part] = logits[:, 0].numpy()

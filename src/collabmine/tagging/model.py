@@ -109,10 +109,9 @@ def build_tagger_network(*, pretrained: bool):
 CONTEXT_ROLES = ("sentence", "previous", "heading")
 
 
-def roles_of(texts: list[str], contexts: list[Context]) -> tuple[list[str], ...]:
+def roles_of(texts: list[str], contexts: list[Context]) -> tuple[list[str], list[str], list[str]]:
     """The texts of each of ``CONTEXT_ROLES`` for these spans, in that order."""
-    of = {"sentence": list(texts), "previous": [c.previous for c in contexts], "heading": [c.heading for c in contexts]}
-    return tuple(of[role] for role in CONTEXT_ROLES)
+    return list(texts), [c.previous for c in contexts], [c.heading for c in contexts]
 
 
 def encode_texts(texts: list[str]) -> dict:
@@ -134,7 +133,7 @@ def onnx_text_encoder(network, name: str, *, threads: int) -> Callable[[list[str
                                  check=encode_texts(list(CHECK_TEXTS)))
     if pooled is None:
         return None
-    return lambda texts: pooled({k: v.numpy() for k, v in encode_texts(texts).items()})
+    return lambda texts: pooled(encode_texts(texts))
 
 
 @dataclass

@@ -33,7 +33,7 @@ CACHE_VARIABLE = "COLLABMINE_ONNX_CACHE"
 #: ``0`` keeps PyTorch.
 SWITCH_VARIABLE = "COLLABMINE_ONNX"
 
-#: Token tensors (a tokenizer's output) → mean-pooled vectors (n, 384) as numpy.
+#: Token tensors (a tokenizer's output, PyTorch or numpy) → mean-pooled vectors (n, 384) as numpy.
 PooledEncoder = Callable[[dict], np.ndarray]
 
 log = logging.getLogger("collabmine")
@@ -65,7 +65,7 @@ def mean_pooled(encoder, batch: dict):
 
 def onnx_pooled_encoder(encoder, name: str, *, threads: int, check: dict) -> PooledEncoder | None:
     """``mean_pooled(encoder, ·)`` under ONNX Runtime (graph ``<name>.onnx`` in the cache folder,
-    exported if missing), taking and giving numpy; None where ONNX Runtime is not wanted or
+    exported if missing), giving numpy; None where ONNX Runtime is not wanted or
     cannot reproduce PyTorch's vectors on ``check`` (token tensors, PyTorch, ≥ 2 rows)."""
     if not wanted():
         return None
@@ -81,7 +81,7 @@ def onnx_pooled_encoder(encoder, name: str, *, threads: int, check: dict) -> Poo
                     _export(encoder, path, check)
                     attempt = "exported"
                 session = _session(path, threads)
-                agrees = np.allclose(_run(session, {k: v.numpy() for k, v in check.items()}), expected,
+                agrees = np.allclose(_run(session, check), expected,
                                      rtol=0, atol=CHECK_TOLERANCE)
             except Exception as exc:  # noqa: BLE001 - an unwritable cache, a failed export, a damaged graph
                 agrees, problem = False, f"{type(exc).__name__}: {exc}"[:200]
