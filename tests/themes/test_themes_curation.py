@@ -101,11 +101,30 @@ def test_each_edit_is_applied_by_the_next_run_and_a_re_run(curated):
     assert [e["action"] for e in log] == ["rename", "dismiss", "merge", "promote"]
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (session 21, tagger v7's tags): after a forced refit the cluster "
-                   "merged into a frame theme is not found again (0 of its 10 sentences in the target); issue 30")
 def test_edits_survive_a_refit(curated):
     settings, _, picks = curated
     _check(_rebuild(settings, force=True), picks)
+
+
+def test_a_merge_into_a_frame_theme_moves_and_teaches_the_sentences_the_analyst_saw(curated):
+    """The analyst's merge is about the sentences they saw: every later run places them in the
+    frame theme as moves (so a refit that dissolves the cluster cannot lose them; the refit test
+    above checks it on the corpus) and they teach the assignment model that theme."""
+    settings, _, picks = curated
+    merged = picks["merged"]["members"]
+    con = store.connect(settings.store_path, create=False)
+    try:
+        frame = curation.project_frame(settings)
+        edits = curation.edits(con)
+        moves = curation.merged_into_frame(frame, edits)
+        assert {s for s, c in moves if c == picks["merged"]["category"]} >= merged
+        assert set(moves.values()) == {picks["frame_target"]["theme_id"]}
+        examples = curation.analyst_examples(con, frame, store.theme_moves(con), edits)
+    finally:
+        con.close()
+    target_key = next(t.key for t in frame.themes if t.theme_id == picks["frame_target"]["theme_id"])
+    taught = [e for e in examples if e.key == target_key]
+    assert len(taught) == len(merged)
 
 
 def test_edits_survive_a_removed_and_re_added_report(curated, corpus_results):

@@ -213,15 +213,34 @@ def apply_edits(category: str, themes: list["Theme"], ids: list[str], kinds: lis
     return themes, ids, kinds
 
 
+def merged_into_frame(frame: Frame, all_edits: list[Edit]) -> dict[tuple[str, str], str]:
+    """(span id, category) -> frame theme id for every sentence a merge put in a frame theme.
+
+    Merging a cluster into a frame theme says where the sentences the analyst saw belong, so
+    they stay there whatever a later refit makes of the cluster (it can dissolve, or its
+    sentences go to other themes): a run applies these as moves, after the theme-level merge
+    (which brings along the sentences a surviving cluster has gained since). A later merge of
+    the same sentence wins; an analyst's move of one sentence wins over both."""
+    frame_ids = {t.theme_id: t.category for t in frame.themes}
+    out: dict[tuple[str, str], str] = {}
+    for edit in all_edits:
+        if edit.action == "merge" and frame_ids.get(edit.target_theme_id) == edit.category:
+            out.update({(span_id, edit.category): edit.target_theme_id for span_id in sorted(edit.members)})
+    return out
+
+
 def analyst_examples(con: sqlite3.Connection, frame: Frame, moves: list[tuple[str, str, str]],
                      all_edits: list[Edit]) -> list[Example]:
-    """Training examples from curation: each sentence moved to a frame theme, and the sentences
-    of each promoted theme (under its new key), with their context as a run reads it."""
+    """Training examples from curation: each sentence moved to a frame theme (one by one, or
+    with the cluster an analyst merged into it), and the sentences of each promoted theme
+    (under its new key), with their context as a run reads it."""
     frame_ids = {t.theme_id: t for t in frame.themes}
     wanted: dict[tuple[str, str], str] = {}
     for span_id, category, theme_id in moves:
         theme = frame_ids.get(theme_id)
         wanted[(span_id, category)] = theme.key if theme is not None and theme.category == category else OTHER
+    for (span_id, category), theme_id in merged_into_frame(frame, all_edits).items():
+        wanted.setdefault((span_id, category), frame_ids[theme_id].key)
     for edit in all_edits:
         if edit.action == "promote" and edit.target_theme_id in frame_ids:
             for span_id in sorted(edit.members):

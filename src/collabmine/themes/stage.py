@@ -206,6 +206,7 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
         moves = store.theme_moves(con)
         edits = curation.edits(con)
         analyst = curation.analyst_examples(con, frame, moves, edits)
+        merged = curation.merged_into_frame(frame, edits)
         assigner_key = assigners.key_for(settings, frame, analyst)
         # The inputs' identity from (category, span id) alone: sentences and vectors are read one
         # category at a time below, so memory holds one category's, not the corpus's.
@@ -263,10 +264,12 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
             ordered, ids, kinds = _settle(category, frame_themes, emergent, identity.ids, verdicts, vectors)
             ordered, ids, kinds = curation.apply_edits(category, ordered, ids, kinds,
                                                        [r["span_id"] for r in cat_rows], vectors, edits)
-            placed = _apply_moves(ordered, ids, [r["span_id"] for r in cat_rows], vectors,
-                                  {span: theme for span, cat, theme in moves if cat == category}, result.outliers)
+            category_moves = {span: theme for (span, cat), theme in merged.items() if cat == category}
+            category_moves.update({span: theme for span, cat, theme in moves if cat == category})
+            placed = _apply_moves(ordered, ids, [r["span_id"] for r in cat_rows], vectors, category_moves,
+                                  result.outliers)
             probability = dict(enumerate(assignment.probability.tolist()))
-            moved = {span for span, cat, _ in moves if cat == category}
+            moved = set(category_moves)
             for theme, theme_id, kind, (member_index, similarities) in zip(ordered, ids, kinds, placed.themes):
                 theme.members, theme.similarities = member_index, similarities
                 if not member_index:
