@@ -21,13 +21,15 @@ def coded():
 def encode(embedder, tmp_path_factory):
     """The embedder's vectors through a store's cache, as the themes stage reads them: each text
     is encoded once for the module (its vector does not depend on what it is encoded with), and
-    the frame's texts come with the shipped model (a test below checks they are the embedder's)."""
+    the frame's and the coded pairs' texts come with the shipped model (tests below check they
+    are the embedder's)."""
     from collabmine import embed, store
     from collabmine.settings import load_settings
     from collabmine.themes import assigners
 
     con = store.connect(tmp_path_factory.mktemp("assign-cache") / "cache.sqlite")
-    embed.seed_cache(con, assigners.shipped_frame_vectors(load_settings(), model=embedder.name), model=embedder.name)
+    for shipped in (assigners.shipped_frame_vectors, assigners.shipped_coded_vectors):
+        embed.seed_cache(con, shipped(load_settings(), model=embedder.name), model=embedder.name)
     yield lambda texts: embed.embed_cached(list(texts), embedder=embedder, con=con)
     con.close()
 
@@ -123,6 +125,30 @@ def test_the_shipped_frame_vectors_are_the_frames_texts_as_the_embedder_encodes_
     assert assigners.shipped_frame_vectors(settings, model="another-model") == {}
 
 
+def test_the_shipped_coded_vectors_are_the_coded_texts_as_the_embedder_encodes_them(embedder, coded):
+    """A model trained for analysts' edits reads them instead of encoding ~5,000 texts; the
+    texts it still lacks are encoded."""
+    from collabmine.embed import text_hash
+    from collabmine.settings import load_settings
+    from collabmine.themes import assigners
+
+    shipped = assigners.shipped_coded_vectors(load_settings(), model=embedder.name)
+    texts = list(dict.fromkeys(assigners.coded_texts(coded[1])))
+    assert {text_hash(t) for t in texts} == set(shipped)
+    sample = texts[::211]
+    assert np.array_equal(np.stack([shipped[text_hash(t)] for t in sample]), embedder.encode(sample))
+    encoded = []
+
+    def encode(batch):
+        encoded.extend(batch)
+        return embedder.encode(batch)
+
+    fresh = "A sentence no coder read."
+    vectors = assigners.reading_shipped(encode, shipped)([sample[0], fresh, sample[1]])
+    assert encoded == [fresh]
+    assert np.array_equal(vectors, embedder.encode([sample[0], fresh, sample[1]]))
+
+
 def test_a_set_of_analyst_examples_seen_recently_is_not_trained_again(tmp_path, monkeypatch):
     """The model trained on the coded pairs plus the analysts' examples is kept per set of examples
     (the last few): a report removed and added back, or an edit undone, loads the earlier one."""
@@ -149,3 +175,35 @@ def test_a_set_of_analyst_examples_seen_recently_is_not_trained_again(tmp_path, 
     assert trained == ["a", "b", "c", "d", "e", "b"]
     kept = [d for d in assigners.local_dir(settings).iterdir() if d.is_dir()]
     assert len(kept) == assigners.LOCAL_MODELS_KEPT
+
+
+def test_an_analysts_example_retrains_only_its_own_category(tmp_path, embedder, encode):
+    """The categories an edit does not touch keep the shipped model as it is (training them again
+    on the same examples would give it again): their assignments do not move, and the edit costs
+    one category's fitting, not four."""
+    from collabmine.settings import load_settings
+    from collabmine.themes import assigners
+
+    settings, frame = load_settings(out_dir=tmp_path), default_frame()
+    shipped = assign.load(assigners.shipped_dir(settings))
+    fitted = []
+    real_fit = assign.fit_category
+
+    def counting_fit(category, *args, **options):
+        fitted.append(category)
+        return real_fit(category, *args, **options)
+
+    moved = assign.Example("barrier", "time", "Staff could not be released from lessons to meet.", origin="move")
+    assigners._LOADED.clear()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(assign, "fit_category", counting_fit)
+            local = assigners.assigner_for(settings, frame, [moved], encode=encode, model_name=embedder.name)
+    finally:
+        assigners._LOADED.clear()
+    assert fitted == ["barrier"] and local.card["shipped_categories"] == ["condition", "impact", "structure"]
+    for category in ("structure", "impact", "condition"):
+        assert np.array_equal(local.models[category].coef, shipped.models[category].coef)
+        assert local.models[category].temperature == shipped.models[category].temperature
+    assert not np.array_equal(local.models["barrier"].coef, shipped.models["barrier"].coef)
+    assert local.models["barrier"].temperature == shipped.models["barrier"].temperature

@@ -221,7 +221,7 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
         def encode(texts: list[str]) -> np.ndarray:
             return embed_cached(texts, embedder=embedder, con=con)
 
-        assigner = assigners.assigner_for(settings, frame, analyst, encode=encode)
+        assigner = assigners.assigner_for(settings, frame, analyst, encode=encode, model_name=embedder.name)
         key = fit_key(params, embedder.name, frame, assigner_key)
         names = None  # the corpus's names are only needed when a category is refitted
         before = previous_themes(con)

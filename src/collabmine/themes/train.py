@@ -10,7 +10,7 @@ from .. import store
 from ..embed import default_embedder, embed_cached
 from ..settings import Settings
 from . import assign, measure
-from .assigners import save_frame_vectors, shipped_dir
+from .assigners import save_coded_vectors, save_frame_vectors, shipped_dir
 from .examples import coded_file, examples_of, read_coded, with_context
 from .frame import default_frame
 
@@ -56,6 +56,7 @@ def train_themes(settings: Settings, *, gold_path: Path | None = None,
         model.card = card
         assign.save(model, shipped_dir(settings))
         save_frame_vectors(settings, frame, encode, model=embedder.name)
+        save_coded_vectors(settings, examples, encode, model=embedder.name)
         return card
     finally:
         if con is not None:
