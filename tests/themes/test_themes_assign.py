@@ -157,7 +157,7 @@ def test_a_set_of_analyst_examples_seen_recently_is_not_trained_again(tmp_path, 
 
     trained = []
 
-    def fake_train(examples, frame, **options):   # the real one takes ~25-50 s
+    def fake_train(examples, frame, **options):   # the real one takes ~8-17 s a category
         trained.append(examples[-1].text)
         return assign.ThemeAssigner({}, options["params"], frame.version)
 

@@ -1,9 +1,11 @@
 """Which assignment model a run uses: the shipped one (``models/themes/``, trained on the coded
 pairs by ``collabmine train-themes``), or — once analysts have moved sentences to frame themes
 or promoted a theme — one trained on the coded pairs plus their examples, with the shipped
-model's calibration. That one is trained once per set of analyst examples and kept beside the
-store (``OUT/themes/assigner/<key>/``, the last few): a report removed and then added back, or an
-edit undone, brings back a set of examples already trained on (training takes ~25-50 s)."""
+model's calibration. Only the categories the analysts' examples (or a promoted theme) touch are
+trained again (~8-17 s each here, from the coded pairs' shipped vectors); the others keep the
+shipped model. That one is trained once per set of analyst examples and kept beside the store
+(``OUT/themes/assigner/<key>/``, the last few): a report removed and then added back, or an
+edit undone, brings back a set of examples already trained on."""
 
 from __future__ import annotations
 
