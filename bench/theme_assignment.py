@@ -9,7 +9,8 @@ Variants, all in this one run on the same vectors (the store's embedding cache):
   re-coded pairs (models/themes/coded/);
 - the run's own themes in the store (``--out``): which theme each dev pair's sentence sits in
   for its category, tagging errors included;
-- any ``--try`` JSON of AssignParams fields, e.g. ``--try '{"C": 3}'``.
+- any ``--try`` JSON of AssignParams fields, e.g. ``--try '{"C": 3}'``;
+- the shipped parameters with another frame file, ``--frame path/to/frame.toml`` (its examples).
 
 Scores are given in frame-v1 terms (a v2 key counts as ``other``: comparable with the baseline
 and the v1-coded dev set) and, for LORO, in v2 terms too. Themes that only one report discusses
@@ -37,7 +38,7 @@ from collabmine import store  # noqa: E402
 from collabmine.embed import default_embedder, embed_cached  # noqa: E402
 from collabmine.settings import load_settings  # noqa: E402
 from collabmine.themes import assign, examples, measure  # noqa: E402
-from collabmine.themes.frame import default_frame  # noqa: E402
+from collabmine.themes.frame import default_frame, load_frame  # noqa: E402
 
 BASELINE = assign.AssignParams(C=1.0, previous_weight=1.0, heading_weight=0.0, zeroshot_weight=0.0, tfidf_weight=0.0,
                                description_examples=0, second_keys=False, frame_examples=0, example_queries=False)
@@ -48,6 +49,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "out")
     parser.add_argument("--dev", type=Path, default=None)
     parser.add_argument("--try", dest="variants", action="append", default=[])
+    parser.add_argument("--frame", dest="frames", type=Path, action="append", default=[],
+                        help="also the shipped parameters with this frame file (e.g. more example sentences)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
     settings = load_settings(out_dir=args.out)
@@ -62,6 +65,7 @@ def main() -> None:
     dev = examples.with_context(examples.read_coded(args.dev), con) if args.dev else []
     variants = [("baseline", BASELINE, frame.as_of(1)), ("shipped", assign.AssignParams(), frame)]
     variants += [(v, assign.AssignParams(**json.loads(v)), frame) for v in args.variants]
+    variants += [(f"frame {path.name}", assign.AssignParams(), load_frame(path)) for path in args.frames]
     figures = {}
     for name, params, used in variants:
         started = time.perf_counter()

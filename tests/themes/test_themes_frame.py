@@ -45,11 +45,11 @@ def test_a_frame_file_loads_with_its_version(tmp_path):
 
 
 def test_every_bundled_frame_theme_has_example_sentences_of_its_own():
-    """Written from each theme's definition: sixteen full sentences each, none shared between themes."""
+    """Written from each theme's definition: 24 full sentences each (frame version 4), none shared between themes."""
     frame = default_frame()
     seen = set()
     for theme in frame.themes:
-        assert len(theme.examples) == 16, theme.theme_id
+        assert len(theme.examples) == 24, theme.theme_id
         for sentence in theme.examples:
             assert sentence not in seen and 8 <= len(sentence.split()) <= 45 and sentence.endswith("."), sentence
             seen.add(sentence)

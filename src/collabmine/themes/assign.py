@@ -75,7 +75,8 @@ class AssignParams:
     #: Each frame theme's example sentences (``examples`` in frame.toml, written from its
     #: definition) join its training examples this many times. Leave-one-report-out frame-v1
     #: macro-F1 with 8 examples a theme: 0.459 with 1 against 0.356 with none; with 16 examples
-    #: (and ``example_queries``) 0.505 (session 18, bench/theme_assignment.py).
+    #: (and ``example_queries``) 0.505 (session 18); with 24 (frame version 4) 0.519 (session 22;
+    #: bench/theme_assignment.py).
     frame_examples: int = 1
     #: A frame theme's similarity feature compares a sentence with its name and description plus
     #: the mean of its example sentences (True) or with the name and description alone. With 8
