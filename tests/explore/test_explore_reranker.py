@@ -165,6 +165,37 @@ def test_the_shipped_reranker_prefers_an_answer_to_a_mention(question, answer, m
     assert good > bad, (question, good, bad)
 
 
+def test_a_pair_scored_once_is_not_scored_again(monkeypatch):
+    """A reloaded or paged search reranks from the scores kept: only new pairs reach the model,
+    and the same question over the same sentences gets the same scores."""
+    model = reranker.default_reranker()
+    assert model is not None
+    question = "what gets in the way of sharing staff between schools?"
+    texts = ["Heads said that sharing a teacher between two sites left both schools short of cover when she was ill.",
+             "This chapter describes how staff were shared between the schools.",
+             "Travelling between the three sites took up time the shared teachers could have spent teaching."]
+    reached = []
+    real = reranker.relevance_logits
+
+    def counting(network, questions, batch_texts, **options):
+        reached.extend(batch_texts)
+        return real(network, questions, batch_texts, **options)
+
+    monkeypatch.setattr(reranker, "relevance_logits", counting)
+    monkeypatch.setattr(model, "_scores", reranker.OrderedDict())
+    first = model.score(question, texts[:2])
+    assert reached == texts[:2]
+    again = model.score(question, list(reversed(texts)))
+    assert reached == texts                      # only the new sentence was scored
+    assert again[1:].tolist() == list(reversed(first.tolist()))
+    assert np.array_equal(model.score(question, texts[:2]), first)
+    model.score("another question about staff?", texts[:1])
+    assert reached[-1] == texts[0]               # the same sentence under another question is a new pair
+    monkeypatch.setattr(reranker, "SCORES_KEPT", 2)        # the most recently used are kept
+    model.score(question, [texts[1], "Shared staff found the travel between sites tiring."])
+    assert list(model._scores) == [(question, texts[1]), (question, "Shared staff found the travel between sites tiring.")]
+
+
 def test_the_cli_and_the_notebook_api_can_skip_the_reranker(themed, tmp_path):
     import collabmine
     from typer.testing import CliRunner
