@@ -1,7 +1,8 @@
 """Many readers, one writer (CI-sized soak): the web app serving pages and taking reviews, and a
 CLI polling `runs`, in this process, while `collabmine run` (another process) takes corpus
 updates — a report added and another changed, then one removed. Every run completes with nothing logged as an
-error, no page or poll fails, and every review posted is kept and applied by the next run (a
+error, no page or poll fails (a theme listed before a run re-clustered its category away answers 404: counted
+apart, as a review of a sentence gone is), and every review posted is kept and applied by the next run (a
 review of a sentence its report's new version no longer has is kept, not applied).
 
 (Polling `runs` during a cold run once failed it 3 of 3 times with "disk I/O error".)
@@ -43,6 +44,7 @@ class Readers:
         self.failures: list[str] = []
         self.posted: list[tuple[int, int]] = []          # (review id, run in progress)
         self.stale = 0                                    # sentences gone between reading and posting
+        self.vanished = 0                                 # themes gone between the list and their page
         self.reads = self.polls = 0
         self.stop = threading.Event()
         self.threads = [threading.Thread(target=self._guarded, args=(self._web,), daemon=True),
@@ -80,7 +82,9 @@ class Readers:
             if themes:
                 theme = rng.choice(themes)["theme_id"]
                 page = self.client.get(f"/themes/{theme}")
-                if page.status_code != 200:
+                if page.status_code == 404 and theme not in {t["theme_id"] for t in self.client.get("/api/themes").json()}:
+                    self.vanished += 1  # a run re-clustered its category between the list and the page
+                elif page.status_code != 200:
                     self.failures.append(f"GET /themes/{theme}: {page.status_code} {page.text[:300]}")
             # Like an analyst: a tagged sentence of the report that stays, read from the store now.
             con = store.connect(self.settings.store_path, create=False)
@@ -170,7 +174,7 @@ def soak(root, *, excerpt_chars: int, cycles: int, api_url: str | None = None) -
     assert applied > 0 and still_in_themes == 0
     return {"runs": len(seconds), "run_seconds": [round(x, 1) for x in seconds], "page_reads": readers.reads,
             "runs_polls": readers.polls, "reviews_posted": len(readers.posted), "reviews_kept": len(kept),
-            "stale_sentences": readers.stale, "rejections_applied": applied, "failures": len(readers.failures)}
+            "stale_sentences": readers.stale, "vanished_themes": readers.vanished, "rejections_applied": applied, "failures": len(readers.failures)}
 
 
 def test_readers_and_reviewers_while_runs_write(tmp_path, prefect_api):
