@@ -89,7 +89,7 @@ def main() -> None:
         for name, chosen in (("today's search", reranker), ("without the reranker", None),
                              ("today's search, the question asked again", reranker)):
             if name == "today's search" and model is not None:
-                model._scores.clear()         # as a question asked for the first time: every pair scored
+                model.forget_scores()         # as a question asked for the first time: every pair scored
             started = time.perf_counter()
             query.search(con, q["question"], top=K_NDCG, reranker=chosen)
             timings[name].append(time.perf_counter() - started)
