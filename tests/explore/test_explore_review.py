@@ -7,7 +7,7 @@ import pytest
 
 from collabmine import store
 from collabmine.explore import review
-from collabmine.embed import MODEL_NAME
+from collabmine.embed import model_name
 from collabmine.errors import NotFoundError, ReviewError
 from collabmine.themes.stage import _apply_moves, themes_input_hash
 from collabmine.themes import Theme, ThemeParams
@@ -31,7 +31,7 @@ def test_reject_removes_the_tag_from_what_later_stages_read(reviewed):
     _, con = reviewed
     span = _model_tag(con)
     before = store.tagged_spans(con)
-    hash_before = themes_input_hash(before, ThemeParams(), MODEL_NAME, store.theme_moves(con))
+    hash_before = themes_input_hash(before, ThemeParams(), model_name(), store.theme_moves(con))
     review.record_review(con, span_id=span, action="reject", category="barrier", reviewer="Ana")
     after = store.tagged_spans(con)
     assert ("barrier", span) in {(r["category"], r["span_id"]) for r in before}
@@ -39,7 +39,7 @@ def test_reject_removes_the_tag_from_what_later_stages_read(reviewed):
     assert len(after) == len(before) - 1
     # The model's own tag is kept (the tagger re-writes it every run); the decision overrides it.
     assert con.execute("SELECT 1 FROM tags WHERE span_id=? AND category='barrier'", (span,)).fetchone()
-    assert themes_input_hash(after, ThemeParams(), MODEL_NAME, store.theme_moves(con)) != hash_before
+    assert themes_input_hash(after, ThemeParams(), model_name(), store.theme_moves(con)) != hash_before
 
     # Changing one's mind is a new row: the latest decision wins, the history stays.
     review.record_review(con, span_id=span, action="accept", category="barrier", reviewer="Bo")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from collabmine.explore import reranker
-from collabmine.tagging import model as model_lib, onnx_encoder
+from collabmine import onnx_encoder
+from collabmine.tagging import model as model_lib
 from collabmine.tagging.data import Context, read_coded
 from conftest import GOLD, ROOT
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Errors, ModelError
-from ..tagging.onnx_encoder import PooledEncoder, mean_pooled, onnx_pooled_encoder
+from ..onnx_encoder import PooledEncoder, mean_pooled, onnx_pooled_encoder
 
 RERANKER_VERSION = "1"   # bump when inputs or scoring change; a stale artefact is then refused
 MODEL_FILE = "reranker.safetensors"

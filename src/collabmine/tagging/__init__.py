@@ -3,8 +3,7 @@
 - ``data``: coded sentences (JSONL/CSV) ↔ the store's spans, and analysts' decisions on top;
 - ``model``: MiniLM fine-tuned as a multi-label classifier reading the sentence, the previous
   sentence and the section heading, calibrated probabilities, explanations by the nearest coded
-  sentences, the artefact;
-- ``onnx_encoder``: MiniLM's forward pass under ONNX Runtime (the same vectors, in less time);
+  sentences, the artefact (its encoder under ONNX Runtime: ``collabmine.onnx_encoder``);
 - ``train``: fine-tuning and the leave-one-report-out folds;
 - ``evaluate``: P/R/F1 with bootstrap intervals and the calibration table;
 - ``stage``: what the flow and the CLI call (tag a report, train, evaluate).

@@ -27,7 +27,7 @@ import numpy as np
 from ..categories import CATEGORIES
 from ..errors import Errors, ModelError
 from .data import Context
-from .onnx_encoder import mean_pooled, onnx_pooled_encoder
+from ..onnx_encoder import mean_pooled, onnx_pooled_encoder
 
 TAGGER_VERSION = "7"  # bump when inputs or scoring change; a stale artefact is then refused
 MODEL_FILE = "tagger.safetensors"

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import store
 from ..categories import CATEGORIES
-from ..embed import DIM, MODEL_NAME, Embedder, default_embedder, embed_cached, embed_missing, seed_cache
+from ..embed import DIM, Embedder, default_embedder, embed_cached, embed_missing, model_name, seed_cache
 from ..settings import Settings
 from ..versions import digest, stage_code
 from . import assigners, curation, gate
@@ -210,7 +210,7 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
         assigner_key = assigners.key_for(settings, frame, analyst)
         # The inputs' identity from (category, span id) alone: sentences and vectors are read one
         # category at a time below, so memory holds one category's, not the corpus's.
-        input_hash = themes_input_hash(store.tagged_keys(con), params, MODEL_NAME, moves, frame,
+        input_hash = themes_input_hash(store.tagged_keys(con), params, model_name(), moves, frame,
                                        assigner_key=assigner_key, edits=[e.key() for e in edits])
         if not force and store.get_state(con, "themes_input") == input_hash:
             counts = dict(con.execute("SELECT category, COUNT(*) FROM themes GROUP BY category").fetchall())
