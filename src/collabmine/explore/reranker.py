@@ -39,7 +39,7 @@ def build_cross_encoder(*, pretrained: bool):
     relevance logit; ``pretrained`` starts from the package's weights (training)."""
     import torch
 
-    from ..tagging.model import minilm
+    from ..minilm import minilm
 
     class CrossEncoder(torch.nn.Module):
         def __init__(self) -> None:
@@ -58,7 +58,8 @@ def build_cross_encoder(*, pretrained: bool):
 def encode_pairs(questions: list[str], texts: list[str]) -> dict:
     """Token tensors for (question, sentence) pairs read together; a pair longer than the
     tagger's ``MAX_LENGTH`` loses the end of its longer part first."""
-    from ..tagging.model import MAX_LENGTH, tokenizer
+    from ..minilm import tokenizer
+    from ..tagging.model import MAX_LENGTH
 
     return tokenizer()(list(questions), list(texts), truncation="longest_first", max_length=MAX_LENGTH,
                        padding=True, return_tensors="pt")

