@@ -117,6 +117,7 @@ class Errors:
     E096 = "E096 request refused: it came from another site ({origin}). Use the app's own pages to make changes."
     E097 = "E097 bad request: {problems}. Check the link or the form and try again."
     E089 = "E089 no theme {theme_id!r}. `collabmine themes` lists the current theme ids."
+    E105 = ("E105 theme {theme_id!r} no longer exists: the run of {when} {what}. {where}")
     E090 = "E090 the query is empty. Ask something, e.g. collabmine query \"what makes collaboration sustainable\"."
     E091 = ("E091 no report matches {report!r}. Pass a file name, a path in the corpus, a sha256 prefix or part of "
             "its citation; `collabmine documents` lists them.")
@@ -176,7 +177,12 @@ class ReviewError(CollabmineError):
 
 
 class NotFoundError(ReviewError):
-    """A theme, report or sentence asked for by id does not exist (HTTP 404 in the web app)."""
+    """A theme, report or sentence asked for by id does not exist (HTTP 404 in the web app).
+    ``link``: where what was asked for went, when that is known (the web page links to it)."""
+
+    def __init__(self, message: str, *, link: str | None = None) -> None:
+        super().__init__(message)
+        self.link = link
 
 
 class RunStopped(CollabmineError):

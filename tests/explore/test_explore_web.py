@@ -358,3 +358,36 @@ def test_reports_are_listed_by_citation_and_open_by_file_name(site):
     assert client.get(opened.headers["location"]).status_code == 200
     missing = client.get("/reports/no-such-report.txt")
     assert missing.status_code == 404 and "E093" in missing.text
+
+
+def test_a_theme_a_run_merged_or_retired_says_where_its_sentences_went(themed, tmp_path):
+    """A bookmark or an exported link to a theme a later run merged away or retired answers 404
+    with what happened, when, and (merged) a link to the theme that took its sentences; an id
+    that never existed keeps E089. The events are the ones identity matching records in a run."""
+    import numpy as np
+
+    from collabmine.store.runs import finish_run, record_changes, start_run
+    from collabmine.themes.identity import NewTheme, PreviousTheme, match_themes
+
+    settings = copy_store(themed, tmp_path)
+    kept = _cluster(settings)
+    unit = np.eye(3, dtype=np.float32)
+    previous = [PreviousTheme(kept, "kept", {f"s{i}" for i in range(10)}, unit[0]),
+                PreviousTheme("barrier-97", "merged away", {f"s{i}" for i in range(10, 15)}, unit[1]),
+                PreviousTheme("barrier-98", "retired", {f"t{i}" for i in range(6)}, unit[2])]
+    matching = match_themes("barrier", previous, [NewTheme({f"s{i}" for i in range(15)}, unit[0])])
+    assert matching.ids == [kept] and {e[0] for e in matching.events} >= {"theme_merged", "theme_retired"}
+    run = start_run(settings)
+    record_changes(run, matching.events)
+    finish_run(run, status="ok")
+
+    client = TestClient(create_app(settings), base_url=BASE)
+    merged = client.get("/themes/barrier-97")
+    assert merged.status_code == 404 and "E105" in merged.text and "merged it into" in merged.text
+    assert f'href="/themes/{kept}"' in merged.text
+    assert client.get("/api/themes/barrier-97").json()["link"] == f"/themes/{kept}"
+    retired = client.get("/themes/barrier-98")
+    assert retired.status_code == 404 and "E105" in retired.text and "retired it" in retired.text
+    assert "collabmine themes --category barrier" in retired.text
+    never = client.get("/api/themes/barrier-96")
+    assert never.status_code == 404 and "E089" in never.json()["error"] and "link" not in never.json()

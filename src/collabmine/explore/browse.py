@@ -53,13 +53,42 @@ def overview(con: sqlite3.Connection, *, sort: str = "size") -> list[dict]:
 LABEL_WIDTH = 330
 
 
+def theme_gone(con: sqlite3.Connection, theme_id: str) -> NotFoundError:
+    """The error for a theme id that is not in the store: where a run recorded the theme's end
+    (merged into another theme, or retired when its category was clustered afresh), it says
+    which run and where its sentences are now — an analyst's bookmark or an exported link to it
+    then leads on instead of stopping at a bare 404."""
+    end = con.execute(
+        "SELECT c.kind, c.detail, r.started FROM changes c JOIN runs r USING (run_id)"
+        " WHERE c.subject = ? AND c.kind IN ('theme_merged', 'theme_retired') ORDER BY r.started DESC, c.rowid DESC"
+        " LIMIT 1", (theme_id,)).fetchone()
+    if end is None:
+        return NotFoundError(Errors.E089.format(theme_id=theme_id))
+    kind, detail, started = end
+    category = theme_id.split("-", 1)[0]
+    successor = (detail or "").removeprefix("merged into ").strip() if kind == "theme_merged" else ""
+    row = (con.execute(f"SELECT {shown_label()} AS name FROM themes t WHERE t.theme_id = ?", (successor,)).fetchone()
+           if successor else None)
+    if row is not None:
+        what = f"merged it into \"{row[0]}\""
+        where, link = f"Its sentences are under theme {successor!r} (/themes/{successor}).", f"/themes/{successor}"
+    else:
+        what = ("merged it into a theme that has since gone too" if kind == "theme_merged" else
+                "retired it: its category was clustered afresh and no new theme took most of its sentences")
+        where = (f"The {category} themes now: `collabmine themes --category {category}` or the overview (/)."
+                 if category in CATEGORIES else "`collabmine themes` lists the current themes.")
+        link = "/"
+    return NotFoundError(Errors.E105.format(theme_id=theme_id, when=str(started)[:16].replace("T", " "),
+                                            what=what, where=where), link=link)
+
+
 def theme_detail(con: sqlite3.Connection, theme_id: str, *, report: str | None = None) -> dict:
     """The theme, its evidence rows (key quotes first, interleaved across reports; only
     ``report``'s when given) each with the current decision on the theme's category, the
     supporting reports (for the filter) and the other themes of the category (move targets)."""
     theme = con.execute("SELECT * FROM themes WHERE theme_id = ?", (theme_id,)).fetchone()
     if theme is None:
-        raise NotFoundError(Errors.E089.format(theme_id=theme_id))
+        raise theme_gone(con, theme_id)
     rows = [dict(r) for r in con.execute(
         'SELECT e.rank, e.key_quote, e.span_id, e.doc_id, e.file, e.start, e."end", e.quote, s.text AS sentence,'
         ' e.citation, d.action AS decision,'

@@ -130,9 +130,10 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
     @app.exception_handler(CollabmineError)
     async def _error(request: Request, exc: CollabmineError) -> Response:
         status = 404 if isinstance(exc, NotFoundError) else 503 if isinstance(exc, StoreError) else 422
+        link = getattr(exc, "link", None)
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": str(exc)}, status_code=status)
-        return page(request, "error.html.j2", status_code=status, message=str(exc))
+            return JSONResponse({"error": str(exc), **({"link": link} if link else {})}, status_code=status)
+        return page(request, "error.html.j2", status_code=status, message=str(exc), link=link)
 
     @app.get("/", response_class=HTMLResponse)
     def overview(request: Request, sort: str = Query("size", max_length=20)) -> HTMLResponse:
