@@ -80,14 +80,17 @@ def test_a_texts_vector_is_the_same_alone_in_another_batch_or_order(embedder):
 def test_onnx_runtime_gives_pytorchs_vectors_under_its_own_cache_key(embedder, monkeypatch):
     assert embedder.name == embed.ONNX_MODEL_NAME == embed.model_name() and embedder._onnx is not None
     monkeypatch.setenv("COLLABMINE_ONNX", "0")
-    assert embed.model_name() == embed.MODEL_NAME
+    assert not embed.onnx_wanted()
     plain = embed.MiniLMEmbedder()
     assert plain.name == embed.MODEL_NAME and plain._onnx is None
     onnx_vectors, torch_vectors = embedder.encode(TEXTS), plain.encode(TEXTS)
     assert np.abs(onnx_vectors - torch_vectors).max() < 1e-6 and not np.array_equal(onnx_vectors, torch_vectors)
-    # Both are the published model's vectors: sentence-transformers' own encode gives them too.
+    # Both are the published model's vectors: sentence-transformers' own encode gives them too,
+    # and for PyTorch's key bit for bit (a question is encoded at its own length, as encode does).
     published = plain.model.encode(TEXTS, normalize_embeddings=True, show_progress_bar=False)
     assert np.abs(published - torch_vectors).max() < 1e-6
+    assert all(np.array_equal(plain.encode_question(t), plain.model.encode([t], normalize_embeddings=True,
+                                                                         show_progress_bar=False)[0]) for t in TEXTS)
     # A search question is encoded at its own length (no canonical padding): the same vector up to noise.
     question = embed.question_vector(embedder, TEXTS[2])
     assert np.abs(question - onnx_vectors[2]).max() < 1e-6
@@ -103,3 +106,10 @@ def test_embedding_does_not_import_sentence_transformers():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["False", embed.ONNX_MODEL_NAME]
+
+
+def test_a_graph_that_fails_its_check_leaves_pytorch_under_its_own_key(monkeypatch):
+    """ONNX Runtime wanted but its graph unusable: the vectors are PyTorch's, and so is the key."""
+    monkeypatch.setattr(embed, "onnx_pooled_encoder", lambda *a, **k: None)
+    fallen = embed.MiniLMEmbedder()
+    assert embed.onnx_wanted() and fallen.name == embed.MODEL_NAME and fallen._onnx is None

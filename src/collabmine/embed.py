@@ -45,7 +45,10 @@ class Embedder(Protocol):
 
 
 def model_name() -> str:
-    """The embeddings cache's key for this process's embedder (known without loading it)."""
+    """The embeddings cache's key for this process's embedder: the loaded one's, else the one it
+    will have (known without loading it; only a graph failing its check makes them differ)."""
+    if _load_default.cache_info().currsize:
+        return _load_default().name
     return ONNX_MODEL_NAME if onnx_wanted() else MODEL_NAME
 
 
@@ -65,12 +68,13 @@ class MiniLMEmbedder:
         self.tokenizer = minilm.tokenizer()
         self.max_length = minilm.max_seq_length()
         self.network = minilm.minilm(pretrained=True).eval()
-        self.name = model_name()
         #: The forward pass under ONNX Runtime (None: PyTorch's). A graph that fails its check
-        #: leaves PyTorch computing under the same name (warned): vectors within float noise.
-        self._onnx: PooledEncoder | None = self._onnx_encoder() if self.name == ONNX_MODEL_NAME else None
+        #: leaves PyTorch computing (warned), under PyTorch's key.
+        self._onnx: PooledEncoder | None = self._onnx_encoder() if onnx_wanted() else None
+        self.name = ONNX_MODEL_NAME if self._onnx is not None else MODEL_NAME
         self._sentence_transformer = None
         self._lock = threading.Lock()
+        self._loading_model = threading.Lock()
         self._questions: dict[str, np.ndarray] = {}
         #: Number of texts actually sent to the model (tests count it to prove caching works).
         self.calls = 0
@@ -80,7 +84,7 @@ class MiniLMEmbedder:
         """The sentence-transformers model itself, for BERTopic's representations (the words of a
         theme's label are embedded by it): loaded on first use, so a process that only embeds,
         tags or searches never imports sentence-transformers."""
-        with self._lock:
+        with self._loading_model:  # not the encode lock: a ~10 s load must not hold up searches
             if self._sentence_transformer is None:
                 from . import minilm
 
@@ -104,12 +108,15 @@ class MiniLMEmbedder:
         unit length, as the sentence-transformers model's own modules compute them."""
         if self._onnx is not None:
             pooled = self._onnx(features)
-        else:
-            import torch
+            return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        import torch
 
-            with torch.inference_mode():
-                pooled = mean_pooled(self.network, {k: torch.as_tensor(v) for k, v in features.items()}).numpy()
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        with torch.inference_mode():
+            pooled = mean_pooled(self.network, {k: torch.as_tensor(v) for k, v in features.items()})
+            # Twice, as before this embedder was built without sentence-transformers (its Normalize
+            # module, then the caller's): PyTorch's vectors under their key stay bit for bit.
+            unit = torch.nn.functional.normalize(torch.nn.functional.normalize(pooled, p=2, dim=1), p=2, dim=1)
+            return unit.numpy()
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -244,7 +251,12 @@ def embed_missing(texts: list[str], *, con: sqlite3.Connection, embedder: Embedd
         missing = [(h, t) for h, t in by_hash.items() if h not in found]
         if not missing:
             return 0
-        embedder = embedder or default_embedder()
+        if embedder is None:
+            embedder = default_embedder()
+            if embedder.name != name:  # its graph failed its check: PyTorch's vectors, PyTorch's key
+                name = embedder.name
+                found = _present(con, list(by_hash), name)
+                missing = [(h, t) for h, t in by_hash.items() if h not in found]
         # Committed in chunks: a run killed half-way keeps what it encoded (the next run reads
         # those from the cache and encodes only the rest), and memory holds one chunk of vectors.
         tracker = progress.track("embed", len(missing), "sentences")

@@ -391,3 +391,15 @@ def test_a_theme_a_run_merged_or_retired_says_where_its_sentences_went(themed, t
     assert "collabmine themes --category barrier" in retired.text
     never = client.get("/api/themes/barrier-96")
     assert never.status_code == 404 and "E089" in never.json()["error"] and "link" not in never.json()
+    # The notebook API says the same.
+    import collabmine
+    from collabmine.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="E105"):
+        collabmine.open(settings.out_dir).theme("barrier-97")
+    # A later run ended the successor too (its id may be given to a new cluster): no link to it.
+    later = start_run(settings)
+    record_changes(later, [("theme_retired", kept, "15 sentences")])
+    finish_run(later, status="ok")
+    merged = client.get("/themes/barrier-97")
+    assert "merged it into a theme that has since gone too" in merged.text and f'href="/themes/{kept}"' not in merged.text

@@ -16,7 +16,6 @@ import pandas as pd
 from . import query as _query
 from . import review as _review
 from .. import store
-from ..errors import Errors, NotFoundError
 from ..evidence import claims, evidence_rows
 from ..evidence.outputs import read_table
 
@@ -88,7 +87,9 @@ class Collabmine:
         themes = self.themes
         match = themes[themes["theme_id"] == theme_id]
         if match.empty:
-            raise NotFoundError(Errors.E089.format(theme_id=theme_id))
+            from .browse import theme_gone
+
+            raise theme_gone(self._con, theme_id)  # E105 where a run merged or retired it, else E089
         rows = self.evidence
         return match.iloc[0], rows[rows["theme_id"] == theme_id].reset_index(drop=True)
 

@@ -55,26 +55,31 @@ LABEL_WIDTH = 330
 
 def theme_gone(con: sqlite3.Connection, theme_id: str) -> NotFoundError:
     """The error for a theme id that is not in the store: where a run recorded the theme's end
-    (merged into another theme, or retired when its category was clustered afresh), it says
+    (merged into another theme, or retired), it says
     which run and where its sentences are now — an analyst's bookmark or an exported link to it
     then leads on instead of stopping at a bare 404."""
-    end = con.execute(
-        "SELECT c.kind, c.detail, r.started FROM changes c JOIN runs r USING (run_id)"
-        " WHERE c.subject = ? AND c.kind IN ('theme_merged', 'theme_retired') ORDER BY r.started DESC, c.rowid DESC"
-        " LIMIT 1", (theme_id,)).fetchone()
+    ends = "SELECT c.kind, c.detail, r.started, c.run_id FROM changes c JOIN runs r USING (run_id)" \
+           " WHERE c.subject = ? AND c.kind IN ('theme_merged', 'theme_retired')"
+    end = con.execute(ends + " ORDER BY r.started DESC, c.rowid DESC LIMIT 1", (theme_id,)).fetchone()
     if end is None:
         return NotFoundError(Errors.E089.format(theme_id=theme_id))
-    kind, detail, started = end
+    kind, detail, started, run_id = end
     category = theme_id.split("-", 1)[0]
     successor = (detail or "").removeprefix("merged into ").strip() if kind == "theme_merged" else ""
+    # A cluster's id can be given again to a new cluster once its own theme has ended: the
+    # successor is only the theme of that id if that theme has not ended since.
     row = (con.execute(f"SELECT {shown_label()} AS name FROM themes t WHERE t.theme_id = ?", (successor,)).fetchone()
-           if successor else None)
+           if successor and con.execute(ends + " AND r.started >= ? AND c.run_id != ? LIMIT 1",
+                                        (successor, started, run_id)).fetchone() is None
+           else None)
     if row is not None:
         what = f"merged it into \"{row[0]}\""
         where, link = f"Its sentences are under theme {successor!r} (/themes/{successor}).", f"/themes/{successor}"
     else:
+        is_cluster = theme_id.rsplit("-", 1)[-1].isdigit()  # clusters are numbered; frame themes keep their key
         what = ("merged it into a theme that has since gone too" if kind == "theme_merged" else
-                "retired it: its category was clustered afresh and no new theme took most of its sentences")
+                "retired it: its category was clustered afresh and no new theme took most of its sentences"
+                if is_cluster else "retired it: no sentence is in it now (the frame or the assignment changed)")
         where = (f"The {category} themes now: `collabmine themes --category {category}` or the overview (/)."
                  if category in CATEGORIES else "`collabmine themes` lists the current themes.")
         link = "/"
